@@ -1,0 +1,135 @@
+/* Configuration: DIR/clawgate.json, OpenClaw's key names, plain JSON.
+ *
+ * The store owns the document as written on disk (`raw`), its parsed form, and the
+ * effective settings derived from document + environment + command line
+ * (flag > environment > file > default). Keys clawgate knows are validated strictly
+ * against the schema config.schema serves (cg_config_schema()); unknown keys pass through
+ * untouched. "${VAR}" in string values is replaced from the environment when settings are
+ * derived, never in what is written back.
+ *
+ * Writes (config.set / patch / apply) are atomic: temp file in the same dir, fsync,
+ * rename, fsync of the dir. A refused write leaves the file byte-for-byte unchanged.
+ * Secrets are redacted to "__OPENCLAW_REDACTED__" in everything sent to clients, and a
+ * write that sends the placeholder back keeps the stored secret. */
+#ifndef CG_CONFIG_CONFIG_H
+#define CG_CONFIG_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CG_REDACTED "__OPENCLAW_REDACTED__"
+#define CG_DEFAULT_PORT 18789
+
+typedef enum { CG_AUTH_NONE, CG_AUTH_TOKEN, CG_AUTH_PASSWORD } cg_auth_mode;
+
+typedef enum {
+    CG_BIND_LOOPBACK, /* "loopback", "auto" */
+    CG_BIND_ALL,      /* "lan", "all" */
+    CG_BIND_CUSTOM,   /* "custom" + gateway.customBindHost */
+    CG_BIND_TAILNET,  /* the host's 100.64.0.0/10 address plus loopback */
+} cg_bind_mode;
+
+typedef struct cg_limits {
+    int64_t max_payload_bytes;   /* 26214400 */
+    int64_t max_buffered_bytes;  /* 52428800 */
+    int64_t preauth_max_bytes;   /* 65536 */
+    int64_t handshake_timeout_ms; /* 15000 */
+    int64_t max_preauth_per_ip;  /* 64 */
+    int64_t json_budget_bytes;   /* 134217728 */
+} cg_limits;
+
+typedef struct cg_rate_limit {
+    int64_t max_attempts; /* 10 */
+    int64_t window_ms;    /* 60000 */
+    int64_t lockout_ms;   /* 300000 */
+    bool exempt_loopback; /* true */
+} cg_rate_limit;
+
+/* Effective settings. Immutable once built: a reload builds a new one and swaps it, so a
+ * connection may keep a pointer for the duration of one callback. Strings are owned. */
+typedef struct cg_settings {
+    int port;
+    cg_bind_mode bind;
+    char *bind_name;        /* as configured: "loopback", "lan", ... */
+    char *custom_bind_host; /* NULL unless set */
+    cg_auth_mode auth_mode;
+    char *token;    /* NULL when unset */
+    char *password; /* NULL when unset */
+    bool local_bypass;     /* gateway.auth.localBypass, default true */
+    bool allow_tailscale;  /* gateway.auth.allowTailscale */
+    cg_rate_limit rate_limit;
+    char **allowed_origins; /* gateway.controlUi.allowedOrigins */
+    size_t allowed_origins_len;
+    char *public_origin; /* gateway.publicOrigin or NULL */
+    char **trusted_proxies; /* gateway.trustedProxies: IPs or CIDRs */
+    size_t trusted_proxies_len;
+    bool tls_enabled;
+    char *tls_cert_path; /* NULL: generated under DIR/tls/ */
+    char *tls_key_path;
+    cg_limits limits;
+    int64_t tick_interval_ms;   /* 30000 */
+    int64_t log_max_file_bytes; /* logging.maxFileBytes, 100 MB */
+} cg_settings;
+
+/* Command-line flags and environment; NULL / 0 means "not given". */
+typedef struct cg_overrides {
+    const char *state_dir;   /* --state-dir, else CLAWGATE_STATE_DIR, OPENCLAW_STATE_DIR, ~/.clawgate */
+    const char *config_path; /* --config, else *_CONFIG_PATH, else <state>/clawgate.json */
+    int port;                /* --port, else *_GATEWAY_PORT */
+    const char *bind;        /* --bind */
+    const char *auth_mode;   /* --auth */
+    const char *token;       /* --token, else *_GATEWAY_TOKEN */
+    const char *password;    /* --password, else *_GATEWAY_PASSWORD */
+} cg_overrides;
+
+typedef struct cg_config cg_config;
+
+/* Resolves the state dir and config path (flags, then environment, then defaults) and
+ * creates the state dir (0700). Returns NULL with a message in err on failure. */
+cg_config *cg_config_new(const cg_overrides *ov, char *err, size_t errlen);
+void cg_config_free(cg_config *cfg);
+
+/* First load at start. A missing file is an empty document. Any problem (unparsable
+ * JSON, a known key with a bad value, an unsupported OpenClaw value such as auth mode
+ * "trusted-proxy", a non-loopback bind with auth none) is fatal: -1 with err naming the
+ * key. With auth mode token and no token anywhere, generates one, saves it as
+ * gateway.auth.token and sets *generated_token (caller prints it once, then frees). */
+int cg_config_load(cg_config *cfg, char **generated_token, char *err, size_t errlen);
+
+/* Re-reads the file (SIGHUP or a change seen by the watcher). Returns 1 when the
+ * settings changed, 0 when nothing changed (including our own writes), -1 when the
+ * file is invalid: the running settings stay, and valid:false + issues are kept for
+ * config.get and /readyz until a valid file is read. */
+int cg_config_reload(cg_config *cfg);
+
+const cg_settings *cg_config_settings(const cg_config *cfg);
+const char *cg_config_state_dir(const cg_config *cfg);
+const char *cg_config_path(const cg_config *cfg);
+bool cg_config_valid(const cg_config *cfg); /* false after an invalid reload */
+
+/* config.get's payload: {path, exists, raw, config, hash, valid, issues}, redacted. New ref. */
+json_t *cg_config_get_result(const cg_config *cfg);
+
+typedef enum { CG_CONFIG_SET, CG_CONFIG_PATCH, CG_CONFIG_APPLY } cg_config_write_kind;
+
+typedef struct cg_config_write_result {
+    json_t *payload;        /* {ok, path, hash, config, restartRequired[, changedPaths][, noop]} */
+    bool listener_changed;  /* port, bind, customBindHost or tls.* changed */
+    bool settings_changed;  /* anything in cg_settings changed */
+} cg_config_write_result;
+
+/* Validates and writes a whole document (set, apply) or a merge patch (patch).
+ * On refusal returns -1 with *error set to an ErrorShape object (INVALID_REQUEST with
+ * details.code CONFIG_HASH_MISMATCH, or the validation issues) and the file untouched. */
+int cg_config_write(cg_config *cfg, cg_config_write_kind kind, const char *raw,
+                    const char *base_hash, cg_config_write_result *out, json_t **error);
+
+/* config.schema's payload (ConfigSchemaResponse). New ref. */
+json_t *cg_config_schema(void);
+
+/* Helpers, exposed for tests. */
+json_t *cg_json_merge_patch(const json_t *target, const json_t *patch); /* RFC 7396, new ref */
+json_t *cg_config_redact(const json_t *doc);                           /* deep copy, secrets redacted */
+
+#endif

