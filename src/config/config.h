@@ -110,6 +110,12 @@ bool cg_config_valid(const cg_config *cfg); /* false after an invalid reload */
 
 /* config.get's payload: {path, exists, raw, config, hash, valid, issues}, redacted. New ref. */
 json_t *cg_config_get_result(const cg_config *cfg);
+/* The same payload, serialized once per change of file or validity (for cg_req_ok_raw).
+ * Borrowed: valid until the next load, reload or write. */
+const char *cg_config_get_result_json(const cg_config *cfg, size_t *len);
+/* Whether the last settings swap (reload or write) changed port, bind, customBindHost or
+ * TLS, i.e. whether a reload should re-bind the listener. */
+bool cg_config_listener_changed(const cg_config *cfg);
 
 typedef enum { CG_CONFIG_SET, CG_CONFIG_PATCH, CG_CONFIG_APPLY } cg_config_write_kind;
 

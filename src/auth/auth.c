@@ -1,0 +1,187 @@
+/* Authentication decisions over request facts (see auth/auth.h), without the network.
+ *
+ * Secrets: both sides are hashed with SHA-256 and the digests compared with
+ * CRYPTO_memcmp, so neither the position of the first difference nor the length of
+ * the expected secret shows in the timing.
+ *
+ * Addresses are parsed with inet_pton; an IPv4-mapped IPv6 address (::ffff:a.b.c.d)
+ * is treated as the IPv4 address it carries, both for loopback and for CIDR matching,
+ * so a dual-stack socket's peer matches "127.0.0.1" or "10.0.0.0/8" entries.
+ *
+ * Host names: only the literal names localhost, 127.0.0.1 and [::1] count as loopback
+ * (case-insensitive, any port). Resolving names would let DNS rebinding in.
+ *
+ * Origins (CONTRACT.md "Browser origins"): a configured allowedOrigins list is matched
+ * exactly (ASCII case-insensitively, as origins are), "*" allowing all; with no list,
+ * an origin passes only when it is gateway.publicOrigin or when the origin's host and
+ * the Host header are both loopback names. The rate limiter lives in ratelimit.c. */
+#include "auth/auth.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool cg_secret_equal(const char *expected, const char *given)
+{
+    if (!expected || !given) return false;
+    unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+    unsigned int alen = 0, blen = 0;
+    if (EVP_Digest(expected, strlen(expected), a, &alen, EVP_sha256(), NULL) != 1) return false;
+    if (EVP_Digest(given, strlen(given), b, &blen, EVP_sha256(), NULL) != 1) return false;
+    return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+/* A parsed address: IPv4 in the first 4 bytes (bits 32), or IPv6 (bits 128). */
+typedef struct parsed_addr {
+    unsigned char bytes[16];
+    int bits;
+} parsed_addr;
+
+static bool parse_addr(const char *text, parsed_addr *out)
+{
+    if (!text) return false;
+    if (inet_pton(AF_INET, text, out->bytes) == 1) {
+        out->bits = 32;
+        return true;
+    }
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, text, &a6) != 1) return false;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        memcpy(out->bytes, &a6.s6_addr[12], 4);
+        out->bits = 32;
+    } else {
+        memcpy(out->bytes, a6.s6_addr, 16);
+        out->bits = 128;
+    }
+    return true;
+}
+
+bool cg_addr_is_loopback(const char *ip)
+{
+    parsed_addr a;
+    if (!parse_addr(ip, &a)) return false;
+    if (a.bits == 32) return a.bytes[0] == 127;
+    static const unsigned char v6_loopback[16] = {[15] = 1};
+    return memcmp(a.bytes, v6_loopback, 16) == 0;
+}
+
+/* Whether the first prefix_bits bits of a and b agree. */
+static bool prefix_equal(const unsigned char *a, const unsigned char *b, int prefix_bits)
+{
+    int whole = prefix_bits / 8, rest = prefix_bits % 8;
+    if (memcmp(a, b, (size_t)whole) != 0) return false;
+    if (rest == 0) return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (a[whole] & mask) == (b[whole] & mask);
+}
+
+/* "10.0.0.0/8", "::1/128" or a bare address; false for anything malformed. */
+static bool entry_matches(const parsed_addr *ip, const char *entry)
+{
+    char host[64];
+    const char *slash = strchr(entry, '/');
+    size_t host_len = slash ? (size_t)(slash - entry) : strlen(entry);
+    if (host_len >= sizeof host) return false;
+    memcpy(host, entry, host_len);
+    host[host_len] = 0;
+    parsed_addr net;
+    if (!parse_addr(host, &net)) return false;
+    int prefix = net.bits;
+    if (slash) {
+        char *end;
+        long p = strtol(slash + 1, &end, 10);
+        if (slash[1] == 0 || *end != 0 || p < 0) return false;
+        /* A mapped network such as ::ffff:10.0.0.0/104 counts its IPv4 bits. */
+        if (net.bits == 32 && strchr(host, ':')) p -= 96;
+        if (p < 0 || p > net.bits) return false;
+        prefix = (int)p;
+    }
+    return ip->bits == net.bits && prefix_equal(ip->bytes, net.bytes, prefix);
+}
+
+bool cg_addr_in_list(const char *ip, char *const *list, size_t len)
+{
+    parsed_addr a;
+    if (!parse_addr(ip, &a)) return false;
+    for (size_t i = 0; i < len; i++) {
+        if (list[i] && entry_matches(&a, list[i])) return true;
+    }
+    return false;
+}
+
+/* The host of an authority ("host", "host:port", "[v6]", "[v6]:port"), brackets kept,
+ * copied into out; false when the port is not digits or the form is broken. */
+static bool authority_host(const char *authority, size_t len, char *out, size_t outlen)
+{
+    size_t host_len;
+    if (len > 0 && authority[0] == '[') {
+        const char *close = memchr(authority, ']', len);
+        if (!close) return false;
+        host_len = (size_t)(close - authority) + 1;
+    } else {
+        const char *colon = memchr(authority, ':', len);
+        host_len = colon ? (size_t)(colon - authority) : len;
+    }
+    if (host_len == 0 || host_len >= outlen) return false;
+    if (host_len < len) {
+        if (authority[host_len] != ':') return false;
+        for (size_t i = host_len + 1; i < len; i++) {
+            if (authority[i] < '0' || authority[i] > '9') return false;
+        }
+    }
+    memcpy(out, authority, host_len);
+    out[host_len] = 0;
+    return true;
+}
+
+static bool is_loopback_name(const char *authority, size_t len)
+{
+    char host[64];
+    if (!authority_host(authority, len, host, sizeof host)) return false;
+    return strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+           strcmp(host, "[::1]") == 0;
+}
+
+bool cg_host_is_loopback_name(const char *host_header)
+{
+    return host_header && is_loopback_name(host_header, strlen(host_header));
+}
+
+/* The origin's host is a loopback name: "scheme://authority" with no path. */
+static bool origin_is_loopback(const char *origin)
+{
+    const char *sep = strstr(origin, "://");
+    if (!sep) return false;
+    const char *authority = sep + 3;
+    return is_loopback_name(authority, strlen(authority));
+}
+
+bool cg_origin_allowed(const char *origin, const char *host_header, const cg_settings *s)
+{
+    if (!origin) return true;
+    if (s->allowed_origins_len > 0) {
+        for (size_t i = 0; i < s->allowed_origins_len; i++) {
+            const char *allowed = s->allowed_origins[i];
+            if (allowed && (strcmp(allowed, "*") == 0 || strcasecmp(allowed, origin) == 0))
+                return true;
+        }
+        return false;
+    }
+    if (s->public_origin && strcasecmp(s->public_origin, origin) == 0) return true;
+    return origin_is_loopback(origin) && cg_host_is_loopback_name(host_header);
+}
+
+bool cg_is_local_direct(const cg_http_facts *req, const cg_settings *s)
+{
+    if (!s->local_bypass) return false;
+    if (!cg_addr_is_loopback(req->peer_ip)) return false;
+    if (!cg_host_is_loopback_name(req->host)) return false;
+    if (req->has_forwarded &&
+        !cg_addr_in_list(req->peer_ip, s->trusted_proxies, s->trusted_proxies_len))
+        return false;
+    return cg_origin_allowed(req->origin, req->host, s);
+}

@@ -1,0 +1,188 @@
+/* From a complete WebSocket message to a handler's answer.
+ *
+ * Parsing: small messages parse on the loop; larger ones (over 256 KiB) on the thread
+ * pool while the connection is paused, so a hostile 25 MiB message never stalls the
+ * other clients. Every parse runs under the JSON budget (gateway.limits.jsonBudgetBytes):
+ * passing it closes the connection with 1009; any other parse failure, including
+ * nesting deeper than jansson allows, is an ordinary malformed request.
+ *
+ * Authorization, in CONTRACT.md's order: role, then existence, then scope, then the
+ * params check, all read from the one method table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json_budget.h"
+#include "common/log.h"
+#include "gateway/gateway_int.h"
+#include "proto/frame.h"
+
+#define OFF_LOOP_PARSE_BYTES (256 * 1024)
+
+static void route(cg_conn *c, json_t *msg, bool over_budget, const json_error_t *jerr)
+{
+    if (c->closed || c->phase == CG_CONN_CLOSING) {
+        json_decref(msg);
+        return;
+    }
+    if (over_budget) {
+        cg_log(CG_LOG_WARN, "ws", "message over the JSON budget", json_pack("{s:s}", "ip", c->peer_ip));
+        cg_ws_close(c, 1009, "message too complex");
+        return;
+    }
+    if (!msg) {
+        char text[256];
+        snprintf(text, sizeof text, "invalid request frame: malformed JSON: %s",
+                 jerr->text[0] ? jerr->text : "parse error");
+        json_t *err = cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL);
+        cg_buf b = {0};
+        cg_frame_res_error(&b, "invalid", err);
+        cg_ws_send_text(c, b.data, b.len);
+        cg_buf_reset(&b);
+        json_decref(err);
+        if (!c->connected) cg_ws_close(c, 1008, "invalid handshake");
+        return;
+    }
+    if (c->connected)
+        cg_dispatch_message(c, msg);
+    else
+        cg_handshake_message(c, msg);
+    json_decref(msg);
+}
+
+typedef struct parse_job {
+    uv_work_t work;
+    cg_conn *conn;
+    char *data;
+    size_t len;
+    size_t budget;
+    json_t *result;
+    bool over_budget;
+    json_error_t err;
+} parse_job;
+
+static void parse_work(uv_work_t *w)
+{
+    parse_job *j = (parse_job *)w;
+    j->result = cg_json_parse(j->data, j->len, j->budget, &j->over_budget, &j->err);
+}
+
+static void parse_done(uv_work_t *w, int status)
+{
+    parse_job *j = (parse_job *)w;
+    cg_conn *c = j->conn;
+    free(j->data);
+    c->in_callback = true;
+    route(c, j->result, j->over_budget, &j->err);
+    c->in_callback = false;
+    cg_conn_resume(c);
+    cg_conn_flush(c);
+    cg_conn_unref(c);
+    free(j);
+}
+
+void cg_conn_message(cg_conn *c, const char *data, size_t len)
+{
+    if (c->closed || c->phase == CG_CONN_CLOSING) return;
+    size_t budget = (size_t)c->gw->settings->limits.json_budget_bytes;
+    if (len > OFF_LOOP_PARSE_BYTES) {
+        parse_job *j = cg_xcalloc(1, sizeof *j);
+        j->conn = c;
+        j->data = cg_xmalloc(len);
+        memcpy(j->data, data, len);
+        j->len = len;
+        j->budget = budget;
+        cg_conn_ref(c);
+        cg_conn_pause(c);
+        uv_queue_work(c->gw->loop, &j->work, parse_work, parse_done);
+        return;
+    }
+    bool over = false;
+    json_error_t jerr;
+    json_t *msg = cg_json_parse(data, len, budget, &over, &jerr);
+    route(c, msg, over, &jerr);
+}
+
+static bool has_scope(const cg_conn *c, cg_scope scope)
+{
+    if (c->scopes & CG_SCOPEBIT_ADMIN) return true;
+    switch (scope) {
+    case CG_SCOPE_NONE:
+        return true;
+    case CG_SCOPE_READ:
+        return c->scopes & (CG_SCOPEBIT_READ | CG_SCOPEBIT_WRITE);
+    case CG_SCOPE_WRITE:
+        return c->scopes & CG_SCOPEBIT_WRITE;
+    case CG_SCOPE_APPROVALS:
+        return c->scopes & CG_SCOPEBIT_APPROVALS;
+    case CG_SCOPE_PAIRING:
+        return c->scopes & CG_SCOPEBIT_PAIRING;
+    case CG_SCOPE_ADMIN:
+        return false;
+    }
+    return false;
+}
+
+static json_t *missing_scope(const char *scope)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "missing scope: %s", scope);
+    return cg_error_new(CG_ERR_FORBIDDEN, msg,
+                        json_pack("{s:s, s:s, s:[s]}", "code", "MISSING_SCOPE", "missingScope",
+                                  scope, "requiredScopes", scope));
+}
+
+/* NULL when the connection may call the method; otherwise the error to answer. */
+static json_t *authorize(const cg_conn *c, const char *name, const cg_method *m)
+{
+    char msg[320];
+    if (c->role == CG_ROLE_NODE) {
+        if (!m || !(m->roles & CG_ROLE_NODE))
+            return cg_error_new(CG_ERR_INVALID_REQUEST, "unauthorized role: node", NULL);
+        return NULL;
+    }
+    if (m && !(m->roles & CG_ROLE_OPERATOR))
+        return cg_error_new(CG_ERR_INVALID_REQUEST, "unauthorized role: operator", NULL);
+    if (!m) {
+        if (!(c->scopes & CG_SCOPEBIT_ADMIN)) return missing_scope("operator.admin");
+        snprintf(msg, sizeof msg, "unknown method: %.256s", name);
+        return cg_error_new(CG_ERR_INVALID_REQUEST, msg, NULL);
+    }
+    if (!has_scope(c, m->scope)) return missing_scope(cg_scope_name(m->scope));
+    return NULL;
+}
+
+void cg_dispatch_message(cg_conn *c, json_t *msg)
+{
+    const char *id, *method;
+    json_t *params;
+    char err[512];
+    if (cg_frame_parse_req(msg, &id, &method, &params, err, sizeof err) != 0) {
+        json_t *e = cg_error_new(CG_ERR_INVALID_REQUEST, err, NULL);
+        cg_buf b = {0};
+        cg_frame_res_error(&b, id ? id : "invalid", e);
+        cg_ws_send_text(c, b.data, b.len);
+        cg_buf_reset(&b);
+        json_decref(e);
+        return;
+    }
+    const cg_method *m = cg_method_find(method);
+    cg_req req = {.gw = c->gw, .conn = c, .method = m, .id = cg_strdup(id)};
+    req.params = params ? json_incref(params) : json_object();
+    json_t *denied = authorize(c, method, m);
+    if (denied) {
+        cg_req_error_shape(&req, denied);
+    } else if (m->check && m->check(req.params, err, sizeof err) != 0) {
+        char text[640];
+        snprintf(text, sizeof text, "invalid %s params: %s", m->name, err);
+        cg_req_error(&req, CG_ERR_INVALID_REQUEST, text, NULL);
+    } else {
+        m->handler(&req);
+        if (!req.answered && !req.deferred)
+            cg_req_error(&req, CG_ERR_UNAVAILABLE, "the method did not answer", NULL);
+    }
+    if (!req.deferred) {
+        free(req.id);
+        json_decref(req.params);
+    }
+}

@@ -1,0 +1,83 @@
+/* The method table: the families' rows, looked up by name. See methods.h. */
+#include "gateway/methods.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const cg_method cg_methods_health[];
+extern const cg_method cg_methods_config[];
+extern const cg_method cg_methods_logs[];
+
+static const cg_method *const families[] = {
+    cg_methods_health,
+    cg_methods_config,
+    cg_methods_logs,
+};
+
+const cg_method *cg_method_at(size_t index)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        for (const cg_method *m = families[f]; m->name; m++) {
+            if (index == 0) return m;
+            index--;
+        }
+    }
+    return NULL;
+}
+
+const cg_method *cg_method_find(const char *name)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const cg_method *m = families[f]; m->name; m++)
+            if (strcmp(m->name, name) == 0) return m;
+    return NULL;
+}
+
+const char *cg_scope_name(cg_scope scope)
+{
+    switch (scope) {
+    case CG_SCOPE_READ:
+        return "operator.read";
+    case CG_SCOPE_WRITE:
+        return "operator.write";
+    case CG_SCOPE_ADMIN:
+        return "operator.admin";
+    case CG_SCOPE_APPROVALS:
+        return "operator.approvals";
+    case CG_SCOPE_PAIRING:
+        return "operator.pairing";
+    case CG_SCOPE_NONE:
+        break;
+    }
+    return "";
+}
+
+int cg_params_check_empty(const json_t *params, char *err, size_t errlen)
+{
+    if (!json_is_object(params)) {
+        snprintf(err, errlen, "params must be an object");
+        return -1;
+    }
+    if (json_object_size(params) > 0) {
+        const char *key = json_object_iter_key(json_object_iter((json_t *)params));
+        snprintf(err, errlen, "unexpected property '%s'", key);
+        return -1;
+    }
+    return 0;
+}
+
+int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char *fmt, ...)
+{
+    json_error_t je;
+    memset(&je, 0, sizeof je);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = json_vunpack_ex((json_t *)params, &je, JSON_STRICT, fmt, ap);
+    va_end(ap);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", je.text[0] ? je.text : "params do not match");
+        return -1;
+    }
+    return 0;
+}

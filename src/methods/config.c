@@ -1,0 +1,173 @@
+/* The config.* methods: get, set, patch, apply, schema.
+ *
+ * The store (config/config.h) does the work; this file checks params strictly against
+ * the schema's Config<Method>Params, answers, and tells the gateway what a write changed
+ * so it can apply it live before the answer goes out. Only config.apply re-binds the
+ * listener; set and patch report what would need it in restartRequired. config.get
+ * answers with the store's pre-serialized payload. note, sessionKey and deliveryContext
+ * are logged and otherwise ignored; replacePaths is accepted (RFC 7396 replaces arrays
+ * anyway). */
+#include <string.h>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "gateway/methods.h"
+
+#define REPLACE_PATHS_MAX 256
+
+static int check_non_empty(const char *value, const char *field, char *err, size_t errlen)
+{
+    if (value && !*value) {
+        snprintf(err, errlen, "at /%s: must NOT have fewer than 1 characters", field);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_set_params(const json_t *params, char *err, size_t errlen)
+{
+    const char *raw = NULL, *base_hash = NULL;
+    if (cg_params_unpack(params, err, errlen, "{s:s, s?:s}", "raw", &raw, "baseHash", &base_hash))
+        return -1;
+    return check_non_empty(raw, "raw", err, errlen) || check_non_empty(base_hash, "baseHash", err, errlen)
+               ? -1
+               : 0;
+}
+
+static int check_delivery_context(const json_t *context, char *err, size_t errlen)
+{
+    const char *channel = NULL, *to = NULL, *account_id = NULL;
+    json_t *thread_id = NULL;
+    if (!context) return 0;
+    if (cg_params_unpack(context, err, errlen, "{s?:s, s?:s, s?:s, s?:o}", "channel", &channel,
+                         "to", &to, "accountId", &account_id, "threadId", &thread_id))
+        return -1;
+    if (thread_id && !json_is_string(thread_id) && !json_is_number(thread_id)) {
+        snprintf(err, errlen, "at /deliveryContext/threadId: must be string or number");
+        return -1;
+    }
+    return 0;
+}
+
+/* ConfigApplyParams, and ConfigPatchParams when replacePaths is allowed. */
+static int check_write_params(const json_t *params, bool allow_replace_paths, char *err,
+                              size_t errlen)
+{
+    const char *raw = NULL, *base_hash = NULL, *session_key = NULL, *note = NULL;
+    json_t *delivery_context = NULL, *restart_delay = NULL, *replace_paths = NULL;
+    int rc = allow_replace_paths
+                 ? cg_params_unpack(params, err, errlen, "{s:s, s?:s, s?:s, s?:o, s?:s, s?:o, s?:o}",
+                                    "raw", &raw, "baseHash", &base_hash, "sessionKey", &session_key,
+                                    "deliveryContext", &delivery_context, "note", &note,
+                                    "restartDelayMs", &restart_delay, "replacePaths", &replace_paths)
+                 : cg_params_unpack(params, err, errlen, "{s:s, s?:s, s?:s, s?:o, s?:s, s?:o}", "raw",
+                                    &raw, "baseHash", &base_hash, "sessionKey", &session_key,
+                                    "deliveryContext", &delivery_context, "note", &note,
+                                    "restartDelayMs", &restart_delay);
+    if (rc) return -1;
+    if (check_non_empty(raw, "raw", err, errlen) || check_non_empty(base_hash, "baseHash", err, errlen))
+        return -1;
+    if (check_delivery_context(delivery_context, err, errlen)) return -1;
+    if (restart_delay && (!json_is_integer(restart_delay) || json_integer_value(restart_delay) < 0)) {
+        snprintf(err, errlen, "at /restartDelayMs: must be an integer >= 0");
+        return -1;
+    }
+    if (replace_paths) {
+        if (!json_is_array(replace_paths)) {
+            snprintf(err, errlen, "at /replacePaths: must be array");
+            return -1;
+        }
+        if (json_array_size(replace_paths) > REPLACE_PATHS_MAX) {
+            snprintf(err, errlen, "at /replacePaths: must NOT have more than %d items",
+                     REPLACE_PATHS_MAX);
+            return -1;
+        }
+        size_t i;
+        const json_t *path;
+        json_array_foreach(replace_paths, i, path) {
+            if (!json_is_string(path) || json_string_length(path) == 0) {
+                snprintf(err, errlen, "at /replacePaths/%zu: must be a non-empty string", i);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int check_patch_params(const json_t *params, char *err, size_t errlen)
+{
+    return check_write_params(params, true, err, errlen);
+}
+
+static int check_apply_params(const json_t *params, char *err, size_t errlen)
+{
+    return check_write_params(params, false, err, errlen);
+}
+
+static void handle_get(cg_req *req)
+{
+    size_t len;
+    const char *payload = cg_config_get_result_json(cg_gateway_config(req->gw), &len);
+    cg_req_ok_raw(req, payload, len);
+}
+
+static void handle_write(cg_req *req, cg_config_write_kind kind)
+{
+    const json_t *params = req->params;
+    const char *raw = json_string_value(json_object_get(params, "raw"));
+    const char *base_hash = json_string_value(json_object_get(params, "baseHash"));
+    int64_t restart_delay_ms = json_integer_value(json_object_get(params, "restartDelayMs"));
+    const json_t *note = json_object_get(params, "note");
+    const json_t *session_key = json_object_get(params, "sessionKey");
+    const json_t *delivery_context = json_object_get(params, "deliveryContext");
+    if (note || session_key || delivery_context)
+        cg_log(CG_LOG_INFO, "config", "config write requested",
+               json_pack("{s:s, s:O?, s:O?, s:O?}", "method", req->method->name, "note", note,
+                         "sessionKey", session_key, "deliveryContext", delivery_context));
+
+    cg_config_write_result result;
+    json_t *error;
+    if (cg_config_write(cg_gateway_config(req->gw), kind, raw, base_hash, &result, &error) < 0) {
+        cg_req_error_shape(req, error);
+        return;
+    }
+    if (result.settings_changed || result.listener_changed)
+        cg_gateway_settings_changed(req->gw, result.listener_changed && kind == CG_CONFIG_APPLY,
+                                    restart_delay_ms);
+    cg_req_ok(req, result.payload);
+}
+
+static void handle_set(cg_req *req)
+{
+    handle_write(req, CG_CONFIG_SET);
+}
+
+static void handle_patch(cg_req *req)
+{
+    handle_write(req, CG_CONFIG_PATCH);
+}
+
+static void handle_apply(cg_req *req)
+{
+    handle_write(req, CG_CONFIG_APPLY);
+}
+
+static void handle_schema(cg_req *req)
+{
+    cg_req_ok(req, cg_config_schema());
+}
+
+const cg_method cg_methods_config[] = {
+    {"config.get", CG_ROLE_OPERATOR, CG_SCOPE_READ, cg_params_check_empty, handle_get,
+     "The config file, redacted, with its hash and validity"},
+    {"config.set", CG_ROLE_OPERATOR, CG_SCOPE_ADMIN, check_set_params, handle_set,
+     "Replace the whole config file (baseHash guarded)"},
+    {"config.patch", CG_ROLE_OPERATOR, CG_SCOPE_ADMIN, check_patch_params, handle_patch,
+     "Apply an RFC 7396 merge patch to the config file (baseHash guarded)"},
+    {"config.apply", CG_ROLE_OPERATOR, CG_SCOPE_ADMIN, check_apply_params, handle_apply,
+     "Replace the config file and apply it, re-binding the listener if needed"},
+    {"config.schema", CG_ROLE_OPERATOR, CG_SCOPE_READ, cg_params_check_empty, handle_schema,
+     "JSON Schema of the config keys clawgate knows"},
+    {NULL, 0, 0, NULL, NULL, NULL},
+};
