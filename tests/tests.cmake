@@ -20,3 +20,6 @@ foreach(src ${INTEGRATION_TESTS})
   set_tests_properties(integration.${name} PROPERTIES TIMEOUT 600 LABELS integration
     ENVIRONMENT "CLAWGATE_BIN=$<TARGET_FILE:clawgate>;CLAWGATE_PEER_DIR=${PEER_DIR};NODE_PATH=${PEER_DIR}/node_modules")
 endforeach()
+
+# docs/methods.md is generated from the method table; this fails when it is stale.
+add_test(NAME docs.methods COMMAND ${CMAKE_SOURCE_DIR}/scripts/gen-methods-doc.sh $<TARGET_FILE:clawgate> --check)

@@ -6,9 +6,9 @@
  *             load, reload or write, valid or not: config.get shows it and patches and
  *             hash checks apply to it.
  *   validity  valid + issues of that file.
- *   settings  the last good cg_settings. An invalid file never replaces them. The
- *             previous generation is kept until the next swap, so a pointer taken during
- *             a callback that ends up swapping them stays readable to its end.
+ *   settings  the last good cg_settings. An invalid file never replaces them, nor do
+ *             equal ones. The previous generation is kept until the next swap, so the
+ *             gateway can compare old and new after being told of a change.
  * config.get's payload is built (and serialized once) whenever the file or its validity
  * changes, so answering config.get costs a pointer read.
  *
@@ -81,8 +81,8 @@ static const char *first_env(const char *a, const char *b)
 
 cg_config *cg_config_new(const cg_overrides *ov, char *err, size_t errlen)
 {
-    const char *state = ov->state_dir ? ov->state_dir
-                                      : first_env("CLAWGATE_STATE_DIR", "OPENCLAW_STATE_DIR");
+    const char *state =
+        ov->state_dir ? ov->state_dir : first_env("CLAWGATE_STATE_DIR", "OPENCLAW_STATE_DIR");
     const char *path = ov->config_path ? ov->config_path
                                        : first_env("CLAWGATE_CONFIG_PATH", "OPENCLAW_CONFIG_PATH");
     cg_config *cfg = cg_xcalloc(1, sizeof *cfg);
@@ -134,13 +134,35 @@ void cg_config_free(cg_config *cfg)
     free(cfg);
 }
 
-const cg_settings *cg_config_settings(const cg_config *cfg) { return cfg->settings; }
-const char *cg_config_state_dir(const cg_config *cfg) { return cfg->state_dir; }
-const char *cg_config_path(const cg_config *cfg) { return cfg->path; }
-bool cg_config_valid(const cg_config *cfg) { return cfg->valid; }
-bool cg_config_listener_changed(const cg_config *cfg) { return cfg->listener_changed; }
+const cg_settings *cg_config_settings(const cg_config *cfg)
+{
+    return cfg->settings;
+}
 
-json_t *cg_config_get_result(const cg_config *cfg) { return json_deep_copy(cfg->get_result); }
+const char *cg_config_state_dir(const cg_config *cfg)
+{
+    return cfg->state_dir;
+}
+
+const char *cg_config_path(const cg_config *cfg)
+{
+    return cfg->path;
+}
+
+bool cg_config_valid(const cg_config *cfg)
+{
+    return cfg->valid;
+}
+
+bool cg_config_listener_changed(const cg_config *cfg)
+{
+    return cfg->listener_changed;
+}
+
+json_t *cg_config_get_result(const cg_config *cfg)
+{
+    return json_deep_copy(cfg->get_result);
+}
 
 const char *cg_config_get_result_json(const cg_config *cfg, size_t *len)
 {
@@ -206,8 +228,8 @@ static void format_issue(const json_t *issues, char *out, size_t outlen)
     const char *path = json_string_value(json_object_get(first, "path"));
     const char *message = json_string_value(json_object_get(first, "message"));
     size_t more = json_array_size(issues) - 1;
-    int n = snprintf(out, outlen, "%s%s%s", path && *path ? path : "",
-                     path && *path ? ": " : "", message ? message : "invalid");
+    int n = snprintf(out, outlen, "%s%s%s", path && *path ? path : "", path && *path ? ": " : "",
+                     message ? message : "invalid");
     if (more && n >= 0 && (size_t)n < outlen)
         snprintf(out + n, outlen - (size_t)n, " (and %zu more)", more);
 }
@@ -247,8 +269,10 @@ static void set_file_state(cg_config *cfg, char *raw, size_t raw_len, json_t *do
     cfg->raw = raw;
     cfg->raw_len = raw_len;
     cfg->doc = doc;
-    if (raw) hash_bytes(raw, raw_len, cfg->hash);
-    else cfg->hash[0] = 0;
+    if (raw)
+        hash_bytes(raw, raw_len, cfg->hash);
+    else
+        cfg->hash[0] = 0;
 }
 
 static void set_validity(cg_config *cfg, json_t *issues)
@@ -258,15 +282,21 @@ static void set_validity(cg_config *cfg, json_t *issues)
     cfg->valid = json_array_size(issues) == 0;
 }
 
-/* Makes settings the running ones; returns whether anything in them changed. */
+/* Makes settings the running ones; returns whether anything in them changed. Equal
+ * settings keep the running object, so a pointer held by the gateway stays the current
+ * one until a change it is told about. */
 static bool install_settings(cg_config *cfg, cg_settings *settings)
 {
-    bool changed = !cfg->settings || !cg_settings_equal(cfg->settings, settings);
+    if (cfg->settings && cg_settings_equal(cfg->settings, settings)) {
+        cg_settings_free(settings);
+        cfg->listener_changed = false;
+        return false;
+    }
     cfg->listener_changed = cfg->settings && !cg_settings_listener_equal(cfg->settings, settings);
     cg_settings_free(cfg->retired_settings);
     cfg->retired_settings = cfg->settings;
     cfg->settings = settings;
-    return changed;
+    return true;
 }
 
 /* Reads the file: 0 (with *raw NULL when it does not exist) or -errno. */
@@ -398,15 +428,16 @@ int cg_config_reload(cg_config *cfg)
     bool changed = install_settings(cfg, settings);
     cg_log(CG_LOG_INFO, "config", "config reloaded",
            json_pack("{s:s, s:s?, s:b, s:b}", "path", cfg->path, "hash",
-                     cfg->exists ? cfg->hash : NULL, "settingsChanged", changed,
-                     "listenerChanged", cfg->listener_changed));
+                     cfg->exists ? cfg->hash : NULL, "settingsChanged", changed, "listenerChanged",
+                     cfg->listener_changed));
     return changed ? 1 : 0;
 }
 
 static const char *kind_name(cg_config_write_kind kind)
 {
-    return kind == CG_CONFIG_SET ? "config.set" : kind == CG_CONFIG_PATCH ? "config.patch"
-                                                                          : "config.apply";
+    return kind == CG_CONFIG_SET     ? "config.set"
+           : kind == CG_CONFIG_PATCH ? "config.patch"
+                                     : "config.apply";
 }
 
 static json_t *refusal(cg_config_write_kind kind, const char *code, const char *message,
@@ -449,7 +480,8 @@ static json_t *check_base(const cg_config *cfg, cg_config_write_kind kind, const
         snprintf(message, sizeof message, "cannot read %s: %s", cfg->path, strerror(-rc));
         return refusal(kind, "UNAVAILABLE", message, NULL);
     }
-    if (!unchanged) return hash_refusal(kind, "config changed since last load; re-run config.get and retry");
+    if (!unchanged)
+        return hash_refusal(kind, "config changed since last load; re-run config.get and retry");
     if (!cfg->exists) return NULL;
     if (!base_hash || !*base_hash)
         return hash_refusal(kind, "config base hash required; re-run config.get and retry");
@@ -464,7 +496,8 @@ static json_t *restart_required(const json_t *changed)
     json_t *out = json_array();
     size_t i;
     const json_t *path;
-    json_array_foreach(changed, i, path) {
+    json_array_foreach(changed, i, path)
+    {
         const char *p = json_string_value(path);
         if (!strcmp(p, "gateway.port") || !strcmp(p, "gateway.bind") ||
             !strcmp(p, "gateway.customBindHost") || !strncmp(p, "gateway.tls.", 12))
@@ -477,7 +510,8 @@ static json_t *write_payload(const cg_config *cfg, cg_config_write_kind kind, co
                              bool noop)
 {
     json_t *payload = json_pack("{s:b, s:s, s:s?, s:o, s:o}", "ok", 1, "path", cfg->path, "hash",
-                                cfg->exists ? cfg->hash : NULL, "config", cg_config_redact(cfg->doc), "restartRequired",
+                                cfg->exists ? cfg->hash : NULL, "config",
+                                cg_config_redact(cfg->doc), "restartRequired",
                                 kind == CG_CONFIG_APPLY ? json_array() : restart_required(changed));
     if (kind == CG_CONFIG_PATCH) json_object_set(payload, "changedPaths", (json_t *)changed);
     if (noop) json_object_set_new(payload, "noop", json_true());
@@ -574,8 +608,8 @@ int cg_config_write(cg_config *cfg, cg_config_write_kind kind, const char *raw,
     rebuild_get_result(cfg);
     out->payload = write_payload(cfg, kind, changed, false);
     cg_log(CG_LOG_INFO, "config", "config written",
-           json_pack("{s:s, s:s, s:s, s:O, s:b, s:b}", "method", kind_name(kind), "path",
-                     cfg->path, "hash", cfg->hash, "changedPaths", changed, "settingsChanged",
+           json_pack("{s:s, s:s, s:s, s:O, s:b, s:b}", "method", kind_name(kind), "path", cfg->path,
+                     "hash", cfg->hash, "changedPaths", changed, "settingsChanged",
                      out->settings_changed, "listenerChanged", out->listener_changed));
     json_decref(changed);
     return 0;

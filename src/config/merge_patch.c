@@ -16,7 +16,8 @@ json_t *cg_json_merge_patch(const json_t *target, const json_t *patch)
     json_t *result = json_is_object(target) ? json_deep_copy(target) : json_object();
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)patch, key, value) {
+    json_object_foreach((json_t *)patch, key, value)
+    {
         if (json_is_null(value)) {
             json_object_del(result, key);
             continue;
@@ -34,7 +35,8 @@ static void list_leaves(const json_t *value, const char *path, json_t *out)
     }
     const char *key;
     json_t *member;
-    json_object_foreach((json_t *)value, key, member) {
+    json_object_foreach((json_t *)value, key, member)
+    {
         char *child = cg_config_path_join(path, key);
         list_leaves(member, child, out);
         free(child);
@@ -46,12 +48,14 @@ void cg_json_changed_paths(const json_t *a, const json_t *b, const char *path, j
     if (json_is_object(a) && json_is_object(b)) {
         const char *key;
         json_t *member;
-        json_object_foreach((json_t *)a, key, member) {
+        json_object_foreach((json_t *)a, key, member)
+        {
             char *child = cg_config_path_join(path, key);
             cg_json_changed_paths(member, json_object_get(b, key), child, out);
             free(child);
         }
-        json_object_foreach((json_t *)b, key, member) {
+        json_object_foreach((json_t *)b, key, member)
+        {
             if (json_object_get(a, key)) continue;
             char *child = cg_config_path_join(path, key);
             list_leaves(member, child, out);

@@ -28,7 +28,8 @@ static json_t *redact_object(const json_t *value, const char *path, size_t *coun
     json_t *out = json_object();
     const char *key;
     json_t *member;
-    json_object_foreach((json_t *)value, key, member) {
+    json_object_foreach((json_t *)value, key, member)
+    {
         if ((json_is_string(member) || json_is_number(member)) && is_secret_member(path, key)) {
             json_object_set_new(out, key, json_string(CG_REDACTED));
             (*count)++;
@@ -48,7 +49,8 @@ static json_t *redact_node(const json_t *value, const char *path, size_t *count)
         json_t *out = json_array();
         size_t i;
         const json_t *element;
-        json_array_foreach(value, i, element) {
+        json_array_foreach(value, i, element)
+        {
             char index[24];
             snprintf(index, sizeof index, "%zu", i);
             char *child = cg_config_path_join(path, index);
@@ -81,7 +83,8 @@ static bool is_placeholder(const json_t *value)
 static json_t *stored_secret(const json_t *stored_child, const char *path, json_t *issues)
 {
     if (stored_child && !is_placeholder(stored_child)) return json_deep_copy(stored_child);
-    cg_config_issue_add(issues, path, "is the redacted placeholder but no value is stored there to keep");
+    cg_config_issue_add(issues, path,
+                        "is the redacted placeholder but no value is stored there to keep");
     return NULL;
 }
 
@@ -92,7 +95,8 @@ static size_t restore_members(json_t *doc, const json_t *stored, const char *pat
     size_t restored = 0;
     const char *key;
     json_t *member;
-    json_object_foreach(doc, key, member) {
+    json_object_foreach(doc, key, member)
+    {
         char *child = cg_config_path_join(path, key);
         const json_t *stored_member = json_is_object(stored) ? json_object_get(stored, key) : NULL;
         if (is_placeholder(member)) {
@@ -114,7 +118,8 @@ static size_t restore_elements(json_t *doc, const json_t *stored, const char *pa
     size_t restored = 0;
     size_t i;
     json_t *element;
-    json_array_foreach(doc, i, element) {
+    json_array_foreach(doc, i, element)
+    {
         char index[24];
         snprintf(index, sizeof index, "%zu", i);
         char *child = cg_config_path_join(path, index);

@@ -19,6 +19,8 @@
 #include "common/util.h"
 #include "config/config_internal.h"
 
+/* clang-format off: the schema text is laid out as JSON, not as C. */
+// clang-format off
 static const char config_schema_text[] =
     "{"
     "\"$schema\":\"http://json-schema.org/draft-07/schema#\","
@@ -99,6 +101,7 @@ static const char config_schema_text[] =
     "}},"
     "\"agents\":{\"type\":\"object\",\"additionalProperties\":true}"
     "}}";
+// clang-format on
 
 static json_t *config_schema;
 
@@ -151,14 +154,21 @@ char *cg_config_path_join(const char *parent, const char *key)
 static const char *json_type_name(const json_t *value)
 {
     switch (json_typeof(value)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
     }
 }
 
@@ -174,14 +184,21 @@ static bool schema_type_matches(const json_t *type, const json_t *value)
     if (json_is_string(type)) return type_matches(json_string_value(type), value);
     size_t i;
     const json_t *one;
-    json_array_foreach(type, i, one) {
+    json_array_foreach(type, i, one)
+    {
         if (type_matches(json_string_value(one), value)) return true;
     }
     return false;
 }
 
-static bool is_env_name_start(char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
-static bool is_env_name_char(char c) { return is_env_name_start(c) || (c >= '0' && c <= '9'); }
+static bool is_env_name_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || c == '_';
+}
+static bool is_env_name_char(char c)
+{
+    return is_env_name_start(c) || (c >= '0' && c <= '9');
+}
 
 /* "${NAME}" (NAME: [A-Z_][A-Z0-9_]*) is replaced by the variable; "$${" is a literal "${";
  * anything else stays as written. */
@@ -199,7 +216,8 @@ static json_t *substitute_env(const json_t *value, const char *path, json_t *iss
         }
         if (p[0] == '$' && p[1] == '{' && is_env_name_start(p[2])) {
             const char *name = p + 2, *end = name;
-            while (is_env_name_char(*end)) end++;
+            while (is_env_name_char(*end))
+                end++;
             if (*end == '}') {
                 char var[256];
                 size_t n = (size_t)(end - name);
@@ -210,7 +228,8 @@ static json_t *substitute_env(const json_t *value, const char *path, json_t *iss
                     if (env && *env)
                         cg_buf_appends(&out, env);
                     else
-                        cg_config_issue_add(issues, path, "environment variable %s is not set", var);
+                        cg_config_issue_add(issues, path, "environment variable %s is not set",
+                                            var);
                     p = end + 1;
                     continue;
                 }
@@ -228,7 +247,8 @@ static bool enum_contains(const json_t *list, const json_t *value)
 {
     size_t i;
     const json_t *one;
-    json_array_foreach(list, i, one) {
+    json_array_foreach(list, i, one)
+    {
         if (json_equal((json_t *)one, (json_t *)value)) return true;
     }
     return false;
@@ -239,21 +259,25 @@ static void enum_issue(const json_t *schema, const json_t *value, const char *pa
     char allowed[256] = "";
     size_t i, used = 0;
     const json_t *one;
-    json_array_foreach(json_object_get(schema, "enum"), i, one) {
+    json_array_foreach(json_object_get(schema, "enum"), i, one)
+    {
         used += (size_t)snprintf(allowed + used, used < sizeof allowed ? sizeof allowed - used : 0,
                                  "%s%s", i ? ", " : "", json_string_value(one));
     }
     const char *text = json_is_string(value) ? json_string_value(value) : "";
-    if (json_is_string(value) && enum_contains(json_object_get(schema, "x-unsupportedValues"), value))
-        cg_config_issue_add(issues, path, "\"%s\" is not supported by clawgate (supported: %s)", text,
-                            allowed);
+    if (json_is_string(value) &&
+        enum_contains(json_object_get(schema, "x-unsupportedValues"), value))
+        cg_config_issue_add(issues, path, "\"%s\" is not supported by clawgate (supported: %s)",
+                            text, allowed);
     else
         cg_config_issue_add(issues, path, "must be one of: %s", allowed);
 }
 
-static void check_bounds(const json_t *schema, const json_t *value, const char *path, json_t *issues)
+static void check_bounds(const json_t *schema, const json_t *value, const char *path,
+                         json_t *issues)
 {
-    const json_t *min = json_object_get(schema, "minimum"), *max = json_object_get(schema, "maximum");
+    const json_t *min = json_object_get(schema, "minimum"),
+                 *max = json_object_get(schema, "maximum");
     double v = json_number_value(value);
     if (min && v < json_number_value(min))
         cg_config_issue_add(issues, path, "must be >= %lld", (long long)json_number_value(min));
@@ -272,7 +296,8 @@ static json_t *resolve_object(const json_t *schema, const json_t *value, const c
     json_t *out = json_object();
     const char *key;
     json_t *member;
-    json_object_foreach((json_t *)value, key, member) {
+    json_object_foreach((json_t *)value, key, member)
+    {
         const json_t *sub = json_object_get(properties, key);
         if (!sub && json_is_object(additional)) sub = additional;
         if (sub) {
@@ -289,7 +314,8 @@ static json_t *resolve_object(const json_t *schema, const json_t *value, const c
 static json_t *resolve_array(const json_t *schema, const json_t *value, const char *path,
                              json_t *issues)
 {
-    const json_t *min = json_object_get(schema, "minItems"), *max = json_object_get(schema, "maxItems");
+    const json_t *min = json_object_get(schema, "minItems"),
+                 *max = json_object_get(schema, "maxItems");
     size_t len = json_array_size(value);
     if (min && (json_int_t)len < json_integer_value(min))
         cg_config_issue_add(issues, path, "must have at least %lld items",
@@ -302,7 +328,8 @@ static json_t *resolve_array(const json_t *schema, const json_t *value, const ch
     json_t *out = json_array();
     size_t i;
     const json_t *element;
-    json_array_foreach(value, i, element) {
+    json_array_foreach(value, i, element)
+    {
         char index[24];
         snprintf(index, sizeof index, "%zu", i);
         char *child = cg_config_path_join(path, index);
@@ -368,7 +395,8 @@ static void collect_ui_hints(const json_t *schema, const char *path, json_t *hin
     }
     const char *key;
     const json_t *sub;
-    json_object_foreach((json_t *)json_object_get(schema, "properties"), key, sub) {
+    json_object_foreach((json_t *)json_object_get(schema, "properties"), key, sub)
+    {
         char *child = cg_config_path_join(path, key);
         collect_ui_hints(sub, child, hints);
         free(child);

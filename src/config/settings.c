@@ -45,7 +45,8 @@ static char **setting_strings(const json_t *resolved, const char *path, size_t *
     const json_t *list = setting_value(resolved, path);
     *len = json_array_size(list);
     char **out = cg_xcalloc(*len ? *len : 1, sizeof *out);
-    for (size_t i = 0; i < *len; i++) out[i] = cg_strdup(json_string_value(json_array_get(list, i)));
+    for (size_t i = 0; i < *len; i++)
+        out[i] = cg_strdup(json_string_value(json_array_get(list, i)));
     return out;
 }
 
@@ -70,8 +71,9 @@ static bool bind_from_name(const char *name, cg_bind_mode *bind)
     static const struct {
         const char *name;
         cg_bind_mode mode;
-    } binds[] = {{"loopback", CG_BIND_LOOPBACK}, {"auto", CG_BIND_LOOPBACK}, {"lan", CG_BIND_ALL},
-                 {"all", CG_BIND_ALL},           {"custom", CG_BIND_CUSTOM},  {"tailnet", CG_BIND_TAILNET}};
+    } binds[] = {{"loopback", CG_BIND_LOOPBACK}, {"auto", CG_BIND_LOOPBACK},
+                 {"lan", CG_BIND_ALL},           {"all", CG_BIND_ALL},
+                 {"custom", CG_BIND_CUSTOM},     {"tailnet", CG_BIND_TAILNET}};
     for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++) {
         if (!strcmp(name, binds[i].name)) {
             *bind = binds[i].mode;
@@ -83,10 +85,14 @@ static bool bind_from_name(const char *name, cg_bind_mode *bind)
 
 static bool auth_mode_from_name(const char *name, cg_auth_mode *mode)
 {
-    if (!strcmp(name, "token")) *mode = CG_AUTH_TOKEN;
-    else if (!strcmp(name, "password")) *mode = CG_AUTH_PASSWORD;
-    else if (!strcmp(name, "none")) *mode = CG_AUTH_NONE;
-    else return false;
+    if (!strcmp(name, "token"))
+        *mode = CG_AUTH_TOKEN;
+    else if (!strcmp(name, "password"))
+        *mode = CG_AUTH_PASSWORD;
+    else if (!strcmp(name, "none"))
+        *mode = CG_AUTH_NONE;
+    else
+        return false;
     return true;
 }
 
@@ -112,14 +118,16 @@ static void resolve_port(cg_settings *s, const json_t *resolved, const cg_overri
 static void resolve_bind(cg_settings *s, const json_t *resolved, const cg_overrides *ov,
                          json_t *issues)
 {
-    s->bind_name = cg_strdup(ov->bind ? ov->bind : json_string_value(setting_value(resolved, "gateway.bind")));
+    s->bind_name =
+        cg_strdup(ov->bind ? ov->bind : json_string_value(setting_value(resolved, "gateway.bind")));
     if (!bind_from_name(s->bind_name, &s->bind))
         cg_config_issue_add(issues, "--bind",
                             "\"%s\" is not a bind mode (loopback, lan, all, auto, custom, tailnet)",
                             s->bind_name);
     s->custom_bind_host = setting_string(resolved, "gateway.customBindHost");
     if (s->bind == CG_BIND_CUSTOM && !s->custom_bind_host)
-        cg_config_issue_add(issues, "gateway.customBindHost", "is required when gateway.bind is custom");
+        cg_config_issue_add(issues, "gateway.customBindHost",
+                            "is required when gateway.bind is custom");
 }
 
 static void resolve_auth(cg_settings *s, const json_t *resolved, const cg_overrides *ov,
@@ -127,19 +135,21 @@ static void resolve_auth(cg_settings *s, const json_t *resolved, const cg_overri
 {
     const char *env_token = env_setting("GATEWAY_TOKEN", NULL);
     const char *env_password = env_setting("GATEWAY_PASSWORD", NULL);
-    s->token = cg_strdup(ov->token ? ov->token
-                         : env_token ? env_token
-                                     : json_string_value(setting_value(resolved, "gateway.auth.token")));
-    s->password = cg_strdup(ov->password ? ov->password
-                            : env_password
-                                ? env_password
-                                : json_string_value(setting_value(resolved, "gateway.auth.password")));
+    s->token =
+        cg_strdup(ov->token   ? ov->token
+                  : env_token ? env_token
+                              : json_string_value(setting_value(resolved, "gateway.auth.token")));
+    s->password = cg_strdup(
+        ov->password   ? ov->password
+        : env_password ? env_password
+                       : json_string_value(setting_value(resolved, "gateway.auth.password")));
 
-    const json_t *file_mode = json_object_get(
-        json_object_get(json_object_get(resolved, "gateway"), "auth"), "mode");
+    const json_t *file_mode =
+        json_object_get(json_object_get(json_object_get(resolved, "gateway"), "auth"), "mode");
     if (ov->auth_mode) {
         if (!auth_mode_from_name(ov->auth_mode, &s->auth_mode))
-            cg_config_issue_add(issues, "--auth", "\"%s\" is not an auth mode (token, password, none)",
+            cg_config_issue_add(issues, "--auth",
+                                "\"%s\" is not an auth mode (token, password, none)",
                                 ov->auth_mode);
     } else if (file_mode) {
         auth_mode_from_name(json_string_value(file_mode), &s->auth_mode);
@@ -159,9 +169,10 @@ static void resolve_auth(cg_settings *s, const json_t *resolved, const cg_overri
     s->local_bypass = setting_bool(resolved, "gateway.auth.localBypass");
     const json_t *allow_tailscale = setting_value(resolved, "gateway.auth.allowTailscale");
     s->allow_tailscale =
-        allow_tailscale ? json_is_true(allow_tailscale)
-                        : !strcmp(json_string_value(setting_value(resolved, "gateway.tailscale.mode")),
-                                  "serve");
+        allow_tailscale
+            ? json_is_true(allow_tailscale)
+            : !strcmp(json_string_value(setting_value(resolved, "gateway.tailscale.mode")),
+                      "serve");
     s->rate_limit = (cg_rate_limit){
         .max_attempts = setting_int(resolved, "gateway.auth.rateLimit.maxAttempts"),
         .window_ms = setting_int(resolved, "gateway.auth.rateLimit.windowMs"),
@@ -176,7 +187,8 @@ static void resolve_tls(cg_settings *s, const json_t *resolved, json_t *issues)
     s->tls_cert_path = setting_string(resolved, "gateway.tls.certPath");
     s->tls_key_path = setting_string(resolved, "gateway.tls.keyPath");
     if (!s->tls_cert_path != !s->tls_key_path)
-        cg_config_issue_add(issues, s->tls_cert_path ? "gateway.tls.keyPath" : "gateway.tls.certPath",
+        cg_config_issue_add(issues,
+                            s->tls_cert_path ? "gateway.tls.keyPath" : "gateway.tls.certPath",
                             "gateway.tls.certPath and gateway.tls.keyPath go together");
 }
 
@@ -188,10 +200,11 @@ cg_settings *cg_settings_build(const json_t *resolved, const cg_overrides *ov, j
     resolve_bind(s, resolved, ov, issues);
     resolve_auth(s, resolved, ov, issues);
     resolve_tls(s, resolved, issues);
-    s->allowed_origins = setting_strings(resolved, "gateway.controlUi.allowedOrigins",
-                                         &s->allowed_origins_len);
+    s->allowed_origins =
+        setting_strings(resolved, "gateway.controlUi.allowedOrigins", &s->allowed_origins_len);
     s->public_origin = setting_string(resolved, "gateway.publicOrigin");
-    s->trusted_proxies = setting_strings(resolved, "gateway.trustedProxies", &s->trusted_proxies_len);
+    s->trusted_proxies =
+        setting_strings(resolved, "gateway.trustedProxies", &s->trusted_proxies_len);
     s->limits = (cg_limits){
         .max_payload_bytes = setting_int(resolved, "gateway.limits.maxPayloadBytes"),
         .max_buffered_bytes = setting_int(resolved, "gateway.limits.maxBufferedBytes"),
@@ -211,7 +224,8 @@ cg_settings *cg_settings_build(const json_t *resolved, const cg_overrides *ov, j
 
 static void free_strings(char **list, size_t len)
 {
-    for (size_t i = 0; i < len; i++) free(list[i]);
+    for (size_t i = 0; i < len; i++)
+        free(list[i]);
     free(list);
 }
 
@@ -246,8 +260,8 @@ static bool same_strings(char **a, size_t alen, char **b, size_t blen)
 bool cg_settings_listener_equal(const cg_settings *a, const cg_settings *b)
 {
     return a->port == b->port && a->bind == b->bind && same_string(a->bind_name, b->bind_name) &&
-           same_string(a->custom_bind_host, b->custom_bind_host) && a->tls_enabled == b->tls_enabled &&
-           same_string(a->tls_cert_path, b->tls_cert_path) &&
+           same_string(a->custom_bind_host, b->custom_bind_host) &&
+           a->tls_enabled == b->tls_enabled && same_string(a->tls_cert_path, b->tls_cert_path) &&
            same_string(a->tls_key_path, b->tls_key_path);
 }
 
@@ -266,5 +280,6 @@ bool cg_settings_equal(const cg_settings *a, const cg_settings *b)
            same_strings(a->trusted_proxies, a->trusted_proxies_len, b->trusted_proxies,
                         b->trusted_proxies_len) &&
            !memcmp(&a->limits, &b->limits, sizeof a->limits) &&
-           a->tick_interval_ms == b->tick_interval_ms && a->log_max_file_bytes == b->log_max_file_bytes;
+           a->tick_interval_ms == b->tick_interval_ms &&
+           a->log_max_file_bytes == b->log_max_file_bytes;
 }

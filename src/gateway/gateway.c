@@ -287,17 +287,36 @@ static void on_relisten(uv_timer_t *t)
         cg_log(CG_LOG_INFO, "gateway", "listener restarted", NULL);
 }
 
-void cg_gateway_settings_changed(cg_gateway *gw, bool listener_changed, int64_t restart_delay_ms)
+static void remember_bound(cg_gateway *gw)
 {
-    const cg_settings *old = gw->settings;
+    const cg_settings *s = gw->settings;
+    gw->bound_port = s->port;
+    gw->bound_bind = s->bind;
+    gw->bound_tls = s->tls_enabled;
+    free(gw->bound_custom_host);
+    gw->bound_custom_host = cg_strdup(s->custom_bind_host);
+}
+
+static bool listener_moved(const cg_gateway *gw)
+{
+    const cg_settings *s = gw->settings;
+    const char *a = gw->bound_custom_host ? gw->bound_custom_host : "";
+    const char *b = s->custom_bind_host ? s->custom_bind_host : "";
+    return gw->bound_port != s->port || gw->bound_bind != s->bind ||
+           gw->bound_tls != s->tls_enabled || strcmp(a, b) != 0;
+}
+
+void cg_gateway_settings_changed(cg_gateway *gw, bool may_rebind, int64_t restart_delay_ms)
+{
+    int64_t old_tick = gw->settings->tick_interval_ms;
     gw->settings = cg_config_settings(gw->cfg);
     free(gw->health_json);
     gw->health_json = NULL;
     cg_log_set_max_file_bytes(gw->settings->log_max_file_bytes);
-    if (old->tick_interval_ms != gw->settings->tick_interval_ms) start_tick(gw);
-    if (listener_changed) {
-        if (gw->ssl_ctx && (old->tls_enabled != gw->settings->tls_enabled ||
-                            gw->settings->tls_enabled)) {
+    if (old_tick != gw->settings->tick_interval_ms) start_tick(gw);
+    if (may_rebind && listener_moved(gw)) {
+        remember_bound(gw);
+        if (gw->ssl_ctx) {
             /* Accepted TLS connections hold their own reference to the context. */
             SSL_CTX_free(gw->ssl_ctx);
             gw->ssl_ctx = NULL;
@@ -309,18 +328,11 @@ void cg_gateway_settings_changed(cg_gateway *gw, bool listener_changed, int64_t 
 
 static void reload(cg_gateway *gw, const char *why)
 {
-    const cg_settings *before = gw->settings;
-    int port = before->port;
-    cg_bind_mode bind = before->bind;
-    bool tls = before->tls_enabled;
-    int rc = cg_config_reload(gw->cfg);
-    if (rc == 1) {
-        const cg_settings *s = cg_config_settings(gw->cfg);
-        bool listener = s->port != port || s->bind != bind || s->tls_enabled != tls;
-        cg_log(CG_LOG_INFO, "config", "config reloaded",
-               json_pack("{s:s, s:b}", "trigger", why, "restartRequired", listener));
-        /* A reload never moves the listener: that needs a restart or config.apply. */
+    if (cg_config_reload(gw->cfg) == 1) {
         cg_gateway_settings_changed(gw, false, 0);
+        /* A reload never moves the listener: that needs a restart or config.apply. */
+        cg_log(CG_LOG_INFO, "gateway", "settings applied",
+               json_pack("{s:s, s:b}", "trigger", why, "restartRequired", listener_moved(gw)));
     }
 }
 
@@ -433,6 +445,7 @@ int cg_gateway_start(cg_gateway *gw)
             return -1;
         }
     }
+    remember_bound(gw);
     int rc = cg_listeners_open(gw);
     if (rc != 0) {
         fprintf(stderr, "clawgate: cannot listen on port %d: %s\n", gw->settings->port,
@@ -467,5 +480,6 @@ void cg_gateway_free(cg_gateway *gw)
     if (gw->ssl_ctx) SSL_CTX_free(gw->ssl_ctx);
     cg_rate_limiter_free(gw->rate_limiter);
     free(gw->health_json);
+    free(gw->bound_custom_host);
     free(gw);
 }

@@ -31,9 +31,10 @@ void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, un
                           cg_scope scope);
 
 /* After a config write or reload changed settings: applies what can change live (auth,
- * limits, origins, tick, log size) and, when listener_changed, re-binds the listeners
- * after restart_delay_ms while keeping open connections open. */
-void cg_gateway_settings_changed(cg_gateway *gw, bool listener_changed, int64_t restart_delay_ms);
+ * limits, origins, tick, log size) and, when may_rebind and the listeners' address
+ * (port, bind, customBindHost, TLS) differs from the settings, re-binds them after
+ * restart_delay_ms while keeping open connections open. */
+void cg_gateway_settings_changed(cg_gateway *gw, bool may_rebind, int64_t restart_delay_ms);
 
 /* The health object (hello-ok.snapshot.health and the `health` method). New ref. */
 json_t *cg_gateway_health(cg_gateway *gw);

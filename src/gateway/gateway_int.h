@@ -44,6 +44,11 @@ struct cg_gateway {
     cg_listener *listeners[CG_MAX_LISTENERS];
     size_t n_listeners;
     uv_timer_t relisten_timer;
+    /* What the listeners are bound to, to tell whether new settings move them. */
+    int bound_port;
+    cg_bind_mode bound_bind;
+    char *bound_custom_host;
+    bool bound_tls;
     SSL_CTX *ssl_ctx;
 
     cg_conn *conns; /* every open connection */

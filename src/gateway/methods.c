@@ -8,11 +8,13 @@
 extern const cg_method cg_methods_health[];
 extern const cg_method cg_methods_config[];
 extern const cg_method cg_methods_logs[];
+extern const cg_method cg_methods_node[];
 
 static const cg_method *const families[] = {
     cg_methods_health,
     cg_methods_config,
     cg_methods_logs,
+    cg_methods_node,
 };
 
 const cg_method *cg_method_at(size_t index)

@@ -30,7 +30,8 @@ static int check_set_params(const json_t *params, char *err, size_t errlen)
     const char *raw = NULL, *base_hash = NULL;
     if (cg_params_unpack(params, err, errlen, "{s:s, s?:s}", "raw", &raw, "baseHash", &base_hash))
         return -1;
-    return check_non_empty(raw, "raw", err, errlen) || check_non_empty(base_hash, "baseHash", err, errlen)
+    return check_non_empty(raw, "raw", err, errlen) ||
+                   check_non_empty(base_hash, "baseHash", err, errlen)
                ? -1
                : 0;
 }
@@ -56,20 +57,23 @@ static int check_write_params(const json_t *params, bool allow_replace_paths, ch
 {
     const char *raw = NULL, *base_hash = NULL, *session_key = NULL, *note = NULL;
     json_t *delivery_context = NULL, *restart_delay = NULL, *replace_paths = NULL;
-    int rc = allow_replace_paths
-                 ? cg_params_unpack(params, err, errlen, "{s:s, s?:s, s?:s, s?:o, s?:s, s?:o, s?:o}",
-                                    "raw", &raw, "baseHash", &base_hash, "sessionKey", &session_key,
-                                    "deliveryContext", &delivery_context, "note", &note,
-                                    "restartDelayMs", &restart_delay, "replacePaths", &replace_paths)
-                 : cg_params_unpack(params, err, errlen, "{s:s, s?:s, s?:s, s?:o, s?:s, s?:o}", "raw",
-                                    &raw, "baseHash", &base_hash, "sessionKey", &session_key,
-                                    "deliveryContext", &delivery_context, "note", &note,
-                                    "restartDelayMs", &restart_delay);
+    int rc =
+        allow_replace_paths
+            ? cg_params_unpack(params, err, errlen, "{s:s, s?:s, s?:s, s?:o, s?:s, s?:o, s?:o}",
+                               "raw", &raw, "baseHash", &base_hash, "sessionKey", &session_key,
+                               "deliveryContext", &delivery_context, "note", &note,
+                               "restartDelayMs", &restart_delay, "replacePaths", &replace_paths)
+            : cg_params_unpack(params, err, errlen, "{s:s, s?:s, s?:s, s?:o, s?:s, s?:o}", "raw",
+                               &raw, "baseHash", &base_hash, "sessionKey", &session_key,
+                               "deliveryContext", &delivery_context, "note", &note,
+                               "restartDelayMs", &restart_delay);
     if (rc) return -1;
-    if (check_non_empty(raw, "raw", err, errlen) || check_non_empty(base_hash, "baseHash", err, errlen))
+    if (check_non_empty(raw, "raw", err, errlen) ||
+        check_non_empty(base_hash, "baseHash", err, errlen))
         return -1;
     if (check_delivery_context(delivery_context, err, errlen)) return -1;
-    if (restart_delay && (!json_is_integer(restart_delay) || json_integer_value(restart_delay) < 0)) {
+    if (restart_delay &&
+        (!json_is_integer(restart_delay) || json_integer_value(restart_delay) < 0)) {
         snprintf(err, errlen, "at /restartDelayMs: must be an integer >= 0");
         return -1;
     }
@@ -85,7 +89,8 @@ static int check_write_params(const json_t *params, bool allow_replace_paths, ch
         }
         size_t i;
         const json_t *path;
-        json_array_foreach(replace_paths, i, path) {
+        json_array_foreach(replace_paths, i, path)
+        {
             if (!json_is_string(path) || json_string_length(path) == 0) {
                 snprintf(err, errlen, "at /replacePaths/%zu: must be a non-empty string", i);
                 return -1;
@@ -118,13 +123,16 @@ static void handle_write(cg_req *req, cg_config_write_kind kind)
     const char *raw = json_string_value(json_object_get(params, "raw"));
     const char *base_hash = json_string_value(json_object_get(params, "baseHash"));
     int64_t restart_delay_ms = json_integer_value(json_object_get(params, "restartDelayMs"));
-    const json_t *note = json_object_get(params, "note");
-    const json_t *session_key = json_object_get(params, "sessionKey");
-    const json_t *delivery_context = json_object_get(params, "deliveryContext");
-    if (note || session_key || delivery_context)
-        cg_log(CG_LOG_INFO, "config", "config write requested",
-               json_pack("{s:s, s:O?, s:O?, s:O?}", "method", req->method->name, "note", note,
-                         "sessionKey", session_key, "deliveryContext", delivery_context));
+    static const char *const context_fields[] = {"note", "sessionKey", "deliveryContext"};
+    json_t *context = json_pack("{s:s}", "method", req->method->name);
+    for (size_t i = 0; i < sizeof context_fields / sizeof context_fields[0]; i++) {
+        json_t *value = json_object_get(params, context_fields[i]);
+        if (value) json_object_set(context, context_fields[i], value);
+    }
+    if (json_object_size(context) > 1)
+        cg_log(CG_LOG_INFO, "config", "config write requested", context);
+    else
+        json_decref(context);
 
     cg_config_write_result result;
     json_t *error;
@@ -132,9 +140,10 @@ static void handle_write(cg_req *req, cg_config_write_kind kind)
         cg_req_error_shape(req, error);
         return;
     }
-    if (result.settings_changed || result.listener_changed)
-        cg_gateway_settings_changed(req->gw, result.listener_changed && kind == CG_CONFIG_APPLY,
-                                    restart_delay_ms);
+    /* apply re-binds whenever the bound address differs from the config, including
+     * after an earlier set/patch that only reported restartRequired. */
+    if (result.settings_changed || result.listener_changed || kind == CG_CONFIG_APPLY)
+        cg_gateway_settings_changed(req->gw, kind == CG_CONFIG_APPLY, restart_delay_ms);
     cg_req_ok(req, result.payload);
 }
 

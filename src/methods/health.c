@@ -19,5 +19,5 @@ static int check_health(const json_t *params, char *err, size_t errlen)
 const cg_method cg_methods_health[] = {
     {"health", CG_ROLE_OPERATOR, CG_SCOPE_READ, check_health, handle_health,
      "Gateway health: event-loop delay and utilization, config reload state."},
-    {0},
+    {.name = NULL},
 };

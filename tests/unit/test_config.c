@@ -25,15 +25,16 @@ typedef struct fixture {
 } fixture;
 
 static const char *const env_names[] = {
-    "CLAWGATE_STATE_DIR",     "OPENCLAW_STATE_DIR",     "CLAWGATE_CONFIG_PATH",
-    "OPENCLAW_CONFIG_PATH",   "CLAWGATE_GATEWAY_PORT",  "OPENCLAW_GATEWAY_PORT",
-    "CLAWGATE_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_TOKEN", "CLAWGATE_GATEWAY_PASSWORD",
+    "CLAWGATE_STATE_DIR",        "OPENCLAW_STATE_DIR",     "CLAWGATE_CONFIG_PATH",
+    "OPENCLAW_CONFIG_PATH",      "CLAWGATE_GATEWAY_PORT",  "OPENCLAW_GATEWAY_PORT",
+    "CLAWGATE_GATEWAY_TOKEN",    "OPENCLAW_GATEWAY_TOKEN", "CLAWGATE_GATEWAY_PASSWORD",
     "OPENCLAW_GATEWAY_PASSWORD",
 };
 
 static int setup(void **state)
 {
-    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) unsetenv(env_names[i]);
+    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++)
+        unsetenv(env_names[i]);
     fixture *f = cg_xcalloc(1, sizeof *f);
     strcpy(f->dir, "/tmp/cg-config-test-XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
@@ -140,8 +141,8 @@ static void test_no_file_result(void **state)
     cg_overrides ov = {.auth_mode = "none"};
     cg_config *cfg = load_config(f, &ov);
     json_t *result = cg_config_get_result(cfg);
-    json_t *expected = json_pack("{s:s, s:b, s:n, s:{}, s:n, s:b, s:[]}", "path", f->path, "exists", 0,
-                                 "raw", "config", "hash", "valid", 1, "issues");
+    json_t *expected = json_pack("{s:s, s:b, s:n, s:{}, s:n, s:b, s:[]}", "path", f->path, "exists",
+                                 0, "raw", "config", "hash", "valid", 1, "issues");
     assert_true(json_equal(result, expected));
     size_t len;
     const char *cached = cg_config_get_result_json(cfg, &len);
@@ -266,7 +267,8 @@ static void test_load_refusals(void **state)
     fixture *f = *state;
     assert_load_refused(f, "{\"gateway\":{\"auth\":{\"mode\":\"trusted-proxy\"}}}",
                         "gateway.auth.mode: \"trusted-proxy\" is not supported");
-    assert_load_refused(f, "{\"gateway\":{\"auth\":{\"password\":{\"source\":\"env\",\"id\":\"X\"}}}}",
+    assert_load_refused(f,
+                        "{\"gateway\":{\"auth\":{\"password\":{\"source\":\"env\",\"id\":\"X\"}}}}",
                         "gateway.auth.password: secret references are not supported");
     assert_load_refused(f, "{\"gateway\":{\"bind\":\"lan\",\"auth\":{\"mode\":\"none\"}}}",
                         "gateway.bind");
@@ -285,25 +287,27 @@ static void test_write_hash_guard_leaves_file_unchanged(void **state)
     cg_config_write_result out;
     json_t *error = NULL;
 
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_SET, "{\"gateway\":{\"port\":1}}", NULL, &out,
-                                     &error),
-                     -1);
+    assert_int_equal(
+        cg_config_write(cfg, CG_CONFIG_SET, "{\"gateway\":{\"port\":1}}", NULL, &out, &error), -1);
     assert_string_equal(get_string(error, "code"), "INVALID_REQUEST");
-    assert_string_equal(get_string(error, "message"), "config base hash required; re-run config.get and retry");
-    assert_string_equal(get_string(json_object_get(error, "details"), "code"), "CONFIG_HASH_MISMATCH");
+    assert_string_equal(get_string(error, "message"),
+                        "config base hash required; re-run config.get and retry");
+    assert_string_equal(get_string(json_object_get(error, "details"), "code"),
+                        "CONFIG_HASH_MISMATCH");
     json_decref(error);
 
     assert_int_equal(cg_config_write(cfg, CG_CONFIG_PATCH, "{\"gateway\":{\"port\":1}}",
                                      "sha256:0000", &out, &error),
                      -1);
-    assert_string_equal(get_string(json_object_get(error, "details"), "code"), "CONFIG_HASH_MISMATCH");
+    assert_string_equal(get_string(json_object_get(error, "details"), "code"),
+                        "CONFIG_HASH_MISMATCH");
     json_decref(error);
 
     /* Invalid content with the right hash: refused with the issues. */
     char hash[80];
     snprintf(hash, sizeof hash, "%s", current_hash(cfg));
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_PATCH, "{\"gateway\":{\"bind\":\"mars\"}}", hash,
-                                     &out, &error),
+    assert_int_equal(cg_config_write(cfg, CG_CONFIG_PATCH, "{\"gateway\":{\"bind\":\"mars\"}}",
+                                     hash, &out, &error),
                      -1);
     assert_string_equal(get_string(error, "code"), "INVALID_REQUEST");
     assert_non_null(strstr(get_string(error, "message"), "invalid config: gateway.bind"));
@@ -318,10 +322,12 @@ static void test_write_hash_guard_leaves_file_unchanged(void **state)
     assert_string_equal(text, original);
     free(text);
     write_text(f->path, "{\"gateway\":{\"auth\":{\"token\":\"tok\"}},\"x\":1}");
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_SET, "{\"gateway\":{\"auth\":{\"token\":\"t\"}}}",
-                                     hash, &out, &error),
+    assert_int_equal(cg_config_write(cfg, CG_CONFIG_SET,
+                                     "{\"gateway\":{\"auth\":{\"token\":\"t\"}}}", hash, &out,
+                                     &error),
                      -1);
-    assert_string_equal(get_string(json_object_get(error, "details"), "code"), "CONFIG_HASH_MISMATCH");
+    assert_string_equal(get_string(json_object_get(error, "details"), "code"),
+                        "CONFIG_HASH_MISMATCH");
     json_decref(error);
     text = read_text(f->path);
     assert_string_equal(text, "{\"gateway\":{\"auth\":{\"token\":\"tok\"}},\"x\":1}");
@@ -340,11 +346,12 @@ static void test_patch_noop_writes_nothing(void **state)
     snprintf(hash, sizeof hash, "%s", current_hash(cfg));
     cg_config_write_result out;
     json_t *error = NULL;
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_PATCH,
-                                     "{\"gateway\":{\"port\":19010,\"auth\":{\"token\":\"" CG_REDACTED
-                                     "\"}},\"absent\":null}",
-                                     hash, &out, &error),
-                     0);
+    assert_int_equal(
+        cg_config_write(cfg, CG_CONFIG_PATCH,
+                        "{\"gateway\":{\"port\":19010,\"auth\":{\"token\":\"" CG_REDACTED
+                        "\"}},\"absent\":null}",
+                        hash, &out, &error),
+        0);
     assert_true(json_is_true(json_object_get(out.payload, "noop")));
     assert_int_equal(json_array_size(json_object_get(out.payload, "changedPaths")), 0);
     assert_string_equal(get_string(out.payload, "hash"), hash);
@@ -371,18 +378,18 @@ static void test_patch_writes_and_reports(void **state)
                      0);
     json_t *expected_restart = json_pack("[s, s]", "gateway.port", "gateway.tls.enabled");
     assert_true(json_equal(json_object_get(out.payload, "restartRequired"), expected_restart));
-    json_t *expected_changed =
-        json_pack("[s, s, s]", "gateway.port", "gateway.tls.enabled", "gateway.limits.maxPayloadBytes");
+    json_t *expected_changed = json_pack("[s, s, s]", "gateway.port", "gateway.tls.enabled",
+                                         "gateway.limits.maxPayloadBytes");
     assert_true(json_equal(json_object_get(out.payload, "changedPaths"), expected_changed));
     assert_true(json_is_true(json_object_get(out.payload, "ok")));
     assert_string_equal(get_string(out.payload, "path"), f->path);
     assert_string_not_equal(get_string(out.payload, "hash"), hash);
     assert_string_equal(get_string(out.payload, "hash"), current_hash(cfg));
-    assert_string_equal(get_string(json_object_get(json_object_get(json_object_get(out.payload, "config"),
-                                                                   "gateway"),
-                                                   "auth"),
-                                   "token"),
-                        CG_REDACTED);
+    assert_string_equal(
+        get_string(json_object_get(
+                       json_object_get(json_object_get(out.payload, "config"), "gateway"), "auth"),
+                   "token"),
+        CG_REDACTED);
     assert_true(out.settings_changed);
     assert_true(out.listener_changed);
     assert_int_equal(cg_config_settings(cfg)->port, 19021);
@@ -390,8 +397,8 @@ static void test_patch_writes_and_reports(void **state)
 
     char *text = read_text(f->path);
     json_t *on_disk = json_loads(text, 0, NULL);
-    assert_string_equal(get_string(json_object_get(json_object_get(on_disk, "gateway"), "auth"), "token"),
-                        "tok");
+    assert_string_equal(
+        get_string(json_object_get(json_object_get(on_disk, "gateway"), "auth"), "token"), "tok");
     assert_non_null(json_object_get(on_disk, "keep"));
     struct stat st;
     assert_int_equal(stat(f->path, &st), 0);
@@ -428,8 +435,8 @@ static void test_placeholder_round_trip_and_apply(void **state)
     /* config.set with what config.get showed keeps the secrets. */
     cg_config_write_result out;
     json_t *error = NULL;
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_SET, raw, get_string(result, "hash"), &out, &error),
-                     0);
+    assert_int_equal(
+        cg_config_write(cfg, CG_CONFIG_SET, raw, get_string(result, "hash"), &out, &error), 0);
     assert_false(out.settings_changed);
     assert_int_equal(json_array_size(json_object_get(out.payload, "restartRequired")), 0);
     assert_null(json_object_get(out.payload, "changedPaths"));
@@ -443,21 +450,22 @@ static void test_placeholder_round_trip_and_apply(void **state)
     /* A placeholder with nothing stored behind it is refused. */
     char hash[80];
     snprintf(hash, sizeof hash, "%s", current_hash(cfg));
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_SET,
-                                     "{\"gateway\":{\"auth\":{\"token\":\"tok\",\"password\":\"" CG_REDACTED
-                                     "\"}}}",
-                                     hash, &out, &error),
-                     -1);
+    assert_int_equal(
+        cg_config_write(cfg, CG_CONFIG_SET,
+                        "{\"gateway\":{\"auth\":{\"token\":\"tok\",\"password\":\"" CG_REDACTED
+                        "\"}}}",
+                        hash, &out, &error),
+        -1);
     assert_string_equal(get_string(error, "code"), "INVALID_REQUEST");
     assert_non_null(strstr(get_string(error, "message"), "gateway.auth.password"));
     json_decref(error);
 
     /* apply: restartRequired is always empty; the caller learns about the listener. */
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_APPLY,
-                                     "{\"gateway\":{\"port\":19030,\"auth\":{\"token\":\"" CG_REDACTED
-                                     "\"}}}",
-                                     hash, &out, &error),
-                     0);
+    assert_int_equal(
+        cg_config_write(cfg, CG_CONFIG_APPLY,
+                        "{\"gateway\":{\"port\":19030,\"auth\":{\"token\":\"" CG_REDACTED "\"}}}",
+                        hash, &out, &error),
+        0);
     assert_int_equal(json_array_size(json_object_get(out.payload, "restartRequired")), 0);
     assert_true(out.listener_changed);
     assert_string_equal(cg_config_settings(cfg)->token, "tok");
@@ -536,7 +544,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_generated_and_redacted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_hash_guard_leaves_file_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_hash_guard_leaves_file_unchanged, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_patch_noop_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patch_writes_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_placeholder_round_trip_and_apply, setup, teardown),

@@ -82,11 +82,12 @@ static void test_changed_paths(void **state)
 
 static void test_redaction(void **state)
 {
-    json_t *doc = parse("{\"gateway\":{\"port\":1,\"auth\":{\"token\":\"t\",\"password\":\"p\"},"
-                        "\"remote\":{\"token\":\"not-listed\"}},"
-                        "\"models\":{\"providers\":{\"openai\":{\"apiKey\":\"sk\",\"baseUrl\":\"u\"}}},"
-                        "\"channels\":[{\"botToken\":\"b\",\"secret\":42,\"name\":\"n\"}],"
-                        "\"other\":{\"secret\":{\"nested\":\"kept\"}}}");
+    json_t *doc =
+        parse("{\"gateway\":{\"port\":1,\"auth\":{\"token\":\"t\",\"password\":\"p\"},"
+              "\"remote\":{\"token\":\"not-listed\"}},"
+              "\"models\":{\"providers\":{\"openai\":{\"apiKey\":\"sk\",\"baseUrl\":\"u\"}}},"
+              "\"channels\":[{\"botToken\":\"b\",\"secret\":42,\"name\":\"n\"}],"
+              "\"other\":{\"secret\":{\"nested\":\"kept\"}}}");
     size_t count;
     json_t *redacted = cg_config_redact_counted(doc, &count);
     assert_int_equal(count, 5);
@@ -115,8 +116,8 @@ static void test_redaction(void **state)
 static void test_restore_without_stored_value_is_an_issue(void **state)
 {
     json_t *stored = parse("{\"gateway\":{\"auth\":{\"token\":\"t\"}}}");
-    json_t *doc = parse("{\"gateway\":{\"auth\":{\"token\":\"" CG_REDACTED "\",\"password\":\"" CG_REDACTED
-                        "\"}}}");
+    json_t *doc = parse("{\"gateway\":{\"auth\":{\"token\":\"" CG_REDACTED
+                        "\",\"password\":\"" CG_REDACTED "\"}}}");
     json_t *issues = json_array();
     cg_config_restore_redacted(doc, stored, issues);
     assert_int_equal(json_array_size(issues), 1);
@@ -132,8 +133,10 @@ static json_t *validate(const char *text, json_t **resolved_out)
 {
     json_t *doc = parse(text), *issues = json_array();
     json_t *resolved = cg_config_resolve(doc, issues);
-    if (resolved_out) *resolved_out = resolved;
-    else json_decref(resolved);
+    if (resolved_out)
+        *resolved_out = resolved;
+    else
+        json_decref(resolved);
     json_decref(doc);
     return issues;
 }
@@ -146,7 +149,8 @@ static void assert_one_issue(const char *text, const char *path, const char *mes
     const json_t *issue = json_array_get(issues, 0);
     assert_string_equal(json_string_value(json_object_get(issue, "path")), path);
     const char *message = json_string_value(json_object_get(issue, "message"));
-    if (!strstr(message, message_part)) fail_msg("message \"%s\" lacks \"%s\"", message, message_part);
+    if (!strstr(message, message_part))
+        fail_msg("message \"%s\" lacks \"%s\"", message, message_part);
     json_decref(issues);
 }
 
@@ -160,8 +164,8 @@ static void test_validation_issues(void **state)
                      "\"trusted-proxy\" is not supported");
     assert_one_issue("{\"gateway\":{\"auth\":{\"password\":{\"source\":\"env\",\"id\":\"P\"}}}}",
                      "gateway.auth.password", "secret references are not supported");
-    assert_one_issue("{\"gateway\":{\"trustedProxies\":[\"10.0.0.1\",7]}}", "gateway.trustedProxies.1",
-                     "expected string");
+    assert_one_issue("{\"gateway\":{\"trustedProxies\":[\"10.0.0.1\",7]}}",
+                     "gateway.trustedProxies.1", "expected string");
     assert_one_issue("{\"gateway\":{\"limits\":{\"maxPayloadBytes\":0}}}",
                      "gateway.limits.maxPayloadBytes", ">= 1");
     assert_one_issue("{\"gateway\":{\"tailscale\":{\"mode\":\"on\"}}}", "gateway.tailscale.mode",
@@ -173,9 +177,10 @@ static void test_validation_issues(void **state)
 
 static void test_unknown_keys_pass_through(void **state)
 {
-    const char *text = "{\"gateway\":{\"mode\":\"local\",\"remote\":{\"url\":\"${NOT_SET_ANYWHERE}\"},"
-                       "\"port\":1234},\"plugins\":{\"x\":[1,{\"y\":null}]},"
-                       "\"agents\":{\"list\":[{\"id\":\"main\"}]}}";
+    const char *text =
+        "{\"gateway\":{\"mode\":\"local\",\"remote\":{\"url\":\"${NOT_SET_ANYWHERE}\"},"
+        "\"port\":1234},\"plugins\":{\"x\":[1,{\"y\":null}]},"
+        "\"agents\":{\"list\":[{\"id\":\"main\"}]}}";
     json_t *resolved;
     json_t *issues = validate(text, &resolved);
     assert_int_equal(json_array_size(issues), 0);
@@ -196,15 +201,15 @@ static void test_env_substitution(void **state)
                               &resolved);
     assert_int_equal(json_array_size(issues), 0);
     json_t *gateway = json_object_get(resolved, "gateway");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(gateway, "auth"), "token")),
-                        "s3cret");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(gateway, "auth"), "token")), "s3cret");
     assert_string_equal(json_string_value(json_object_get(gateway, "publicOrigin")),
                         "https://${CG_TEST_TOKEN}/s3cret");
     json_decref(resolved);
     json_decref(issues);
 
-    assert_one_issue("{\"gateway\":{\"auth\":{\"token\":\"${CG_TEST_MISSING}\"}}}", "gateway.auth.token",
-                     "CG_TEST_MISSING is not set");
+    assert_one_issue("{\"gateway\":{\"auth\":{\"token\":\"${CG_TEST_MISSING}\"}}}",
+                     "gateway.auth.token", "CG_TEST_MISSING is not set");
     setenv("CG_TEST_BIND", "lan", 1);
     issues = validate("{\"gateway\":{\"bind\":\"${CG_TEST_BIND}\"}}", NULL);
     assert_int_equal(json_array_size(issues), 0);
@@ -220,13 +225,15 @@ static void test_schema_payload(void **state)
     assert_string_equal(json_string_value(json_object_get(payload, "version")), CLAWGATE_VERSION);
     assert_true(json_string_length(json_object_get(payload, "generatedAt")) > 0);
     json_t *hints = json_object_get(payload, "uiHints");
-    assert_true(json_is_true(json_object_get(json_object_get(hints, "gateway.auth.token"), "sensitive")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(hints, "gateway.auth.token"), "sensitive")));
     assert_true(json_is_true(
         json_object_get(json_object_get(hints, "models.providers.*.apiKey"), "sensitive")));
     assert_int_equal(json_object_size(payload), 4);
     /* The defaults settings use are the schema's. */
-    assert_int_equal(json_integer_value(json_object_get(cg_config_schema_at("gateway.port"), "default")),
-                     CG_DEFAULT_PORT);
+    assert_int_equal(
+        json_integer_value(json_object_get(cg_config_schema_at("gateway.port"), "default")),
+        CG_DEFAULT_PORT);
     json_decref(payload);
 }
 

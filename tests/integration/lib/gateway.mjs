@@ -140,6 +140,7 @@ export async function runClawgate(argv, { env = {}, timeoutMs = 20000 } = {}) {
  *   password    --password value (omitted unless given)
  *   bind        --bind value (default "loopback"; null to omit)
  *   port        port (default: a free one; null to omit --port)
+ *   portFlag    false: do not pass --port (the port must then come from config/env)
  *   stateDir    existing state dir (default: a new mkdtemp dir)
  *   env         extra environment
  *   readyTimeoutMs  bound for /healthz (default 15000)
@@ -155,7 +156,7 @@ export async function startGateway(options = {}) {
   let argv = options.argv;
   if (!argv) {
     argv = ['run'];
-    if (port !== null) argv.push('--port', String(port));
+    if (port !== null && options.portFlag !== false) argv.push('--port', String(port));
     if (bind !== null) argv.push('--bind', bind);
     if (auth !== null) argv.push('--auth', auth);
     if (token !== null && auth === 'token') argv.push('--token', token);

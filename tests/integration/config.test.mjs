@@ -1,0 +1,358 @@
+// Configuration methods and reloads: config.get/set/patch/apply/schema, baseHash rules,
+// redaction, restartRequired, listener restart, external edits, SIGHUP
+// (issue 2 "Methods in this issue", CONTRACT.md "Configuration").
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import { startGateway, freePort, httpRequest, eventually, sleep } from './lib/gateway.mjs';
+import { connectClient } from './lib/client.mjs';
+
+const REDACTED = '__OPENCLAW_REDACTED__';
+
+function fileState(gw) {
+  if (!fs.existsSync(gw.configPath)) return { exists: false };
+  const st = fs.statSync(gw.configPath);
+  return { exists: true, bytes: fs.readFileSync(gw.configPath), mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+function assertFileUnchanged(before, after, what) {
+  assert.equal(after.exists, before.exists, `${what}: file existence changed`);
+  if (before.exists) {
+    assert.ok(Buffer.compare(before.bytes, after.bytes) === 0, `${what}: file bytes changed`);
+    assert.equal(after.ino, before.ino, `${what}: file was replaced`);
+  }
+}
+
+function assertHashMismatch(res) {
+  assert.equal(res.ok, false, 'expected CONFIG_HASH_MISMATCH');
+  assert.equal(res.error.code, 'INVALID_REQUEST', JSON.stringify(res.error));
+  assert.equal(res.error.details?.code, 'CONFIG_HASH_MISMATCH', JSON.stringify(res.error));
+}
+
+function assertRefused(res, what) {
+  assert.equal(res.ok, false, `${what} was accepted`);
+  assert.equal(res.error.code, 'INVALID_REQUEST', `${what}: ${JSON.stringify(res.error)}`);
+}
+
+function portRefuses(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(true));
+  });
+}
+
+describe('config.get / set / patch', () => {
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway();
+    c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  test('config.get with no file', async () => {
+    const g = await c.call('config.get', {});
+    assert.equal(typeof g.path, 'string');
+    assert.ok(g.path.endsWith('clawgate.json'), g.path);
+    assert.equal(fs.realpathSync(require_dir(g.path)), fs.realpathSync(gw.stateDir));
+    assert.deepEqual({ exists: g.exists, raw: g.raw, config: g.config, hash: g.hash, valid: g.valid, issues: g.issues },
+      { exists: false, raw: null, config: {}, hash: null, valid: true, issues: [] });
+  });
+
+  test('config.set creates the file (no baseHash needed while there is none)', async () => {
+    const doc = { gateway: { tickIntervalMs: 30000 }, myPlugin: { nested: [1, { a: null }], flag: true }, 'x-unknown': 'kept' };
+    const r = await c.call('config.set', { raw: JSON.stringify(doc, null, 2) });
+    assert.equal(r.ok, true);
+    assert.equal(typeof r.hash, 'string');
+    assert.ok(r.hash.length > 0);
+    assert.deepEqual(r.restartRequired, []);
+    assert.deepEqual(r.config, doc);
+    assert.deepEqual(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')), doc, 'file holds the document, unknown keys kept');
+    const g = await c.call('config.get', {});
+    assert.equal(g.exists, true);
+    assert.equal(g.hash, r.hash);
+    assert.equal(g.valid, true);
+    assert.deepEqual(g.config, doc);
+    assert.equal(g.raw, fs.readFileSync(gw.configPath, 'utf8'), 'raw is the file as written');
+  });
+
+  test('once the file exists: baseHash required; a stale one gets CONFIG_HASH_MISMATCH; file untouched', async () => {
+    const before = fileState(gw);
+    const g = await c.call('config.get', {});
+    const doc = { gateway: { tickIntervalMs: 25000 } };
+    assertRefused(await c.request('config.set', { raw: JSON.stringify(doc) }), 'config.set without baseHash');
+    assertFileUnchanged(before, fileState(gw), 'set without baseHash');
+    assertHashMismatch(await c.request('config.set', { raw: JSON.stringify(doc), baseHash: 'sha256:stale' }));
+    assertRefused(await c.request('config.patch', { raw: '{"a":1}' }), 'config.patch without baseHash');
+    assertHashMismatch(await c.request('config.patch', { raw: '{"a":1}', baseHash: g.hash + 'x' }));
+    assertHashMismatch(await c.request('config.apply', { raw: JSON.stringify(doc), baseHash: 'nope' }));
+    assertFileUnchanged(before, fileState(gw), 'stale baseHash');
+    assert.equal((await c.call('config.get', {})).hash, g.hash);
+  });
+
+  test('config.set with the current hash replaces the whole document', async () => {
+    const g = await c.call('config.get', {});
+    const doc = { gateway: { tickIntervalMs: 25000 }, myPlugin: { v: 2 } };
+    const r = await c.call('config.set', { raw: JSON.stringify(doc), baseHash: g.hash });
+    assert.notEqual(r.hash, g.hash);
+    assert.deepEqual(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')), doc);
+    assertHashMismatch(await c.request('config.set', { raw: JSON.stringify(doc), baseHash: g.hash }));
+  });
+
+  test('config.patch merges (RFC 7396), lists changedPaths and applies live', async () => {
+    const g = await c.call('config.get', {});
+    const r = await c.call('config.patch', { raw: JSON.stringify({ gateway: { tickIntervalMs: 1234 }, added: { x: [1, 2] } }), baseHash: g.hash });
+    assert.equal(r.ok, true);
+    assert.ok(!r.noop, 'not a noop');
+    assert.ok(Array.isArray(r.changedPaths) && r.changedPaths.includes('gateway.tickIntervalMs'), `changedPaths ${JSON.stringify(r.changedPaths)}`);
+    assert.deepEqual(r.restartRequired, []);
+    const onDisk = JSON.parse(fs.readFileSync(gw.configPath, 'utf8'));
+    assert.deepEqual(onDisk, { gateway: { tickIntervalMs: 1234 }, myPlugin: { v: 2 }, added: { x: [1, 2] } });
+    const fresh = await connectClient(gw);
+    assert.equal(fresh.hello.policy.tickIntervalMs, 1234, 'new connections see the patched tick interval');
+    fresh.close();
+    // null deletes, arrays are replaced
+    const g2 = await c.call('config.get', {});
+    await c.call('config.patch', { raw: JSON.stringify({ myPlugin: null, added: { x: [3] } }), baseHash: g2.hash });
+    assert.deepEqual(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')), { gateway: { tickIntervalMs: 1234 }, added: { x: [3] } });
+  });
+
+  test('a patch that changes nothing writes nothing and answers noop: true', async () => {
+    const g = await c.call('config.get', {});
+    const before = fileState(gw);
+    await sleep(20);
+    const r = await c.call('config.patch', { raw: JSON.stringify({ gateway: { tickIntervalMs: 1234 } }), baseHash: g.hash });
+    assert.equal(r.noop, true);
+    assert.equal(r.hash, g.hash);
+    const after = fileState(gw);
+    assertFileUnchanged(before, after, 'noop patch');
+    assert.equal(after.mtimeMs, before.mtimeMs, 'noop patch did not touch the file');
+  });
+
+  test('restartRequired lists gateway.port when a patch changes it; the listener keeps running', async () => {
+    const g = await c.call('config.get', {});
+    const other = await freePort();
+    const r = await c.call('config.patch', { raw: JSON.stringify({ gateway: { port: other } }), baseHash: g.hash });
+    assert.deepEqual(r.restartRequired, ['gateway.port']);
+    assert.deepEqual(r.changedPaths, ['gateway.port']);
+    assert.equal((await c.request('health', {})).ok, true);
+    assert.equal((await httpRequest(gw.port, '/healthz')).status, 200);
+    // and a patch touching only a live setting requires nothing
+    const g2 = await c.call('config.get', {});
+    const r2 = await c.call('config.patch', { raw: JSON.stringify({ gateway: { tickIntervalMs: 2000 } }), baseHash: g2.hash });
+    assert.deepEqual(r2.restartRequired, []);
+  });
+
+  test('invalid values and documents are refused and leave the file byte-for-byte unchanged', async () => {
+    const g = await c.call('config.get', {});
+    const before = fileState(gw);
+    const bad = [
+      ['set', '{not json'],
+      ['set', '[]'],
+      ['set', '"just a string"'],
+      ['set', JSON.stringify({ gateway: { port: 'abc' } })],
+      ['set', JSON.stringify({ gateway: { port: 70000 } })],
+      ['set', JSON.stringify({ gateway: { auth: { mode: 'bogus' } } })],
+      ['set', JSON.stringify({ gateway: { auth: { mode: 'trusted-proxy' } } })],
+      ['set', JSON.stringify({ gateway: { bind: 'moon' } })],
+      ['set', JSON.stringify({ gateway: { limits: { maxPayloadBytes: 'big' } } })],
+      ['patch', JSON.stringify({ gateway: { tickIntervalMs: -5 } })],
+      ['patch', JSON.stringify({ gateway: { auth: { rateLimit: { maxAttempts: 'x' } } } })],
+      ['patch', '{"gateway":'],
+      ['apply', JSON.stringify({ gateway: { port: -1 } })],
+    ];
+    for (const [kind, raw] of bad) {
+      assertRefused(await c.request(`config.${kind}`, { raw, baseHash: g.hash }), `config.${kind} ${raw}`);
+    }
+    assertFileUnchanged(before, fileState(gw), 'refused writes');
+    assert.equal((await c.call('config.get', {})).hash, g.hash);
+  });
+
+  test('params are checked strictly against <Method>Params', async () => {
+    const g = await c.call('config.get', {});
+    const before = fileState(gw);
+    assertRefused(await c.request('config.set', { raw: '{}', baseHash: g.hash, bogus: 1 }), 'config.set with an unknown field');
+    assertRefused(await c.request('config.set', { baseHash: g.hash }), 'config.set without raw');
+    assertRefused(await c.request('config.set', { raw: '', baseHash: g.hash }), 'config.set with empty raw');
+    assertRefused(await c.request('config.set', { raw: { a: 1 }, baseHash: g.hash }), 'config.set with a non-string raw');
+    assertRefused(await c.request('config.patch', { raw: '{}', baseHash: g.hash, extra: true }), 'config.patch with an unknown field');
+    assertRefused(await c.request('config.get', { bogus: 1 }), 'config.get with an unknown field');
+    assertRefused(await c.request('config.schema', { bogus: 1 }), 'config.schema with an unknown field');
+    assertFileUnchanged(before, fileState(gw), 'refused params');
+    // every field ConfigPatchParams allows is accepted
+    const r = await c.request('config.patch', {
+      raw: JSON.stringify({ extraKey: 1 }), baseHash: g.hash, note: 'from a test', sessionKey: 'main',
+      deliveryContext: { channel: 'x', to: 'y' }, replacePaths: ['extraKey'], restartDelayMs: 0,
+    });
+    assert.equal(r.ok, true, JSON.stringify(r.error));
+    assert.equal(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')).extraKey, 1);
+  });
+
+  test('config.schema returns a ConfigSchemaResponse describing the known keys', async () => {
+    const s = await c.call('config.schema', {});
+    assert.equal(typeof s.schema, 'object');
+    assert.equal(s.schema.type, 'object');
+    assert.ok(s.schema.properties && s.schema.properties.gateway, 'schema describes gateway');
+    assert.equal(typeof s.version, 'string');
+    assert.ok(!Number.isNaN(Date.parse(s.generatedAt)), `generatedAt ${s.generatedAt}`);
+  });
+});
+
+function require_dir(p) {
+  return p.slice(0, p.lastIndexOf('/'));
+}
+
+describe('secrets are redacted', () => {
+  const SECRET = 'file-secret-token-0123456789';
+  const doc = {
+    gateway: { auth: { mode: 'token', token: SECRET } },
+    custom: { apiKey: 'k-secret-1', deep: { password: 'p-secret-2', botToken: 'b-secret-3', secret: 's-secret-4', keep: 'visible' } },
+  };
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway({ token: null, config: doc });
+    c = await connectClient(gw, { token: SECRET, params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  const secrets = [SECRET, 'k-secret-1', 'p-secret-2', 'b-secret-3', 's-secret-4'];
+  const assertNoSecrets = (obj, what) => {
+    const text = JSON.stringify(obj);
+    for (const s of secrets) assert.ok(!text.includes(s), `${what} leaks ${s}`);
+  };
+
+  test('config.get redacts raw and config', async () => {
+    const g = await c.call('config.get', {});
+    assertNoSecrets(g, 'config.get');
+    assert.ok(g.raw.includes(REDACTED), 'raw carries the placeholder');
+    assert.equal(g.config.gateway.auth.token, REDACTED);
+    assert.equal(g.config.custom.apiKey, REDACTED);
+    assert.equal(g.config.custom.deep.password, REDACTED);
+    assert.equal(g.config.custom.deep.botToken, REDACTED);
+    assert.equal(g.config.custom.deep.secret, REDACTED);
+    assert.equal(g.config.custom.deep.keep, 'visible');
+    assert.equal(g.config.gateway.auth.mode, 'token');
+  });
+
+  test('writing the placeholder back keeps the stored secrets', async () => {
+    const g = await c.call('config.get', {});
+    const next = JSON.parse(JSON.stringify(g.config));
+    next.gateway.tickIntervalMs = 15000;
+    const r = await c.call('config.set', { raw: JSON.stringify(next), baseHash: g.hash });
+    assertNoSecrets(r, 'config.set result');
+    const onDisk = JSON.parse(fs.readFileSync(gw.configPath, 'utf8'));
+    assert.equal(onDisk.gateway.auth.token, SECRET);
+    assert.equal(onDisk.custom.apiKey, 'k-secret-1');
+    assert.equal(onDisk.custom.deep.password, 'p-secret-2');
+    assert.equal(onDisk.gateway.tickIntervalMs, 15000);
+    assert.ok(!fs.readFileSync(gw.configPath, 'utf8').includes(REDACTED), 'the placeholder is never written');
+    const again = await connectClient(gw, { token: SECRET, host: 'example.com' });
+    again.close();
+    // raw round trip through config.patch with the placeholder, too
+    const g2 = await c.call('config.get', {});
+    const p = await c.call('config.patch', { raw: JSON.stringify({ gateway: { auth: { token: REDACTED } }, custom: { extra: 1 } }), baseHash: g2.hash });
+    assertNoSecrets(p, 'config.patch result');
+    assert.equal(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')).gateway.auth.token, SECRET);
+  });
+
+  test('changing the token with config.patch applies to new connections at once', async () => {
+    const g = await c.call('config.get', {});
+    const r = await c.call('config.patch', { raw: JSON.stringify({ gateway: { auth: { token: 'new-token-abcdef' } } }), baseHash: g.hash });
+    assert.deepEqual(r.restartRequired, []);
+    assertNoSecrets(r, 'config.patch result');
+    assert.ok(!JSON.stringify(r).includes('new-token-abcdef'), 'the new token is redacted too');
+    const ok = await connectClient(gw, { token: 'new-token-abcdef', host: 'example.com' });
+    ok.close();
+    await assert.rejects(connectClient(gw, { token: SECRET, host: 'example.com' }), /AUTH_TOKEN_MISMATCH/);
+    assert.equal((await c.request('health', {})).ok, true, 'the open connection stays');
+  });
+});
+
+describe('config.apply restarts the listener in-process', () => {
+  let gw; let p1; let p2;
+  before(async () => {
+    p1 = await freePort();
+    gw = await startGateway({ port: p1, portFlag: false, config: { gateway: { port: p1 } } });
+  });
+  after(async () => { await gw.stop(); });
+
+  test('apply with a new port: restartRequired [], the new port listens, the open connection stays open', async () => {
+    const c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    const g = await c.call('config.get', {});
+    p2 = await freePort();
+    const r = await c.call('config.apply', { raw: JSON.stringify({ gateway: { port: p2 } }), baseHash: g.hash });
+    assert.equal(r.ok, true);
+    assert.deepEqual(r.restartRequired, []);
+    await eventually(async () => (await httpRequest(p2, '/healthz', { timeoutMs: 500 })).status === 200, 5000, `/healthz on new port ${p2}`);
+    await eventually(() => portRefuses(p1), 5000, `old port ${p1} closed`);
+    assert.equal(c.closeInfo, null, 'the open connection stays open');
+    assert.equal((await c.request('health', {})).ok, true);
+    assert.equal((await c.request('config.get', {})).ok, true);
+    const c2 = await connectClient({ ...gw, url: `ws://127.0.0.1:${p2}` });
+    assert.equal((await c2.request('health', {})).ok, true);
+    c2.close(); c.close();
+  });
+});
+
+describe('external edits, invalid files, SIGHUP', () => {
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway({ config: { gateway: { tickIntervalMs: 30000 }, custom: { v: 1 } } });
+    c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  const writeFile = (obj) => fs.writeFileSync(gw.configPath, typeof obj === 'string' ? obj : JSON.stringify(obj, null, 2));
+
+  test('an edit by someone else is picked up within 2 s', async () => {
+    const g0 = await c.call('config.get', {});
+    assert.equal(g0.config.custom.v, 1);
+    writeFile({ gateway: { tickIntervalMs: 777 }, custom: { v: 2 } });
+    const t0 = Date.now();
+    const g = await eventually(async () => { const x = await c.call('config.get', {}); return x.config.custom?.v === 2 && x; }, 4000, 'config.get to show the edit');
+    assert.ok(Date.now() - t0 <= 3000, `picked up after ${Date.now() - t0} ms`);
+    assert.notEqual(g.hash, g0.hash);
+    const fresh = await connectClient(gw);
+    assert.equal(fresh.hello.policy.tickIntervalMs, 777, 'the reloaded settings apply');
+    fresh.close();
+    assertHashMismatch(await c.request('config.set', { raw: '{"a":1}', baseHash: g0.hash }));
+  });
+
+  test('an invalid file on reload keeps the running config: valid:false, issues, /readyz failing ["config"]', async () => {
+    writeFile('{ "gateway": { "tickIntervalMs": "oops" ');
+    const g = await eventually(async () => { const x = await c.call('config.get', {}); return x.valid === false && x; }, 4000, 'valid:false');
+    assert.ok(Array.isArray(g.issues) && g.issues.length > 0, 'issues listed');
+    for (const i of g.issues) {
+      assert.equal(typeof i.path, 'string');
+      assert.equal(typeof i.message, 'string');
+    }
+    const rz = await gw.http('/readyz');
+    assert.equal(rz.status, 200);
+    assert.deepEqual(rz.json.failing, ['config']);
+    const fresh = await connectClient(gw);
+    assert.equal(fresh.hello.policy.tickIntervalMs, 777, 'still running on the last good config');
+    fresh.close();
+    // a known key with a bad value is invalid too
+    writeFile({ gateway: { tickIntervalMs: 'oops' } });
+    await sleep(300);
+    const g2 = await eventually(async () => { const x = await c.call('config.get', {}); return x.valid === false && x.issues.some((i) => i.path.includes('tickIntervalMs')) && x; }, 4000, 'issue naming gateway.tickIntervalMs');
+    assert.ok(g2);
+    // fixed again
+    writeFile({ gateway: { tickIntervalMs: 888 } });
+    await eventually(async () => { const x = await c.call('config.get', {}); return x.valid === true && x; }, 4000, 'valid:true again');
+    const rz2 = await gw.http('/readyz');
+    assert.equal(rz2.status, 200);
+    assert.deepEqual(rz2.json.failing, []);
+  });
+
+  test('SIGHUP reloads the file', async () => {
+    writeFile({ gateway: { tickIntervalMs: 999 }, custom: { hup: true } });
+    gw.proc.kill('SIGHUP');
+    await eventually(async () => (await c.call('config.get', {})).config.custom?.hup === true, 2000, 'reload after SIGHUP');
+    const fresh = await connectClient(gw);
+    assert.equal(fresh.hello.policy.tickIntervalMs, 999);
+    fresh.close();
+    assert.equal(gw.proc.exitCode, null, 'still running after SIGHUP');
+  });
+});

@@ -1,0 +1,181 @@
+// The gateway's JSON-lines log and logs.tail (issue 2 "Methods in this issue").
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { startGateway, eventually, sleep } from './lib/gateway.mjs';
+import { GatewayClient, connectClient } from './lib/client.mjs';
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function lineText(l) {
+  return JSON.stringify(l).toLowerCase();
+}
+
+describe('log file', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway();
+    // generate: a connect + disconnect, an auth failure, a config write
+    const c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    await c.call('config.set', { raw: JSON.stringify({ custom: { logged: true } }) });
+    c.close();
+    await c.closed;
+    const bad = await GatewayClient.open(gw.url, {});
+    const r = await bad.connect({ auth: { token: 'wrong-token' } });
+    assert.equal(r.ok, false);
+    await bad.waitClose();
+    await sleep(300);
+  });
+  after(async () => { await gw.stop(); });
+
+  test('DIR/logs/clawgate.log: one JSON object a line with time, level, subsystem, message', () => {
+    assert.ok(fs.existsSync(gw.logPath), `${gw.logPath} exists`);
+    const text = fs.readFileSync(gw.logPath, 'utf8');
+    assert.ok(text.endsWith('\n'), 'the last line is complete');
+    const lines = gw.logLines();
+    assert.ok(lines.length >= 5, `only ${lines.length} lines`);
+    for (const l of lines) {
+      assert.equal(typeof l, 'object');
+      assert.match(l.time, ISO_MS_UTC, `time ${l.time}`);
+      assert.ok(Math.abs(Date.parse(l.time) - Date.now()) < 600000, `time ${l.time} is now-ish`);
+      assert.ok(LEVELS.includes(l.level), `level ${l.level}`);
+      assert.equal(typeof l.subsystem, 'string');
+      assert.ok(l.subsystem.length > 0);
+      assert.equal(typeof l.message, 'string');
+      assert.ok(l.message.length > 0);
+      assert.deepEqual(Object.keys(l).slice(0, 4), ['time', 'level', 'subsystem', 'message'], 'time, level, subsystem, message come first');
+    }
+    for (let i = 1; i < lines.length; i++) assert.ok(lines[i].time >= lines[i - 1].time, 'lines are in time order');
+  });
+
+  test('the log records start, listening, connect, disconnect, auth failure and config write', () => {
+    const lines = gw.logLines();
+    const has = (what, re) => assert.ok(lines.some((l) => re.test(lineText(l))), `no log line for ${what}:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+    has('start', /start/);
+    has('listening', /listen/);
+    has('connect', /connect/);
+    has('disconnect', /disconnect|closed|close/);
+    has('auth failure', /mismatch|unauthori[sz]ed|auth[^"]*fail|auth_token_mismatch/);
+    has('config write', /config/);
+    assert.ok(lines.some((l) => /config/.test(lineText(l)) && /writ|set|saved|updated/.test(lineText(l))), 'a config write line');
+    assert.ok(lines.some((l) => String(l.port ?? '').includes(String(gw.port)) || lineText(l).includes(String(gw.port))), 'the listening line names the port');
+    assert.ok(!fs.readFileSync(gw.logPath, 'utf8').includes(gw.token), 'the token is never logged');
+    assert.ok(!fs.readFileSync(gw.logPath, 'utf8').includes('wrong-token'), 'presented credentials are never logged');
+  });
+});
+
+describe('logs.tail', () => {
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway();
+    c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  const fileLines = () => fs.readFileSync(gw.logPath, 'utf8').split('\n').filter(Boolean);
+  const churn = async (n = 3) => {
+    for (let i = 0; i < n; i++) {
+      const x = await connectClient(gw);
+      x.close();
+      await x.closed;
+    }
+  };
+
+  test('no cursor: the newest whole lines, cursor at the end of the last whole line', async () => {
+    await churn(2);
+    const t = await c.call('logs.tail', {});
+    assert.equal(typeof t.file, 'string');
+    assert.equal(fs.realpathSync(t.file), fs.realpathSync(gw.logPath));
+    assert.ok(t.lines.length > 0);
+    assert.ok(t.cursor <= t.size);
+    const all = fs.readFileSync(gw.logPath);
+    assert.ok(t.size <= all.length);
+    assert.equal(all[t.cursor - 1], 0x0a, 'the cursor is the byte after a newline');
+    const whole = all.subarray(0, t.cursor).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(t.lines, whole.slice(-t.lines.length), 'the lines are the newest lines before the cursor');
+    assert.equal(t.lines.length, whole.length, 'a small file comes back whole');
+    for (const l of t.lines) JSON.parse(l);
+    assert.ok(!t.reset);
+  });
+
+  test('limit keeps the newest lines and sets truncated', async () => {
+    const t = await c.call('logs.tail', { limit: 2 });
+    assert.equal(t.lines.length, 2);
+    assert.equal(t.truncated, true);
+    const all = fs.readFileSync(gw.logPath).subarray(0, t.cursor).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(t.lines, all.slice(-2));
+  });
+
+  test('maxBytes: only whole lines within the byte budget', async () => {
+    await churn(3);
+    const max = 400;
+    const t = await c.call('logs.tail', { maxBytes: max });
+    const bytes = t.lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    assert.ok(bytes <= max, `${bytes} bytes returned for maxBytes ${max}`);
+    assert.equal(t.truncated, true);
+    for (const l of t.lines) JSON.parse(l);
+  });
+
+  test('a cursor continues: only lines written after it', async () => {
+    const t1 = await c.call('logs.tail', {});
+    const t2 = await c.call('logs.tail', { cursor: t1.cursor });
+    assert.ok(!t2.reset);
+    await churn(2);
+    await sleep(100);
+    const t3 = await c.call('logs.tail', { cursor: t2.cursor });
+    assert.ok(!t3.reset, 'no reset');
+    assert.ok(t3.lines.length >= 2, `${t3.lines.length} new lines`);
+    assert.ok(t3.cursor > t2.cursor);
+    const expected = fs.readFileSync(gw.logPath).subarray(t2.cursor, t3.cursor).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(t3.lines, expected);
+    const t4 = await c.call('logs.tail', { cursor: t3.cursor });
+    // nothing is returned twice: t4 holds exactly what was written after t3's cursor
+    assert.ok(t4.cursor >= t3.cursor);
+    const expected4 = fs.readFileSync(gw.logPath).subarray(t3.cursor, t4.cursor).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(t4.lines, expected4);
+  });
+
+  test('a cursor continuation with more than limit lines keeps the newest and sets truncated', async () => {
+    const t1 = await c.call('logs.tail', {});
+    await churn(3);
+    const t2 = await c.call('logs.tail', { cursor: t1.cursor, limit: 1 });
+    assert.equal(t2.lines.length, 1);
+    assert.equal(t2.truncated, true);
+    const expected = fs.readFileSync(gw.logPath).subarray(t1.cursor, t2.cursor).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(t2.lines, expected.slice(-1));
+  });
+
+  test('a cursor past the size resets: reset true, then as with no cursor', async () => {
+    const size = fs.statSync(gw.logPath).size;
+    const t = await c.call('logs.tail', { cursor: size + 1000000 });
+    assert.equal(t.reset, true);
+    assert.ok(t.lines.length > 0);
+    assert.ok(t.cursor <= t.size);
+  });
+
+  test('a cursor at the size returns nothing new', async () => {
+    const t1 = await c.call('logs.tail', {});
+    const t2 = await c.call('logs.tail', { cursor: t1.cursor });
+    assert.ok(!t2.reset);
+    assert.ok(t2.cursor >= t1.cursor);
+  });
+
+  test('params are checked against LogsTailParams', async () => {
+    for (const p of [{ bogus: 1 }, { limit: 0 }, { limit: 5001 }, { maxBytes: 0 }, { maxBytes: 1000001 }, { cursor: -1 }, { cursor: 'x' }, { limit: 1.5 }]) {
+      const r = await c.request('logs.tail', p);
+      assert.equal(r.ok, false, `accepted ${JSON.stringify(p)}`);
+      assert.equal(r.error.code, 'INVALID_REQUEST');
+    }
+    assert.equal((await c.request('logs.tail', { limit: 5000, maxBytes: 1000000, cursor: 0 })).ok, true);
+  });
+
+  test('log lines keep arriving after the tail (eventually visible through a cursor)', async () => {
+    const t1 = await c.call('logs.tail', {});
+    const bad = await GatewayClient.open(gw.url, {});
+    await bad.connect({ auth: { token: 'definitely-wrong' } });
+    await bad.waitClose();
+    const t2 = await eventually(async () => { const t = await c.call('logs.tail', { cursor: t1.cursor }); return t.lines.some((l) => /mismatch|unauthori/i.test(l)) && t; }, 3000, 'the auth failure line');
+    assert.ok(t2.lines.every((l) => !l.includes('definitely-wrong')));
+  });
+});
