@@ -97,7 +97,9 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 
 static int on_message_complete(http_parser *p)
 {
+    /* One request per connection: stop here, a pipelined second one is not read. */
     state_of(p)->message_done = true;
+    http_parser_pause(p, 1);
     return 0;
 }
 
@@ -253,12 +255,12 @@ void cg_http_feed(cg_conn *c, const uint8_t *data, size_t len)
         upgrade(c, data + n, len - n);
         return;
     }
-    if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK) {
-        respond(c, 400, "Bad Request", NULL, "text/plain; charset=utf-8", "bad request\n");
-        return;
-    }
     if (h->message_done) {
         serve(c);
+        return;
+    }
+    if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK) {
+        respond(c, 400, "Bad Request", NULL, "text/plain; charset=utf-8", "bad request\n");
         return;
     }
     if (h->total > (size_t)c->gw->settings->limits.preauth_max_bytes) {
