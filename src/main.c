@@ -23,14 +23,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: clawgate run [--port N] [--bind loopback|lan|all|auto|custom|tailnet]\n"
-            "                    [--auth none|token|password] [--token T] [--password P]\n"
-            "                    [--state-dir DIR] [--config FILE]\n"
-            "       clawgate call METHOD [--url URL] [--token T | --password P]\n"
-            "                    [--params JSON] [--scopes a,b] [--timeout MS] [--json]\n"
-            "       clawgate methods [--markdown]\n"
-            "       clawgate version\n");
+    fprintf(f, "usage: clawgate run [--port N] [--bind loopback|lan|all|auto|custom|tailnet]\n"
+               "                    [--auth none|token|password] [--token T] [--password P]\n"
+               "                    [--state-dir DIR] [--config FILE]\n"
+               "       clawgate call METHOD [--url URL] [--token T | --password P]\n"
+               "                    [--params JSON] [--scopes a,b] [--timeout MS] [--json]\n"
+               "       clawgate methods [--markdown]\n"
+               "       clawgate version\n");
 }
 
 static void raise_fd_limit(void)
@@ -45,11 +44,11 @@ static void raise_fd_limit(void)
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'},      {"bind", required_argument, 0, 'b'},
-        {"auth", required_argument, 0, 'a'},      {"token", required_argument, 0, 't'},
-        {"password", required_argument, 0, 'P'},  {"state-dir", required_argument, 0, 's'},
-        {"config", required_argument, 0, 'c'},    {"allow-unconfigured", no_argument, 0, 'u'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+        {"port", required_argument, 0, 'p'},     {"bind", required_argument, 0, 'b'},
+        {"auth", required_argument, 0, 'a'},     {"token", required_argument, 0, 't'},
+        {"password", required_argument, 0, 'P'}, {"state-dir", required_argument, 0, 's'},
+        {"config", required_argument, 0, 'c'},   {"allow-unconfigured", no_argument, 0, 'u'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     cg_overrides ov = {0};
     int ch;
@@ -142,12 +141,13 @@ static int cmd_methods(int argc, char **argv)
     const cg_method *m;
     if (markdown) printf("| method | roles | scope | description |\n|---|---|---|---|\n");
     for (size_t i = 0; (m = cg_method_at(i)); i++) {
-        const char *roles = m->roles == CG_ROLE_NODE ? "node"
+        const char *roles = m->roles == CG_ROLE_NODE       ? "node"
                             : m->roles == CG_ROLE_OPERATOR ? "operator"
                                                            : "operator, node";
         const char *scope = m->scope == CG_SCOPE_NONE ? "-" : cg_scope_name(m->scope);
         if (markdown)
-            printf("| `%s` | %s | %s | %s |\n", m->name, roles, scope, m->summary ? m->summary : "");
+            printf("| `%s` | %s | %s | %s |\n", m->name, roles, scope,
+                   m->summary ? m->summary : "");
         else
             printf("%s\t%s\t%s\n", m->name, roles, scope);
     }

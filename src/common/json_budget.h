@@ -13,8 +13,8 @@
 /* Installs the allocator hooks; call once before any JSON is allocated or any thread runs. */
 void cg_json_budget_install(void);
 
-/* json_loadb (a duplicate key keeps the last value, as JSON.parse does) under a budget. On failure returns NULL, sets *over_budget
- * when the budget was the cause, and err's text otherwise. */
+/* json_loadb (a duplicate key keeps the last value, as JSON.parse does) under a budget. On failure
+ * returns NULL, sets *over_budget when the budget was the cause, and err's text otherwise. */
 json_t *cg_json_parse(const char *data, size_t len, size_t budget, bool *over_budget,
                       json_error_t *err);
 

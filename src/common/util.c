@@ -97,7 +97,8 @@ void cg_buf_append(cg_buf *b, const void *data, size_t len)
 {
     if (b->len + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + len + 1) cap *= 2;
+        while (cap < b->len + len + 1)
+            cap *= 2;
         b->data = cg_xrealloc(b->data, cap);
         b->cap = cap;
     }

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t cg_now_ms(void);       /* wall clock, ms since the epoch */
-uint64_t cg_mono_ns(void);     /* monotonic */
+int64_t cg_now_ms(void);   /* wall clock, ms since the epoch */
+uint64_t cg_mono_ns(void); /* monotonic */
 /* ISO-8601 UTC with milliseconds, e.g. 2026-11-24T21:41:20.123Z; buf >= 25 bytes. */
 void cg_iso8601_ms(int64_t epoch_ms, char *buf, size_t len);
 /* A random RFC 4122 v4 UUID, lowercase; buf >= 37 bytes. */
@@ -31,7 +31,8 @@ void cg_buf_reset(cg_buf *b); /* frees */
 /* Writes `data` to `path` atomically: temp file beside it, fsync, rename, fsync dir.
  * mode for the new file (e.g. 0600). 0 or -errno. */
 int cg_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
-/* Reads a whole file (up to max bytes). 0, -ENOENT, -EFBIG or -errno; *out malloc'd, NUL-terminated. */
+/* Reads a whole file (up to max bytes). 0, -ENOENT, -EFBIG or -errno; *out malloc'd,
+ * NUL-terminated. */
 int cg_read_file(const char *path, size_t max, char **out, size_t *out_len);
 /* mkdir -p with mode. 0 or -errno. */
 int cg_mkdir_p(const char *path, unsigned mode);

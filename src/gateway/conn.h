@@ -28,27 +28,16 @@
 #include <wslay/wslay.h>
 
 #include "common/util.h"
+#include "gateway/methods.h"
 
 struct cg_gateway;
 struct cg_http_state;
 
 typedef enum {
-    CG_CONN_HTTP,      /* reading an HTTP request */
-    CG_CONN_WS,        /* upgraded; waiting for `connect` or connected */
-    CG_CONN_CLOSING,   /* no more input is processed */
+    CG_CONN_HTTP,    /* reading an HTTP request */
+    CG_CONN_WS,      /* upgraded; waiting for `connect` or connected */
+    CG_CONN_CLOSING, /* no more input is processed */
 } cg_conn_phase;
-
-/* Operator scope bits. */
-enum {
-    CG_SCOPEBIT_READ = 1u << 0,
-    CG_SCOPEBIT_WRITE = 1u << 1,
-    CG_SCOPEBIT_ADMIN = 1u << 2,
-    CG_SCOPEBIT_APPROVALS = 1u << 3,
-    CG_SCOPEBIT_QUESTIONS = 1u << 4,
-    CG_SCOPEBIT_PAIRING = 1u << 5,
-    CG_SCOPEBIT_TALK = 1u << 6,
-    CG_SCOPEBIT_TALK_SECRETS = 1u << 7,
-};
 
 typedef struct cg_conn {
     uv_tcp_t tcp; /* first: the handle's data points back here */
@@ -57,9 +46,9 @@ typedef struct cg_conn {
     uint64_t serial;
     int refs;
     cg_conn_phase phase;
-    bool closed;       /* uv_close called */
-    bool paused;       /* input held in `pending` */
-    bool in_callback;  /* inside a read callback: flush once at its end */
+    bool closed;      /* uv_close called */
+    bool paused;      /* input held in `pending` */
+    bool in_callback; /* inside a read callback: flush once at its end */
     bool peer_loopback;
     bool counted_preauth; /* counted in the per-address pre-connect limit */
     char peer_ip[INET6_ADDRSTRLEN];
@@ -78,7 +67,7 @@ typedef struct cg_conn {
 
     /* WebSocket phase. */
     wslay_event_context_ptr ws;
-    const uint8_t *in;  /* plaintext being fed to wslay */
+    const uint8_t *in; /* plaintext being fed to wslay */
     size_t in_len;
     cg_buf msg;         /* message being reassembled */
     uint8_t msg_opcode; /* 0: no message in progress */
@@ -90,17 +79,17 @@ typedef struct cg_conn {
     /* After connect. */
     bool connected;
     int protocol;
-    unsigned role;      /* cg_role bits: exactly one */
-    unsigned scopes;    /* CG_SCOPEBIT_* */
+    unsigned role;   /* cg_role bits: exactly one */
+    unsigned scopes; /* CG_SCOPEBIT_* */
     char conn_id[37];
     char nonce[37];
     char *client_id, *client_mode;
     uint64_t event_seq;
 
     /* Output. */
-    cg_buf out;              /* bytes ready for the socket */
-    size_t bytes_in_flight;  /* handed to uv_write, not yet written */
-    cg_buf pending;          /* input held while paused */
+    cg_buf out;             /* bytes ready for the socket */
+    size_t bytes_in_flight; /* handed to uv_write, not yet written */
+    cg_buf pending;         /* input held while paused */
     bool close_when_flushed;
     uint64_t close_deadline_ms; /* monotonic; the sweep closes it then regardless */
 } cg_conn;

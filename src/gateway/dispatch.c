@@ -6,8 +6,8 @@
  * passing it closes the connection with 1009; any other parse failure, including
  * nesting deeper than jansson allows, is an ordinary malformed request.
  *
- * Authorization, in CONTRACT.md's order: role, then existence, then scope, then the
- * params check, all read from the one method table. */
+ * Authorization (cg_authorize, in CONTRACT.md's order: role, existence, scope), then
+ * the params check, all read from the one method table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,8 @@ static void route(cg_conn *c, json_t *msg, bool over_budget, const json_error_t 
         return;
     }
     if (over_budget) {
-        cg_log(CG_LOG_WARN, "ws", "message over the JSON budget", json_pack("{s:s}", "ip", c->peer_ip));
+        cg_log(CG_LOG_WARN, "ws", "message over the JSON budget",
+               json_pack("{s:s}", "ip", c->peer_ip));
         cg_ws_close(c, 1009, "message too complex");
         return;
     }
@@ -103,55 +104,6 @@ void cg_conn_message(cg_conn *c, const char *data, size_t len)
     route(c, msg, over, &jerr);
 }
 
-static bool has_scope(const cg_conn *c, cg_scope scope)
-{
-    if (c->scopes & CG_SCOPEBIT_ADMIN) return true;
-    switch (scope) {
-    case CG_SCOPE_NONE:
-        return true;
-    case CG_SCOPE_READ:
-        return c->scopes & (CG_SCOPEBIT_READ | CG_SCOPEBIT_WRITE);
-    case CG_SCOPE_WRITE:
-        return c->scopes & CG_SCOPEBIT_WRITE;
-    case CG_SCOPE_APPROVALS:
-        return c->scopes & CG_SCOPEBIT_APPROVALS;
-    case CG_SCOPE_PAIRING:
-        return c->scopes & CG_SCOPEBIT_PAIRING;
-    case CG_SCOPE_ADMIN:
-        return false;
-    }
-    return false;
-}
-
-static json_t *missing_scope(const char *scope)
-{
-    char msg[96];
-    snprintf(msg, sizeof msg, "missing scope: %s", scope);
-    return cg_error_new(CG_ERR_FORBIDDEN, msg,
-                        json_pack("{s:s, s:s, s:[s]}", "code", "MISSING_SCOPE", "missingScope",
-                                  scope, "requiredScopes", scope));
-}
-
-/* NULL when the connection may call the method; otherwise the error to answer. */
-static json_t *authorize(const cg_conn *c, const char *name, const cg_method *m)
-{
-    char msg[320];
-    if (c->role == CG_ROLE_NODE) {
-        if (!m || !(m->roles & CG_ROLE_NODE))
-            return cg_error_new(CG_ERR_INVALID_REQUEST, "unauthorized role: node", NULL);
-        return NULL;
-    }
-    if (m && !(m->roles & CG_ROLE_OPERATOR))
-        return cg_error_new(CG_ERR_INVALID_REQUEST, "unauthorized role: operator", NULL);
-    if (!m) {
-        if (!(c->scopes & CG_SCOPEBIT_ADMIN)) return missing_scope("operator.admin");
-        snprintf(msg, sizeof msg, "unknown method: %.256s", name);
-        return cg_error_new(CG_ERR_INVALID_REQUEST, msg, NULL);
-    }
-    if (!has_scope(c, m->scope)) return missing_scope(cg_scope_name(m->scope));
-    return NULL;
-}
-
 void cg_dispatch_message(cg_conn *c, json_t *msg)
 {
     const char *id, *method;
@@ -169,7 +121,7 @@ void cg_dispatch_message(cg_conn *c, json_t *msg)
     const cg_method *m = cg_method_find(method);
     cg_req req = {.gw = c->gw, .conn = c, .method = m, .id = cg_strdup(id)};
     req.params = params ? json_incref(params) : json_object();
-    json_t *denied = authorize(c, method, m);
+    json_t *denied = cg_authorize(c->role, c->scopes, method, m);
     if (denied) {
         cg_req_error_shape(&req, denied);
     } else if (m->check && m->check(req.params, err, sizeof err) != 0) {

@@ -21,7 +21,8 @@ static const char *const event_names[] = {"connect.challenge", "tick", "shutdown
 json_t *cg_gateway_event_names(void)
 {
     json_t *a = json_array();
-    for (const char *const *e = event_names; *e; e++) json_array_append_new(a, json_string(*e));
+    for (const char *const *e = event_names; *e; e++)
+        json_array_append_new(a, json_string(*e));
     return a;
 }
 
@@ -93,25 +94,6 @@ void cg_conn_send_event(cg_conn *c, const char *event, json_t *payload)
     json_decref(payload);
 }
 
-static bool conn_allowed(const cg_conn *c, unsigned roles, cg_scope scope)
-{
-    if (!(c->role & roles)) return false;
-    if (c->role == CG_ROLE_NODE || scope == CG_SCOPE_NONE) return true;
-    if (c->scopes & CG_SCOPEBIT_ADMIN) return true;
-    switch (scope) {
-    case CG_SCOPE_READ:
-        return c->scopes & (CG_SCOPEBIT_READ | CG_SCOPEBIT_WRITE);
-    case CG_SCOPE_WRITE:
-        return c->scopes & CG_SCOPEBIT_WRITE;
-    case CG_SCOPE_APPROVALS:
-        return c->scopes & CG_SCOPEBIT_APPROVALS;
-    case CG_SCOPE_PAIRING:
-        return c->scopes & CG_SCOPEBIT_PAIRING;
-    default:
-        return false;
-    }
-}
-
 void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, unsigned roles,
                           cg_scope scope)
 {
@@ -119,7 +101,8 @@ void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, un
     size_t len = strlen(text);
     json_decref(payload);
     for (cg_conn *c = gw->conns; c; c = c->next)
-        if (c->connected && conn_allowed(c, roles, scope)) cg_conn_send_event_raw(c, event, text, len);
+        if (c->connected && (c->role & roles) && cg_scope_granted(c->role, c->scopes, scope))
+            cg_conn_send_event_raw(c, event, text, len);
     free(text);
 }
 
@@ -171,11 +154,12 @@ static json_t *event_loop_json(cg_gateway *gw)
     if (ls->n_delays) {
         max = sorted[ls->n_delays - 1];
         p99 = sorted[(ls->n_delays * 99) / 100 < ls->n_delays ? (ls->n_delays * 99) / 100
-                                                               : ls->n_delays - 1];
+                                                              : ls->n_delays - 1];
     }
     json_t *reasons = json_array();
     if (p99 > 200) json_array_append_new(reasons, json_string("event_loop_delay"));
-    if (ls->utilization > 0.95) json_array_append_new(reasons, json_string("event_loop_utilization"));
+    if (ls->utilization > 0.95)
+        json_array_append_new(reasons, json_string("event_loop_utilization"));
     if (ls->cpu_core_ratio > 0.95) json_array_append_new(reasons, json_string("cpu"));
     bool degraded = json_array_size(reasons) > 0;
     if (degraded && !ls->degraded_since_ms) ls->degraded_since_ms = cg_now_ms();
@@ -192,10 +176,11 @@ static json_t *event_loop_json(cg_gateway *gw)
 json_t *cg_gateway_health(cg_gateway *gw)
 {
     uint64_t t0 = cg_mono_ns();
-    json_t *h = json_pack("{s:b, s:I, s:o, s:{s:s}}", "ok", 1, "ts", (json_int_t)cg_now_ms(),
-                          "eventLoop", event_loop_json(gw), "configReload", "hotReloadStatus",
-                          "active");
-    json_object_set_new(h, "durationMs", json_integer((json_int_t)((cg_mono_ns() - t0) / 1000000u)));
+    json_t *h =
+        json_pack("{s:b, s:I, s:o, s:{s:s}}", "ok", 1, "ts", (json_int_t)cg_now_ms(), "eventLoop",
+                  event_loop_json(gw), "configReload", "hotReloadStatus", "active");
+    json_object_set_new(h, "durationMs",
+                        json_integer((json_int_t)((cg_mono_ns() - t0) / 1000000u)));
     return h;
 }
 
@@ -278,7 +263,8 @@ static void on_relisten(uv_timer_t *t)
     cg_listeners_close(gw);
     char err[256] = "";
     if (gw->settings->tls_enabled && !gw->ssl_ctx) {
-        gw->ssl_ctx = cg_tls_server_ctx(gw->settings, cg_config_state_dir(gw->cfg), err, sizeof err);
+        gw->ssl_ctx =
+            cg_tls_server_ctx(gw->settings, cg_config_state_dir(gw->cfg), err, sizeof err);
         if (!gw->ssl_ctx) cg_log(CG_LOG_ERROR, "tls", err, NULL);
     }
     if (cg_listeners_open(gw) != 0)
@@ -362,7 +348,8 @@ static void close_handle(uv_handle_t *h)
 static void on_shutdown_deadline(uv_timer_t *t)
 {
     cg_gateway *gw = t->data;
-    for (cg_conn *c = gw->conns; c; c = c->next) cg_conn_close(c);
+    for (cg_conn *c = gw->conns; c; c = c->next)
+        cg_conn_close(c);
     close_handle((uv_handle_t *)&gw->tick_timer);
     close_handle((uv_handle_t *)&gw->sweep_timer);
     close_handle((uv_handle_t *)&gw->loop_stats.timer);
@@ -438,7 +425,8 @@ int cg_gateway_start(cg_gateway *gw)
     char err[512] = "";
     signal(SIGPIPE, SIG_IGN);
     if (gw->settings->tls_enabled) {
-        gw->ssl_ctx = cg_tls_server_ctx(gw->settings, cg_config_state_dir(gw->cfg), err, sizeof err);
+        gw->ssl_ctx =
+            cg_tls_server_ctx(gw->settings, cg_config_state_dir(gw->cfg), err, sizeof err);
         if (!gw->ssl_ctx) {
             cg_log(CG_LOG_ERROR, "tls", err, NULL);
             fprintf(stderr, "clawgate: %s\n", err);
@@ -470,8 +458,7 @@ int cg_gateway_start(cg_gateway *gw)
     cg_log(CG_LOG_INFO, "gateway", "ready",
            json_pack("{s:i, s:s, s:b, s:I}", "port", gw->settings->port, "bind",
                      gw->settings->bind_name ? gw->settings->bind_name : "loopback", "tls",
-                     gw->settings->tls_enabled, "startupMs",
-                     (json_int_t)cg_gateway_uptime_ms(gw)));
+                     gw->settings->tls_enabled, "startupMs", (json_int_t)cg_gateway_uptime_ms(gw)));
     return 0;
 }
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/frame.h"
+
 extern const cg_method cg_methods_health[];
 extern const cg_method cg_methods_config[];
 extern const cg_method cg_methods_logs[];
@@ -53,6 +55,54 @@ const char *cg_scope_name(cg_scope scope)
         break;
     }
     return "";
+}
+
+bool cg_scope_granted(unsigned role, unsigned scopes, cg_scope scope)
+{
+    if (role == CG_ROLE_NODE || scope == CG_SCOPE_NONE) return true;
+    if (scopes & CG_SCOPEBIT_ADMIN) return true;
+    switch (scope) {
+    case CG_SCOPE_READ:
+        return scopes & (CG_SCOPEBIT_READ | CG_SCOPEBIT_WRITE);
+    case CG_SCOPE_WRITE:
+        return scopes & CG_SCOPEBIT_WRITE;
+    case CG_SCOPE_APPROVALS:
+        return scopes & CG_SCOPEBIT_APPROVALS;
+    case CG_SCOPE_PAIRING:
+        return scopes & CG_SCOPEBIT_PAIRING;
+    case CG_SCOPE_ADMIN:
+    case CG_SCOPE_NONE:
+        break;
+    }
+    return false;
+}
+
+static json_t *missing_scope(const char *scope)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "missing scope: %s", scope);
+    return cg_error_new(CG_ERR_FORBIDDEN, msg,
+                        json_pack("{s:s, s:s, s:[s]}", "code", "MISSING_SCOPE", "missingScope",
+                                  scope, "requiredScopes", scope));
+}
+
+json_t *cg_authorize(unsigned role, unsigned scopes, const char *name, const cg_method *m)
+{
+    if (role == CG_ROLE_NODE) {
+        if (!m || !(m->roles & CG_ROLE_NODE))
+            return cg_error_new(CG_ERR_INVALID_REQUEST, "unauthorized role: node", NULL);
+        return NULL;
+    }
+    if (m && !(m->roles & CG_ROLE_OPERATOR))
+        return cg_error_new(CG_ERR_INVALID_REQUEST, "unauthorized role: operator", NULL);
+    if (!m) {
+        if (!(scopes & CG_SCOPEBIT_ADMIN)) return missing_scope("operator.admin");
+        char msg[320];
+        snprintf(msg, sizeof msg, "unknown method: %.256s", name);
+        return cg_error_new(CG_ERR_INVALID_REQUEST, msg, NULL);
+    }
+    if (!cg_scope_granted(role, scopes, m->scope)) return missing_scope(cg_scope_name(m->scope));
+    return NULL;
 }
 
 int cg_params_check_empty(const json_t *params, char *err, size_t errlen)

@@ -46,6 +46,26 @@ const cg_method *cg_method_find(const char *name);
 const cg_method *cg_method_at(size_t index);
 const char *cg_scope_name(cg_scope scope);
 
+/* Operator scope bits a connection holds. */
+enum {
+    CG_SCOPEBIT_READ = 1u << 0,
+    CG_SCOPEBIT_WRITE = 1u << 1,
+    CG_SCOPEBIT_ADMIN = 1u << 2,
+    CG_SCOPEBIT_APPROVALS = 1u << 3,
+    CG_SCOPEBIT_QUESTIONS = 1u << 4,
+    CG_SCOPEBIT_PAIRING = 1u << 5,
+    CG_SCOPEBIT_TALK = 1u << 6,
+    CG_SCOPEBIT_TALK_SECRETS = 1u << 7,
+};
+
+/* Whether a connection with this role and these scope bits holds `scope`:
+ * operator.admin grants all, READ accepts read or write. Nodes need no operator scope. */
+bool cg_scope_granted(unsigned role, unsigned scopes, cg_scope scope);
+
+/* Authorization of one call, in CONTRACT.md's order: role, existence, scope. Returns
+ * NULL when allowed, else the ErrorShape to answer. `m` is cg_method_find(name). */
+json_t *cg_authorize(unsigned role, unsigned scopes, const char *name, const cg_method *m);
+
 /* A params check for methods that take no params: {} or absent. */
 int cg_params_check_empty(const json_t *params, char *err, size_t errlen);
 /* Runs json_unpack_ex(params, JSON_STRICT, fmt, ...) and turns its error into err. */

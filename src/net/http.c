@@ -16,10 +16,10 @@
 #include "gateway/gateway_int.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define SECURITY_HEADERS                                                                       \
-    "X-Frame-Options: DENY\r\n"                                                                \
-    "X-Content-Type-Options: nosniff\r\n"                                                      \
-    "Content-Security-Policy: default-src 'self'\r\n"                                          \
+#define SECURITY_HEADERS                                                                           \
+    "X-Frame-Options: DENY\r\n"                                                                    \
+    "X-Content-Type-Options: nosniff\r\n"                                                          \
+    "Content-Security-Policy: default-src 'self'\r\n"                                              \
     "Referrer-Policy: no-referrer\r\n"
 
 enum { H_NONE, H_HOST, H_ORIGIN, H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_FORWARDED, H_OTHER };
@@ -122,7 +122,8 @@ void cg_http_free(cg_conn *c)
     if (!h) return;
     cg_buf_reset(&h->url);
     cg_buf_reset(&h->field);
-    for (int i = 0; i < H_OTHER; i++) cg_buf_reset(&h->values[i]);
+    for (int i = 0; i < H_OTHER; i++)
+        cg_buf_reset(&h->values[i]);
     free(h);
     c->http = NULL;
 }
@@ -157,11 +158,14 @@ static bool has_token(const cg_buf *v, const char *token)
     size_t tl = strlen(token);
     const char *s = v->data;
     while (*s) {
-        while (*s == ' ' || *s == ',' || *s == '\t') s++;
+        while (*s == ' ' || *s == ',' || *s == '\t')
+            s++;
         const char *e = s;
-        while (*e && *e != ',') e++;
+        while (*e && *e != ',')
+            e++;
         const char *t = e;
-        while (t > s && (t[-1] == ' ' || t[-1] == '\t')) t--;
+        while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
         if ((size_t)(t - s) == tl && strncasecmp(s, token, tl) == 0) return true;
         s = e;
     }
@@ -198,12 +202,12 @@ static void upgrade(cg_conn *c, const uint8_t *rest, size_t rest_len)
         !has_token(&h->values[H_CONNECTION], "upgrade") || !h->values[H_VERSION].data ||
         strcmp(h->values[H_VERSION].data, "13") != 0 || !h->values[H_KEY].data ||
         !websocket_accept(h->values[H_KEY].data, accept)) {
-        respond(c, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\n",
-                "text/plain; charset=utf-8", "invalid websocket upgrade\n");
+        respond(c, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\n", "text/plain; charset=utf-8",
+                "invalid websocket upgrade\n");
         return;
     }
-    if (!c->peer_loopback &&
-        cg_gateway_preauth_count(gw, c->peer_ip) > (size_t)gw->settings->limits.max_preauth_per_ip) {
+    if (!c->peer_loopback && cg_gateway_preauth_count(gw, c->peer_ip) >
+                                 (size_t)gw->settings->limits.max_preauth_per_ip) {
         cg_log(CG_LOG_WARN, "http", "too many unauthenticated connections",
                json_pack("{s:s}", "ip", c->peer_ip));
         respond(c, 429, "Too Many Requests", "Retry-After: 5\r\n", "text/plain; charset=utf-8",

@@ -87,14 +87,14 @@ static int generate_self_signed(const char *cert_path, const char *key_path, cha
     X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
     X509_set_pubkey(x, key);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"clawgate", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"clawgate", -1, -1,
+                               0);
     X509_set_issuer_name(x, name);
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-                                              "DNS:localhost,IP:127.0.0.1,IP:::1");
+    X509_EXTENSION *san =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
     X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
     if (san) X509_add_ext(x, san, -1);
     if (bc) X509_add_ext(x, bc, -1);

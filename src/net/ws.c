@@ -25,8 +25,7 @@ typedef struct cg_queued_msg {
     cg_buf data;
 } cg_queued_msg;
 
-static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *user)
+static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
     cg_conn *c = user;
     if (c->paused || c->in_len == 0) {
@@ -143,7 +142,8 @@ int cg_ws_begin(cg_conn *c)
 {
     if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) return -1;
     wslay_event_config_set_no_buffering(c->ws, 1);
-    wslay_event_config_set_max_recv_msg_length(c->ws, (uint64_t)c->gw->settings->limits.max_payload_bytes);
+    wslay_event_config_set_max_recv_msg_length(c->ws,
+                                               (uint64_t)c->gw->settings->limits.max_payload_bytes);
     c->phase = CG_CONN_WS;
     return 0;
 }
@@ -162,9 +162,9 @@ static void settle(cg_conn *c)
         return;
     }
     if (cg_conn_buffered(c) > (size_t)c->gw->settings->limits.max_buffered_bytes) {
-        cg_log(CG_LOG_WARN, "ws", "slow consumer",
-               json_pack("{s:s, s:I}", "ip", c->peer_ip, "buffered",
-                         (json_int_t)cg_conn_buffered(c)));
+        cg_log(
+            CG_LOG_WARN, "ws", "slow consumer",
+            json_pack("{s:s, s:I}", "ip", c->peer_ip, "buffered", (json_int_t)cg_conn_buffered(c)));
         fail(c, 1013, "slow consumer");
         wslay_event_send(c->ws);
         cg_conn_close(c);
@@ -220,8 +220,8 @@ void cg_ws_resume(cg_conn *c)
 void cg_ws_send_text(cg_conn *c, const char *data, size_t len)
 {
     if (!c->ws || c->closed || !wslay_event_get_write_enabled(c->ws)) return;
-    struct wslay_event_msg m = {.opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)data,
-                                .msg_length = len};
+    struct wslay_event_msg m = {
+        .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)data, .msg_length = len};
     if (wslay_event_queue_msg(c->ws, &m) != 0) return;
     settle(c); /* the socket write itself waits for the end of a read callback */
 }

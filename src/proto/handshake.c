@@ -13,8 +13,7 @@
 #include "common/log.h"
 #include "gateway/gateway_int.h"
 #include "proto/frame.h"
-
-#define MAX_PROTOCOL 4
+#include "proto/handshake.h"
 
 static const struct {
     const char *name;
@@ -31,13 +30,26 @@ static const struct {
 };
 #define N_OPERATOR_SCOPES (sizeof operator_scopes / sizeof operator_scopes[0])
 
-static const char *const client_ids[] = {
-    "webchat-ui", "openclaw-control-ui", "openclaw-browser-copilot", "openclaw-tui", "webchat",
-    "cli", "gateway-client", "openclaw-macos", "openclaw-linux", "openclaw-ios",
-    "openclaw-watchos", "openclaw-android", "node-host", "openclaw-worker", "test", "fingerprint",
-    "openclaw-probe", NULL};
-static const char *const client_modes[] = {"webchat", "cli", "ui", "backend", "node",
-                                           "worker", "probe", "test", NULL};
+static const char *const client_ids[] = {"webchat-ui",
+                                         "openclaw-control-ui",
+                                         "openclaw-browser-copilot",
+                                         "openclaw-tui",
+                                         "webchat",
+                                         "cli",
+                                         "gateway-client",
+                                         "openclaw-macos",
+                                         "openclaw-linux",
+                                         "openclaw-ios",
+                                         "openclaw-watchos",
+                                         "openclaw-android",
+                                         "node-host",
+                                         "openclaw-worker",
+                                         "test",
+                                         "fingerprint",
+                                         "openclaw-probe",
+                                         NULL};
+static const char *const client_modes[] = {"webchat", "cli",   "ui",   "backend", "node",
+                                           "worker",  "probe", "test", NULL};
 
 void cg_handshake_start(cg_conn *c)
 {
@@ -117,8 +129,8 @@ static bool nonempty(const char *s)
 static int check_connect_strict(const json_t *p, char *err, size_t errlen)
 {
     json_int_t minp, maxp;
-    json_t *client, *caps = NULL, *commands = NULL, *computer = NULL, *worker = NULL,
-                    *perms = NULL, *scopes = NULL, *device = NULL, *auth = NULL;
+    json_t *client, *caps = NULL, *commands = NULL, *computer = NULL, *worker = NULL, *perms = NULL,
+                    *scopes = NULL, *device = NULL, *auth = NULL;
     const char *path_env = NULL, *role = NULL, *locale = NULL, *ua = NULL;
     if (unpack(p, err, errlen, "params",
                "{s:I, s:I, s:o, s?o, s?o, s?o, s?o, s?o, s?s, s?s, s?o, s?o, s?o, s?s, s?s}",
@@ -127,12 +139,12 @@ static int check_connect_strict(const json_t *p, char *err, size_t errlen)
                "permissions", &perms, "pathEnv", &path_env, "role", &role, "scopes", &scopes,
                "device", &device, "auth", &auth, "locale", &locale, "userAgent", &ua))
         return -1;
-    const char *id, *name = NULL, *version, *build = NULL, *platform, *family = NULL,
-                    *model = NULL, *tz = NULL, *mode, *instance = NULL;
+    const char *id, *name = NULL, *version, *build = NULL, *platform, *family = NULL, *model = NULL,
+                    *tz = NULL, *mode, *instance = NULL;
     if (unpack(client, err, errlen, "client", "{s:s, s?s, s:s, s?s, s:s, s?s, s?s, s?s, s:s, s?s}",
-               "id", &id, "displayName", &name, "version", &version, "buildId", &build,
-               "platform", &platform, "deviceFamily", &family, "modelIdentifier", &model,
-               "timeZone", &tz, "mode", &mode, "instanceId", &instance))
+               "id", &id, "displayName", &name, "version", &version, "buildId", &build, "platform",
+               &platform, "deviceFamily", &family, "modelIdentifier", &model, "timeZone", &tz,
+               "mode", &mode, "instanceId", &instance))
         return -1;
     if (!in_list(id, client_ids)) {
         snprintf(err, errlen, "client.id: unknown client id '%.64s'", id);
@@ -174,9 +186,9 @@ static int check_connect_strict(const json_t *p, char *err, size_t errlen)
         const char *bundle, *ver;
         json_t *features;
         json_int_t prewarm = 1;
-        if (unpack(worker, err, errlen, "workerRuns", "{s:s, s:s, s:o, s?I}", "bundleHash",
-                   &bundle, "openclawVersion", &ver, "protocolFeatures", &features,
-                   "bundlePrewarm", &prewarm))
+        if (unpack(worker, err, errlen, "workerRuns", "{s:s, s:s, s:o, s?I}", "bundleHash", &bundle,
+                   "openclawVersion", &ver, "protocolFeatures", &features, "bundlePrewarm",
+                   &prewarm))
             return -1;
         if (check_string_array(features, "workerRuns.protocolFeatures", err, errlen)) return -1;
     }
@@ -229,8 +241,7 @@ static const char *auth_string(const json_t *params, const char *key)
 }
 
 /* NULL when the credential (or the local bypass) admits the connection. */
-static json_t *authenticate(cg_conn *c, const json_t *params, const cg_settings *s,
-                            bool *mismatch)
+static json_t *authenticate(cg_conn *c, const json_t *params, const cg_settings *s, bool *mismatch)
 {
     *mismatch = false;
     if (s->auth_mode == CG_AUTH_NONE) return NULL;
@@ -250,7 +261,9 @@ static json_t *authenticate(cg_conn *c, const json_t *params, const cg_settings 
                                     "password in auth.password)",
                                     "AUTH_PASSWORD_MISMATCH");
     }
-    cg_http_facts facts = {.peer_ip = c->peer_ip, .host = c->host, .origin = c->origin,
+    cg_http_facts facts = {.peer_ip = c->peer_ip,
+                           .host = c->host,
+                           .origin = c->origin,
                            .has_forwarded = c->has_forwarded};
     if (cg_is_local_direct(&facts, s)) return NULL;
     return token_mode ? cg_error_coded(CG_ERR_INVALID_REQUEST,
@@ -263,11 +276,12 @@ static json_t *authenticate(cg_conn *c, const json_t *params, const cg_settings 
                                        "AUTH_PASSWORD_MISSING");
 }
 
-static json_t *scope_names(unsigned bits)
+json_t *cg_scope_names(unsigned bits)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < N_OPERATOR_SCOPES; i++)
-        if (bits & operator_scopes[i].bit) json_array_append_new(a, json_string(operator_scopes[i].name));
+        if (bits & operator_scopes[i].bit)
+            json_array_append_new(a, json_string(operator_scopes[i].name));
     return a;
 }
 
@@ -275,7 +289,8 @@ static json_t *method_names(void)
 {
     json_t *a = json_array();
     const cg_method *m;
-    for (size_t i = 0; (m = cg_method_at(i)); i++) json_array_append_new(a, json_string(m->name));
+    for (size_t i = 0; (m = cg_method_at(i)); i++)
+        json_array_append_new(a, json_string(m->name));
     return a;
 }
 
@@ -296,10 +311,36 @@ static json_t *hello_ok(cg_conn *c)
         cg_gateway_event_names(), "snapshot", "presence", "health", cg_gateway_health(gw),
         "stateVersion", "presence", 0, "health", 0, "uptimeMs",
         (json_int_t)cg_gateway_uptime_ms(gw), "auth", "role",
-        c->role == CG_ROLE_NODE ? "node" : "operator", "scopes", scope_names(c->scopes),
+        c->role == CG_ROLE_NODE ? "node" : "operator", "scopes", cg_scope_names(c->scopes),
         "policy", "maxPayload", (json_int_t)s->limits.max_payload_bytes, "maxBufferedBytes",
         (json_int_t)s->limits.max_buffered_bytes, "tickIntervalMs",
         (json_int_t)s->tick_interval_ms);
+}
+
+int cg_negotiate_protocol(json_int_t min_protocol, json_int_t max_protocol)
+{
+    json_int_t chosen = max_protocol < CG_MAX_PROTOCOL ? max_protocol : CG_MAX_PROTOCOL;
+    return chosen >= (min_protocol > 1 ? min_protocol : 1) ? (int)chosen : -1;
+}
+
+int cg_connect_params_check(const json_t *params, int protocol, char *err, size_t errlen)
+{
+    return protocol >= 3 ? check_connect_strict(params, err, errlen)
+                         : check_connect_loose(params, err, errlen);
+}
+
+unsigned cg_scope_bits(const json_t *scopes)
+{
+    unsigned bits = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(scopes, i, v)
+    {
+        for (size_t k = 0; k < N_OPERATOR_SCOPES; k++)
+            if (json_is_string(v) && strcmp(json_string_value(v), operator_scopes[k].name) == 0)
+                bits |= operator_scopes[k].bit;
+    }
+    return bits;
 }
 
 void cg_handshake_message(cg_conn *c, json_t *msg)
@@ -322,8 +363,7 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
         return;
     }
     json_int_t minp, maxp;
-    if (!json_is_object(params) ||
-        !json_is_integer(json_object_get(params, "minProtocol")) ||
+    if (!json_is_object(params) || !json_is_integer(json_object_get(params, "minProtocol")) ||
         !json_is_integer(json_object_get(params, "maxProtocol"))) {
         refuse(c, id,
                cg_error_new(CG_ERR_INVALID_REQUEST,
@@ -334,21 +374,19 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
     }
     minp = json_integer_value(json_object_get(params, "minProtocol"));
     maxp = json_integer_value(json_object_get(params, "maxProtocol"));
-    json_int_t chosen = maxp < MAX_PROTOCOL ? maxp : MAX_PROTOCOL;
-    if (chosen < (minp > 1 ? minp : 1)) {
+    int chosen = cg_negotiate_protocol(minp, maxp);
+    if (chosen < 0) {
         snprintf(text, sizeof text,
                  "protocol mismatch: client supports %lld-%lld, gateway supports 1-%d",
-                 (long long)minp, (long long)maxp, MAX_PROTOCOL);
+                 (long long)minp, (long long)maxp, CG_MAX_PROTOCOL);
         refuse(c, id,
                cg_error_new(CG_ERR_INVALID_REQUEST, text,
-                            json_pack("{s:s, s:i, s:i}", "code", "PROTOCOL_MISMATCH",
-                                      "minProtocol", 1, "maxProtocol", MAX_PROTOCOL)),
+                            json_pack("{s:s, s:i, s:i}", "code", "PROTOCOL_MISMATCH", "minProtocol",
+                                      1, "maxProtocol", CG_MAX_PROTOCOL)),
                1002);
         return;
     }
-    int rc = chosen >= 3 ? check_connect_strict(params, err, sizeof err)
-                         : check_connect_loose(params, err, sizeof err);
-    if (rc != 0) {
+    if (cg_connect_params_check(params, chosen, err, sizeof err) != 0) {
         snprintf(text, sizeof text, "invalid connect params: %s", err);
         refuse(c, id, cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL), 1008);
         return;
@@ -398,21 +436,11 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
         refuse(c, id, cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL), 1008);
         return;
     }
-    c->scopes = 0;
-    if (c->role == CG_ROLE_OPERATOR) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(params, "scopes"), i, v)
-        {
-            for (size_t k = 0; k < N_OPERATOR_SCOPES; k++)
-                if (strcmp(json_string_value(v), operator_scopes[k].name) == 0)
-                    c->scopes |= operator_scopes[k].bit;
-        }
-    }
+    c->scopes = c->role == CG_ROLE_OPERATOR ? cg_scope_bits(json_object_get(params, "scopes")) : 0;
     json_t *client = json_object_get(params, "client");
     c->client_id = cg_strdup(json_string_value(json_object_get(client, "id")));
     c->client_mode = cg_strdup(json_string_value(json_object_get(client, "mode")));
-    c->protocol = (int)chosen;
+    c->protocol = chosen;
     cg_uuid4(c->conn_id);
     c->connected = true;
 
@@ -428,5 +456,5 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
            json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:o}", "connId", c->conn_id, "ip",
                      c->peer_ip, "client", c->client_id, "mode", c->client_mode, "role",
                      c->role == CG_ROLE_NODE ? "node" : "operator", "protocol", c->protocol,
-                     "scopes", scope_names(c->scopes)));
+                     "scopes", cg_scope_names(c->scopes)));
 }
