@@ -1,9 +1,10 @@
 /* The JSON budget: hostile width is stopped by the budget, depth is an ordinary error. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdlib.h>
 #include <string.h>
