@@ -60,11 +60,9 @@ static json_t *error_doc(const char *type, const char *code, const char *message
 {
     json_t *err = json_object();
     json_object_set_new(err, "type", json_string(type));
-    if (code)
-        json_object_set_new(err, "code", json_string(code));
+    if (code) json_object_set_new(err, "code", json_string(code));
     json_object_set_new(err, "message", json_string(message));
-    if (details)
-        json_object_set_new(err, "details", details);
+    if (details) json_object_set_new(err, "details", details);
     return json_pack("{s:b, s:o}", "ok", 0, "error", err);
 }
 
@@ -89,8 +87,7 @@ static int usage_error(const char *message)
 static const char *env2(const char *a, const char *b)
 {
     const char *v = getenv(a);
-    if (v && *v)
-        return v;
+    if (v && *v) return v;
     v = getenv(b);
     return v && *v ? v : NULL;
 }
@@ -115,8 +112,7 @@ static json_t *load_config(const char *path, char *err, size_t errlen)
     char *data = NULL;
     size_t len = 0;
     int r = cg_read_file(path, MAX_CONFIG_BYTES, &data, &len);
-    if (r == -ENOENT)
-        return json_object();
+    if (r == -ENOENT) return json_object();
     if (r < 0) {
         snprintf(err, errlen, "cannot read config %s: %s", path, strerror(-r));
         return NULL;
@@ -125,8 +121,7 @@ static json_t *load_config(const char *path, char *err, size_t errlen)
     json_t *doc = json_loadb(data, len, 0, &je);
     free(data);
     if (!json_is_object(doc)) {
-        snprintf(err, errlen, "invalid config %s: %s", path,
-                 doc ? "not a JSON object" : je.text);
+        snprintf(err, errlen, "invalid config %s: %s", path, doc ? "not a JSON object" : je.text);
         json_decref(doc);
         return NULL;
     }
@@ -140,15 +135,13 @@ static char *config_string(json_t *cfg, const char *path)
     char key[64];
     for (const char *p = path; v && *p;) {
         size_t n = strcspn(p, ".");
-        if (n >= sizeof key)
-            return NULL;
+        if (n >= sizeof key) return NULL;
         memcpy(key, p, n);
         key[n] = '\0';
         v = json_object_get(v, key);
         p += n + (p[n] == '.');
     }
-    if (!json_is_string(v))
-        return NULL;
+    if (!json_is_string(v)) return NULL;
     const char *s = json_string_value(v);
     cg_buf b = {0};
     while (*s) {
@@ -178,24 +171,18 @@ static char *config_string(json_t *cfg, const char *path)
 static bool host_is_loopback(const char *host)
 {
     unsigned char a[16];
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    if (inet_pton(AF_INET, host, a) == 1)
-        return a[0] == 127;
-    if (inet_pton(AF_INET6, host, a) == 1)
-        return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
+    if (strcasecmp(host, "localhost") == 0) return true;
+    if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
     return false;
 }
 
 static json_t *make_auth(const char *token, const char *password)
 {
-    if (!token && !password)
-        return NULL;
+    if (!token && !password) return NULL;
     json_t *a = json_object();
-    if (token)
-        json_object_set_new(a, "token", json_string(token));
-    if (password)
-        json_object_set_new(a, "password", json_string(password));
+    if (token) json_object_set_new(a, "token", json_string(token));
+    if (password) json_object_set_new(a, "password", json_string(password));
     return a;
 }
 
@@ -210,8 +197,7 @@ static json_t *parse_scopes(const char *list)
             s++;
         while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
-        if (e > s)
-            json_array_append_new(arr, json_stringn(s, (size_t)(e - s)));
+        if (e > s) json_array_append_new(arr, json_stringn(s, (size_t)(e - s)));
         p += n + (p[n] == ',');
     }
     return arr;
@@ -230,8 +216,7 @@ static void finish(call_ctx *cx, json_t *out, int exit_code)
     cx->out = out;
     cx->exit_code = exit_code;
     uv_close((uv_handle_t *)&cx->timer, NULL);
-    if (cx->ws)
-        cg_ws_client_close(cx->ws, 1000, "done");
+    if (cx->ws) cg_ws_client_close(cx->ws, 1000, "done");
 }
 
 static void send_frame(call_ctx *cx, const char *id, const char *method, json_t *params)
@@ -249,13 +234,12 @@ static void send_connect(call_ctx *cx)
     char instance[37];
     cg_uuid4(instance);
     cg_uuid4(cx->connect_id);
-    json_t *client = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", "cli", "version",
-                               CLAWGATE_VERSION, "platform", "linux", "mode", "cli",
-                               "instanceId", instance);
+    json_t *client =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", "cli", "version", CLAWGATE_VERSION, "platform",
+                  "linux", "mode", "cli", "instanceId", instance);
     json_t *params = json_pack("{s:i, s:i, s:o, s:[]}", "minProtocol", 4, "maxProtocol", 4,
                                "client", client, "caps");
-    if (cx->auth)
-        json_object_set(params, "auth", cx->auth);
+    if (cx->auth) json_object_set(params, "auth", cx->auth);
     json_object_set_new(params, "role", json_string("operator"));
     json_object_set(params, "scopes", cx->scopes);
     send_frame(cx, cx->connect_id, "connect", params);
@@ -280,8 +264,7 @@ static void on_response(call_ctx *cx, json_t *frame)
     const char *id = json_string_value(json_object_get(frame, "id"));
     bool ok = json_is_true(json_object_get(frame, "ok"));
     json_t *payload = json_object_get(frame, "payload");
-    if (!id)
-        return;
+    if (!id) return;
     if (cx->phase == PH_HELLO && strcmp(id, cx->connect_id) == 0) {
         if (!ok) {
             finish(cx, request_error(frame), 1);
@@ -354,8 +337,7 @@ static void on_ws_close(cg_ws_client *c, const cg_ws_close_info *info, void *use
 {
     call_ctx *cx = user;
     cx->ws = NULL;
-    if (cx->phase != PH_FINISHED)
-        finish(cx, transport_error(cx, info), 1);
+    if (cx->phase != PH_FINISHED) finish(cx, transport_error(cx, info), 1);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -419,8 +401,7 @@ static int parse_args(int argc, char **argv, call_args *a, char *err, size_t err
             fputs(usage, stdout);
             return 1;
         }
-        if (strcmp(arg, "--json") == 0)
-            continue;
+        if (strcmp(arg, "--json") == 0) continue;
         if (strncmp(arg, "--", 2) != 0) {
             if (a->method) {
                 snprintf(err, errlen, "unexpected argument: %s", arg);
@@ -432,8 +413,7 @@ static int parse_args(int argc, char **argv, call_args *a, char *err, size_t err
         size_t nlen = strcspn(arg, "=");
         size_t k;
         for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
-            if (strlen(opts[k].name) == nlen && strncmp(arg, opts[k].name, nlen) == 0)
-                break;
+            if (strlen(opts[k].name) == nlen && strncmp(arg, opts[k].name, nlen) == 0) break;
         if (k == sizeof opts / sizeof opts[0]) {
             snprintf(err, errlen, "unknown option: %.*s", (int)nlen, arg);
             return -1;
@@ -461,8 +441,7 @@ static bool parse_positive(const char *s, long max, long *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || v < 1 || v > max)
-        return false;
+    if (errno || *s == '\0' || *end != '\0' || v < 1 || v > max) return false;
     *out = v;
     return true;
 }
@@ -472,10 +451,8 @@ int cg_cli_call(int argc, char **argv)
     call_args a = {0};
     char err[512];
     int pr = parse_args(argc, argv, &a, err, sizeof err);
-    if (pr == 1)
-        return 0;
-    if (pr < 0)
-        return usage_error(err);
+    if (pr == 1) return 0;
+    if (pr < 0) return usage_error(err);
 
     call_ctx cx = {.method = a.method, .timeout_ms = DEFAULT_TIMEOUT_MS};
     long v;
@@ -486,13 +463,11 @@ int cg_cli_call(int argc, char **argv)
     }
     json_error_t je;
     cx.params = a.params ? json_loads(a.params, JSON_DECODE_ANY, &je) : json_object();
-    if (!cx.params)
-        return usage_error("--params must be valid JSON.");
+    if (!cx.params) return usage_error("--params must be valid JSON.");
 
     char *state_dir = a.state_dir ? cg_strdup(a.state_dir)
                                   : cg_strdup(env2("CLAWGATE_STATE_DIR", "OPENCLAW_STATE_DIR"));
-    if (!state_dir)
-        state_dir = default_state_dir();
+    if (!state_dir) state_dir = default_state_dir();
     const char *cfg_env = env2("CLAWGATE_CONFIG_PATH", "OPENCLAW_CONFIG_PATH");
     char *cfg_path;
     if (cfg_env) {
@@ -510,9 +485,8 @@ int cg_cli_call(int argc, char **argv)
         goto out_state;
     }
 
-    bool tls_on = json_is_true(json_object_get(json_object_get(json_object_get(cfg, "gateway"),
-                                                               "tls"),
-                                               "enabled"));
+    bool tls_on = json_is_true(
+        json_object_get(json_object_get(json_object_get(cfg, "gateway"), "tls"), "enabled"));
     char url_buf[300];
     if (a.url) {
         cx.url = a.url;

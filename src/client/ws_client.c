@@ -96,17 +96,13 @@ static void pump(cg_ws_client *c);
 
 static void maybe_free(cg_ws_client *c)
 {
-    if (c->handles_open > 0 || c->resolving)
-        return;
+    if (c->handles_open > 0 || c->resolving) return;
     c->info.close_code = c->close_code;
     c->info.reason = c->reason;
     c->info.message = c->message;
-    if (c->cbs.on_close)
-        c->cbs.on_close(c, &c->info, c->user);
-    if (c->ws)
-        wslay_event_context_free(c->ws);
-    if (c->ssl)
-        SSL_free(c->ssl);
+    if (c->cbs.on_close) c->cbs.on_close(c, &c->info, c->user);
+    if (c->ws) wslay_event_context_free(c->ws);
+    if (c->ssl) SSL_free(c->ssl);
     if (c->hs) {
         cg_buf_reset(&c->hs->field);
         cg_buf_reset(&c->hs->value);
@@ -127,20 +123,17 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void close_handles(cg_ws_client *c)
 {
-    if (c->closing_handles)
-        return;
+    if (c->closing_handles) return;
     c->closing_handles = true;
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    if (c->resolving)
-        uv_cancel((uv_req_t *)&c->gai);
+    if (c->resolving) uv_cancel((uv_req_t *)&c->gai);
 }
 
 /* Records how the connection ended (first call wins) and moves to DONE. */
 static bool set_outcome(cg_ws_client *c, cg_ws_status st, int uv_error, const char *fmt, va_list ap)
 {
-    if (c->state == ST_DONE)
-        return false;
+    if (c->state == ST_DONE) return false;
     c->info.was_open = c->state == ST_OPEN;
     c->state = ST_DONE;
     c->info.status = st;
@@ -157,8 +150,7 @@ __attribute__((format(printf, 4, 5))) static void fail(cg_ws_client *c, cg_ws_st
     va_start(ap, fmt);
     bool first = set_outcome(c, st, uv_error, fmt, ap);
     va_end(ap);
-    if (first)
-        close_handles(c);
+    if (first) close_handles(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -180,10 +172,8 @@ __attribute__((format(printf, 2, 3))) static void finish_graceful(cg_ws_client *
     va_start(ap, fmt);
     bool first = set_outcome(c, CG_WS_CLOSED, 0, fmt, ap);
     va_end(ap);
-    if (!first)
-        return;
-    if (c->ws && wslay_event_want_write(c->ws))
-        wslay_event_send(c->ws);
+    if (!first) return;
+    if (c->ws && wslay_event_want_write(c->ws)) wslay_event_send(c->ws);
     if (c->ssl && SSL_is_init_finished(c->ssl)) {
         flush(c); /* encrypt the close frame before close_notify */
         SSL_shutdown(c->ssl);
@@ -192,18 +182,22 @@ __attribute__((format(printf, 2, 3))) static void finish_graceful(cg_ws_client *
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_timer_start(&c->timer, on_linger_timeout, SHUTDOWN_LINGER_MS, 0);
     c->shutdown_req.data = c;
-    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
-        close_handles(c);
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) close_handles(c);
 }
 
 static const char *stage_name(ws_state st)
 {
     switch (st) {
-    case ST_RESOLVING: return "resolving the host";
-    case ST_CONNECTING: return "connecting";
-    case ST_TLS: return "in the TLS handshake";
-    case ST_UPGRADE: return "in the WebSocket upgrade";
-    default: return "connecting";
+    case ST_RESOLVING:
+        return "resolving the host";
+    case ST_CONNECTING:
+        return "connecting";
+    case ST_TLS:
+        return "in the TLS handshake";
+    case ST_UPGRADE:
+        return "in the WebSocket upgrade";
+    default:
+        return "connecting";
     }
 }
 
@@ -229,8 +223,7 @@ static void on_write(uv_write_t *req, int status)
 /* Encrypts pending plaintext (TLS) and hands the wire bytes to libuv in one write. */
 static void flush(cg_ws_client *c)
 {
-    if (c->closing_handles)
-        return;
+    if (c->closing_handles) return;
     if (c->ssl && c->pending.len > 0 && SSL_is_init_finished(c->ssl)) {
         int r = SSL_write(c->ssl, c->pending.data, (int)c->pending.len);
         if (r <= 0) {
@@ -240,8 +233,7 @@ static void flush(cg_ws_client *c)
         c->pending.len = 0;
     }
     cg_buf *out = c->ssl ? &c->wire : &c->pending;
-    if (out->len == 0)
-        return;
+    if (out->len == 0) return;
     write_req *wr = cg_xmalloc(sizeof *wr);
     wr->c = c;
     wr->data = out->data;
@@ -297,8 +289,7 @@ static pthread_once_t bio_method_once = PTHREAD_ONCE_INIT;
 static void bio_method_init(void)
 {
     bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cg-ws-client");
-    if (!bio_method)
-        abort();
+    if (!bio_method) abort();
     BIO_meth_set_write(bio_method, bio_write);
     BIO_meth_set_read(bio_method, bio_read);
     BIO_meth_set_ctrl(bio_method, bio_ctrl);
@@ -346,7 +337,8 @@ SSL_CTX *cg_ws_tls_ctx_new(const char *ca_file, char *err, size_t errlen)
 
 /* ---- wslay ---- */
 
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                          void *user)
 {
     cg_ws_client *c = user;
     if (c->ws_in_len == 0) {
@@ -373,8 +365,7 @@ static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, 
 {
     while (len > 0) {
         if (mask_pool_left == 0) {
-            if (RAND_bytes(mask_pool, MASK_POOL_SIZE) != 1)
-                return -1;
+            if (RAND_bytes(mask_pool, MASK_POOL_SIZE) != 1) return -1;
             mask_pool_left = MASK_POOL_SIZE;
         }
         size_t n = len < mask_pool_left ? len : mask_pool_left;
@@ -396,10 +387,8 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     } else if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
         c->close_code = arg->status_code;
         size_t n = arg->msg_length > 2 ? arg->msg_length - 2 : 0;
-        if (n >= sizeof c->reason)
-            n = sizeof c->reason - 1;
-        if (n > 0)
-            memcpy(c->reason, arg->msg + 2, n);
+        if (n >= sizeof c->reason) n = sizeof c->reason - 1;
+        if (n > 0) memcpy(c->reason, arg->msg + 2, n);
         c->reason[n] = '\0';
     }
 }
@@ -431,8 +420,7 @@ static void finish_header(handshake *hs)
 static int hp_header_field(http_parser *p, const char *at, size_t len)
 {
     handshake *hs = p->data;
-    if (hs->in_value)
-        finish_header(hs);
+    if (hs->in_value) finish_header(hs);
     cg_buf_append(&hs->field, at, len);
     return 0;
 }
@@ -448,8 +436,7 @@ static int hp_header_value(http_parser *p, const char *at, size_t len)
 static int hp_headers_complete(http_parser *p)
 {
     handshake *hs = p->data;
-    if (hs->in_value)
-        finish_header(hs);
+    if (hs->in_value) finish_header(hs);
     hs->headers_done = true;
     return 0;
 }
@@ -509,6 +496,7 @@ static size_t feed_upgrade(cg_ws_client *c, const char *data, size_t len)
     }
     unsigned status = hs->parser.status_code;
     if (status != 101) {
+        c->info.http_status = (int)status;
         fail(c, CG_WS_ERR_HANDSHAKE, 0, "upgrade refused: HTTP %u", status);
         return len;
     }
@@ -539,8 +527,7 @@ static size_t feed_upgrade(cg_ws_client *c, const char *data, size_t len)
     wslay_event_config_set_max_recv_msg_length(c->ws, c->max_message);
     c->state = ST_OPEN;
     uv_timer_stop(&c->timer);
-    if (c->cbs.on_open)
-        c->cbs.on_open(c, c->user);
+    if (c->cbs.on_open) c->cbs.on_open(c, c->user);
     return n;
 }
 
@@ -552,8 +539,7 @@ static void feed_ws(cg_ws_client *c, const char *data, size_t len)
     c->ws_in_len = len;
     int r = wslay_event_recv(c->ws);
     c->ws_in_len = 0;
-    if (r != 0)
-        fail(c, CG_WS_ERR_PROTOCOL, 0, "WebSocket protocol error (%d)", r);
+    if (r != 0) fail(c, CG_WS_ERR_PROTOCOL, 0, "WebSocket protocol error (%d)", r);
 }
 
 /* Plaintext from the peer: upgrade response first, then frames. */
@@ -564,8 +550,7 @@ static void on_plain(cg_ws_client *c, const char *data, size_t len)
         data += n;
         len -= n;
     }
-    if (c->state == ST_OPEN && len > 0)
-        feed_ws(c, data, len);
+    if (c->state == ST_OPEN && len > 0) feed_ws(c, data, len);
 }
 
 static void tls_handshake_step(cg_ws_client *c)
@@ -594,8 +579,7 @@ static void on_tls_data(cg_ws_client *c, const char *data, size_t len)
 {
     c->tls_in = data;
     c->tls_in_len = len;
-    if (c->state == ST_TLS)
-        tls_handshake_step(c);
+    if (c->state == ST_TLS) tls_handshake_step(c);
     while (c->state == ST_UPGRADE || c->state == ST_OPEN) {
         int r = SSL_read(c->ssl, plain_buf, sizeof plain_buf);
         if (r > 0) {
@@ -603,8 +587,7 @@ static void on_tls_data(cg_ws_client *c, const char *data, size_t len)
             continue;
         }
         int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ)
-            break;
+        if (e == SSL_ERROR_WANT_READ) break;
         if (e == SSL_ERROR_ZERO_RETURN) {
             fail(c, CG_WS_ERR_EOF, UV_EOF, "connection closed by the peer (TLS close_notify)");
         } else {
@@ -624,8 +607,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     cg_ws_client *c = s->data;
-    if (nread == 0 || c->state == ST_DONE)
-        return;
+    if (nread == 0 || c->state == ST_DONE) return;
     if (nread < 0) {
         if (nread == UV_EOF)
             fail(c, CG_WS_ERR_EOF, UV_EOF,
@@ -669,8 +651,7 @@ static void pump(cg_ws_client *c)
 static void on_connect(uv_connect_t *req, int status)
 {
     cg_ws_client *c = req->data;
-    if (c->state == ST_DONE)
-        return;
+    if (c->state == ST_DONE) return;
     if (status < 0) {
         fail(c, CG_WS_ERR_CONNECT, status, "connect failed: %s", uv_strerror(status));
         return;
@@ -694,8 +675,7 @@ static void start_connect(cg_ws_client *c, const struct sockaddr *addr)
     c->state = ST_CONNECTING;
     c->connect_req.data = c;
     int r = uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect);
-    if (r < 0)
-        fail(c, CG_WS_ERR_CONNECT, r, "connect failed: %s", uv_strerror(r));
+    if (r < 0) fail(c, CG_WS_ERR_CONNECT, r, "connect failed: %s", uv_strerror(r));
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -708,7 +688,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status < 0)
-        fail(c, CG_WS_ERR_RESOLVE, status, "cannot resolve %s: %s", c->url.host, uv_strerror(status));
+        fail(c, CG_WS_ERR_RESOLVE, status, "cannot resolve %s: %s", c->url.host,
+             uv_strerror(status));
     else
         start_connect(c, res->ai_addr);
     uv_freeaddrinfo(res);
@@ -727,8 +708,7 @@ bool cg_ws_url_parse(const char *url, cg_ws_url *u)
         return false;
     }
     size_t alen = strcspn(p, "/?#");
-    if (alen == 0 || memchr(p, '@', alen))
-        return false;
+    if (alen == 0 || memchr(p, '@', alen)) return false;
     u->authority = cg_xmalloc(alen + 1);
     memcpy(u->authority, p, alen);
     u->authority[alen] = '\0';
@@ -736,8 +716,7 @@ bool cg_ws_url_parse(const char *url, cg_ws_url *u)
     size_t plen = strcspn(rest, "#");
     u->path = cg_xmalloc(plen + 2);
     size_t off = 0;
-    if (rest[0] != '/')
-        u->path[off++] = '/';
+    if (rest[0] != '/') u->path[off++] = '/';
     memcpy(u->path + off, rest, plen);
     u->path[off + plen] = '\0';
 
@@ -745,8 +724,7 @@ bool cg_ws_url_parse(const char *url, cg_ws_url *u)
     size_t hlen;
     if (a[0] == '[') {
         const char *end = strchr(a, ']');
-        if (!end || end == a + 1)
-            return false;
+        if (!end || end == a + 1) return false;
         hlen = (size_t)(end - a - 1);
         a++;
         if (end[1] == ':')
@@ -755,13 +733,11 @@ bool cg_ws_url_parse(const char *url, cg_ws_url *u)
             return false;
     } else {
         const char *colon = strchr(a, ':');
-        if (colon && strchr(colon + 1, ':'))
-            return false;
+        if (colon && strchr(colon + 1, ':')) return false;
         hlen = colon ? (size_t)(colon - a) : strlen(a);
         port = colon ? colon + 1 : NULL;
     }
-    if (hlen == 0)
-        return false;
+    if (hlen == 0) return false;
     u->host = cg_xmalloc(hlen + 1);
     memcpy(u->host, a, hlen);
     u->host[hlen] = '\0';
@@ -769,8 +745,7 @@ bool cg_ws_url_parse(const char *url, cg_ws_url *u)
     if (port) {
         char *end;
         long v = strtol(port, &end, 10);
-        if (*port == '\0' || *end != '\0' || v < 1 || v > 65535)
-            return false;
+        if (*port == '\0' || *end != '\0' || v < 1 || v > 65535) return false;
         u->port = (int)v;
     }
     return true;
@@ -809,8 +784,7 @@ static bool setup_tls(cg_ws_client *c, const cg_ws_client_options *opts, bool nu
     BIO_set_data(bio, c);
     SSL_set_bio(c->ssl, bio, bio);
     SSL_set_connect_state(c->ssl);
-    if (!numeric_host)
-        SSL_set_tlsext_host_name(c->ssl, c->url.host);
+    if (!numeric_host) SSL_set_tlsext_host_name(c->ssl, c->url.host);
     if (!opts->skip_hostname_check) {
         int ok = numeric_host ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->url.host)
                               : SSL_set1_host(c->ssl, c->url.host);
@@ -827,8 +801,7 @@ cg_ws_client *cg_ws_client_connect(uv_loop_t *loop, const char *url,
                                    const cg_ws_client_callbacks *cbs, void *user)
 {
     static const cg_ws_client_options no_opts;
-    if (!opts)
-        opts = &no_opts;
+    if (!opts) opts = &no_opts;
     cg_ws_client *c = cg_xcalloc(1, sizeof *c);
     c->loop = loop;
     c->cbs = *cbs;
@@ -852,10 +825,8 @@ cg_ws_client *cg_ws_client_connect(uv_loop_t *loop, const char *url,
     } addr;
     bool numeric = uv_ip4_addr(c->url.host, c->url.port, &addr.in4) == 0 ||
                    uv_ip6_addr(c->url.host, c->url.port, &addr.in6) == 0;
-    if (c->url.tls && !setup_tls(c, opts, numeric))
-        return c;
-    if (c->timeout_ms)
-        uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
+    if (c->url.tls && !setup_tls(c, opts, numeric)) return c;
+    if (c->timeout_ms) uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
     if (numeric) {
         start_connect(c, &addr.sa);
         return c;
@@ -873,21 +844,17 @@ cg_ws_client *cg_ws_client_connect(uv_loop_t *loop, const char *url,
 
 int cg_ws_client_send_text(cg_ws_client *c, const char *data, size_t len)
 {
-    if (c->state != ST_OPEN || c->close_requested)
-        return -1;
-    struct wslay_event_msg m = {.opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)data,
-                                .msg_length = len};
-    if (wslay_event_queue_msg(c->ws, &m) != 0)
-        return -1;
-    if (c->depth == 0)
-        pump(c);
+    if (c->state != ST_OPEN || c->close_requested) return -1;
+    struct wslay_event_msg m = {
+        .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)data, .msg_length = len};
+    if (wslay_event_queue_msg(c->ws, &m) != 0) return -1;
+    if (c->depth == 0) pump(c);
     return 0;
 }
 
 void cg_ws_client_close(cg_ws_client *c, uint16_t code, const char *reason)
 {
-    if (c->state == ST_DONE || c->close_requested)
-        return;
+    if (c->state == ST_DONE || c->close_requested) return;
     if (c->state != ST_OPEN) {
         fail(c, CG_WS_CLOSED, 0, "closed before the connection was open");
         return;
@@ -895,6 +862,5 @@ void cg_ws_client_close(cg_ws_client *c, uint16_t code, const char *reason)
     c->close_requested = true;
     const char *r = reason ? reason : "";
     wslay_event_queue_close(c->ws, code, (const uint8_t *)r, strlen(r));
-    if (c->depth == 0)
-        pump(c);
+    if (c->depth == 0) pump(c);
 }

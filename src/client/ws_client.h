@@ -42,6 +42,7 @@ typedef struct cg_ws_close_info {
     cg_ws_status status;
     bool was_open;       /* the upgrade had succeeded */
     int uv_error;        /* the libuv error behind RESOLVE/CONNECT/IO/EOF, else 0 */
+    int http_status;     /* status of a refused upgrade (e.g. 429, 503), else 0 */
     uint16_t close_code; /* code of the close frame received, 0 if none */
     const char *reason;  /* reason of the close frame received ("" if none) */
     const char *message; /* human-readable description of how it ended */

@@ -155,6 +155,8 @@ size_t cg_conn_buffered(const cg_conn *c)
     return c->out.len + c->bytes_in_flight;
 }
 
+#define WRITE_HIGH_WATER (256 * 1024)
+
 typedef struct write_req {
     uv_write_t req;
     cg_conn *conn;
@@ -171,15 +173,17 @@ static void on_written(uv_write_t *req, int status)
     free(w);
     if (status < 0)
         cg_conn_close(c);
-    else if (c->close_when_flushed && cg_conn_buffered(c) == 0)
-        cg_conn_close(c);
+    else
+        cg_conn_flush(c); /* what waited in `out` for the kernel to drain, or the close */
     cg_conn_unref(c);
 }
 
 void cg_conn_flush(cg_conn *c)
 {
     if (c->in_callback || c->closed) return;
-    if (c->out.len > 0) {
+    /* At most WRITE_HIGH_WATER bytes are handed to libuv; the rest waits in `out`, so it
+     * can still be dropped when a consumer that does not read is cut off with 1013. */
+    if (c->out.len > 0 && c->bytes_in_flight < WRITE_HIGH_WATER) {
         uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
         /* Fast path: the kernel takes it all now and no request is allocated. */
         int n = c->bytes_in_flight == 0 ? uv_try_write((uv_stream_t *)&c->tcp, &b, 1) : UV_EAGAIN;

@@ -165,9 +165,11 @@ static void settle(cg_conn *c)
         cg_log(
             CG_LOG_WARN, "ws", "slow consumer",
             json_pack("{s:s, s:I}", "ip", c->peer_ip, "buffered", (json_int_t)cg_conn_buffered(c)));
-        fail(c, 1013, "slow consumer");
-        wslay_event_send(c->ws);
-        cg_conn_close(c);
+        /* Output not yet handed to the kernel is whole frames (see conn.c): drop it so
+         * the close frame is next after what is already in flight. TLS records cannot
+         * be dropped; there the close frame waits behind them. */
+        if (!c->ssl) c->out.len = 0;
+        cg_ws_close(c, 1013, "slow consumer");
         return;
     }
     cg_conn_flush(c);

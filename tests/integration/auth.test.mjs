@@ -4,6 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import { startGateway, spawnClawgate, waitForExit, makeStateDir, freePort, assertNoSanitizerReport, sleep } from './lib/gateway.mjs';
 import { GatewayClient } from './lib/client.mjs';
 
@@ -268,5 +269,30 @@ describe('startup rules', () => {
     assertAccepted(await attempt(gw2, { auth: { token: 'env-token-1' } }));
     assertRefused(await attempt(gw2, { auth: { token: 'file-token-1' } }), 'AUTH_TOKEN_MISMATCH');
     await gw2.stop();
+  });
+});
+
+describe('local bypass needs a loopback peer', () => {
+  const ip = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  let gw;
+  before(async () => { if (ip) gw = await startGateway({ bind: 'lan' }); });
+  after(async () => { if (gw) await gw.stop(); });
+
+  test('no credential from a non-loopback peer is refused even with a loopback Host', { skip: !ip && 'no non-loopback IPv4 address' }, async () => {
+    const remote = { ...gw, url: `ws://${ip}:${gw.port}` };
+    assertRefused(await attempt(remote, { auth: undefined, host: `127.0.0.1:${gw.port}` }), 'AUTH_TOKEN_MISSING');
+    assertAccepted(await attempt(remote, { auth: { token: gw.token } }));
+    assertAccepted(await attempt(gw, { auth: undefined }));
+  });
+});
+
+describe('"${VAR}" in config strings', () => {
+  test('gateway.auth.token "${VAR}" is taken from the environment; the file keeps the reference', async () => {
+    const gw = await startGateway({ token: null, env: { IT_SECRET_TOKEN: 'from-env-var-42' }, config: { gateway: { auth: { token: '${IT_SECRET_TOKEN}' } } } });
+    try {
+      assertAccepted(await attempt(gw, { auth: { token: 'from-env-var-42' }, host: 'example.com' }));
+      assertRefused(await attempt(gw, { auth: { token: '${IT_SECRET_TOKEN}' } }), 'AUTH_TOKEN_MISMATCH');
+      assert.equal(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')).gateway.auth.token, '${IT_SECRET_TOKEN}');
+    } finally { await gw.stop(); }
   });
 });

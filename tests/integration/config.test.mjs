@@ -346,6 +346,16 @@ describe('external edits, invalid files, SIGHUP', () => {
     assert.deepEqual(rz2.json.failing, []);
   });
 
+  test("clawgate's own writes do not trigger a reload; an external edit does (log)", async () => {
+    const reloads = () => gw.logLines().filter((l) => /reload/i.test(l.message)).length;
+    const r0 = reloads();
+    assert.ok(r0 > 0, 'the earlier external edits were logged as reloads');
+    const g = await c.call('config.get', {});
+    await c.call('config.patch', { raw: JSON.stringify({ custom: { own: Date.now() } }), baseHash: g.hash });
+    await sleep(2500);
+    assert.equal(reloads(), r0, 'no reload after our own write');
+  });
+
   test('SIGHUP reloads the file', async () => {
     writeFile({ gateway: { tickIntervalMs: 999 }, custom: { hup: true } });
     gw.proc.kill('SIGHUP');
@@ -354,5 +364,36 @@ describe('external edits, invalid files, SIGHUP', () => {
     assert.equal(fresh.hello.policy.tickIntervalMs, 999);
     fresh.close();
     assert.equal(gw.proc.exitCode, null, 'still running after SIGHUP');
+  });
+});
+
+describe('precedence: flag > environment > file', () => {
+  test('CLAWGATE_GATEWAY_PORT beats gateway.port in the file; --port beats both', async () => {
+    const envPort = await freePort();
+    const filePort = await freePort();
+    const gw = await startGateway({ port: envPort, portFlag: false, env: { CLAWGATE_GATEWAY_PORT: String(envPort) }, config: { gateway: { port: filePort } } });
+    try {
+      assert.equal((await httpRequest(envPort, '/healthz')).status, 200);
+      assert.equal(await portRefuses(filePort), true, 'the file port is not used');
+    } finally { await gw.stop(); }
+    const flagPort = await freePort();
+    const gw2 = await startGateway({ port: flagPort, env: { OPENCLAW_GATEWAY_PORT: String(envPort) }, config: { gateway: { port: filePort } } });
+    try {
+      assert.equal((await httpRequest(flagPort, '/healthz')).status, 200);
+      assert.equal(await portRefuses(envPort), true);
+    } finally { await gw2.stop(); }
+  });
+
+  test('CLAWGATE_CONFIG_PATH points at another file', async () => {
+    const other = `${fs.mkdtempSync('/tmp/clawgate-cfg-')}/elsewhere.json`;
+    fs.writeFileSync(other, JSON.stringify({ gateway: { tickIntervalMs: 4321 } }));
+    const gw = await startGateway({ env: { CLAWGATE_CONFIG_PATH: other } });
+    try {
+      const c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+      assert.equal(c.hello.policy.tickIntervalMs, 4321);
+      const g = await c.call('config.get', {});
+      assert.equal(fs.realpathSync(g.path), fs.realpathSync(other));
+      c.close();
+    } finally { await gw.stop(); fs.rmSync(other.slice(0, other.lastIndexOf('/')), { recursive: true, force: true }); }
   });
 });

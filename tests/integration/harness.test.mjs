@@ -37,7 +37,7 @@ describe('harness self-test against a scripted fake server', () => {
       });
     });
   });
-  after(() => new Promise((r) => wss.close(r)));
+  after(() => new Promise((r) => { for (const ws of wss.clients) ws.terminate(); wss.close(r); }));
 
   const helloReply = (hello = HELLO, extra = []) => (req, send) => {
     if (req.method === 'connect') { send({ type: 'res', id: req.id, ok: true, payload: hello }); for (const f of extra) send(f); return; }

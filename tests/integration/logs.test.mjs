@@ -179,3 +179,39 @@ describe('logs.tail', () => {
     assert.ok(t2.lines.every((l) => !l.includes('definitely-wrong')));
   });
 });
+
+describe('log rotation (logging.maxFileBytes)', () => {
+  const MAX = 4096;
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway({ config: { logging: { maxFileBytes: MAX } } });
+    c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  test('rotates into clawgate.log.1 ... .5 (.1 the newest); each stays near the limit', async () => {
+    const t0 = await c.call('logs.tail', {});
+    for (let i = 0; i < 80; i++) {
+      const x = await connectClient(gw);
+      x.close();
+      await x.closed;
+    }
+    await sleep(200);
+    const dir = gw.logPath.slice(0, gw.logPath.lastIndexOf('/'));
+    const files = fs.readdirSync(dir).sort();
+    for (let i = 1; i <= 5; i++) assert.ok(files.includes(`clawgate.log.${i}`), `clawgate.log.${i} in ${files}`);
+    assert.ok(!files.includes('clawgate.log.6'), `at most 5 rotated files: ${files}`);
+    for (const f of ['clawgate.log', 'clawgate.log.1', 'clawgate.log.5']) {
+      const size = fs.statSync(`${dir}/${f}`).size;
+      assert.ok(size <= MAX + 2048, `${f} is ${size} bytes for maxFileBytes ${MAX}`);
+      for (const l of fs.readFileSync(`${dir}/${f}`, 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
+    }
+    const newest = (f) => JSON.parse(fs.readFileSync(`${dir}/${f}`, 'utf8').split('\n').filter(Boolean).pop()).time;
+    assert.ok(newest('clawgate.log.1') >= newest('clawgate.log.2'), '.1 is newer than .2');
+    assert.ok(newest('clawgate.log') >= newest('clawgate.log.1'), 'the live file is the newest');
+    // a cursor from before the rotation is past the new size: reset
+    const stale = await c.call('logs.tail', { cursor: t0.cursor > fs.statSync(gw.logPath).size ? t0.cursor : fs.statSync(gw.logPath).size + 4096 });
+    assert.equal(stale.reset, true);
+    assert.ok(stale.lines.length > 0);
+  });
+});

@@ -245,3 +245,34 @@ describe('protocol', () => {
     s.destroy();
   });
 });
+
+describe('health', () => {
+  let gw;
+  before(async () => { gw = await startGateway(); });
+  after(async () => { await gw.stop(); });
+
+  test('health: ok, current ts, durationMs, a measured eventLoop; same shape as hello-ok.snapshot.health', async () => {
+    const c = await connectClient(gw);
+    const h = await c.call('health', {});
+    assert.equal(h.ok, true);
+    assert.ok(Math.abs(h.ts - Date.now()) < 60000, `ts ${h.ts}`);
+    assert.ok(Number.isInteger(h.durationMs) && h.durationMs >= 0);
+    assert.ok(h.eventLoop, 'eventLoop present');
+    for (const k of ['intervalMs', 'delayP99Ms', 'delayMaxMs', 'utilization', 'cpuCoreRatio']) {
+      assert.equal(typeof h.eventLoop[k], 'number', `eventLoop.${k}`);
+    }
+    assert.ok(h.eventLoop.utilization <= 1.0 + 1e-9, `utilization ${h.eventLoop.utilization} is a fraction`);
+    assert.deepEqual(Object.keys(c.hello.snapshot.health).sort(), Object.keys(h).sort(), 'the same object as the snapshot');
+    assert.equal(typeof h.eventLoop.degraded, 'boolean');
+    c.close();
+  });
+
+  test('health params: {} or absent; anything else refused', async () => {
+    const c = await connectClient(gw);
+    assert.equal((await c.request('health', undefined, { omitParams: true })).ok, true);
+    const r = await c.request('health', { probe: true, bogus: 1 });
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, 'INVALID_REQUEST');
+    c.close();
+  });
+});

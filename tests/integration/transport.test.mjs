@@ -282,6 +282,7 @@ describe('WebSocket upgrade and framing', () => {
     const claimedKiB = (claimed * conns.length) / 1024;
     assert.ok(rss1 - rss0 < 16 * 1024, `VmRSS grew by ${rss1 - rss0} KiB after ${conns.length} claimed ${claimed}-byte frames`);
     assert.ok(data1 - data0 < claimedKiB / 3, `VmData grew by ${data1 - data0} KiB (claimed ${claimedKiB} KiB in all)`);
+    if (process.env.CLAWGATE_IT_DEBUG) console.log({ rss: rss1 - rss0, data: data1 - data0, claimedKiB });
     for (const s of conns) { assert.equal(s.closeFrame, null, 'no close for a frame still arriving'); s.destroy(); }
     c.close();
   });
@@ -449,5 +450,101 @@ describe('maxPreauthPerIp (needs a non-loopback address: loopback is exempt)', (
     assert.equal((await again.upgrade({ host: `${ip}:${gw.port}` })).status, 101);
     again.destroy();
     for (const s of held) s.destroy();
+  });
+});
+
+describe('output backpressure and the JSON budget', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ config: { gateway: { limits: { maxBufferedBytes: 65536, jsonBudgetBytes: 262144 } } } });
+  });
+  after(async () => { await gw.stop(); });
+
+  test('a consumer that never reads is closed with 1013 once its queue passes maxBufferedBytes; others are unaffected', async () => {
+    const s = await rawConnected(gw);
+    s.sock.pause();
+    const req = encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ type: 'req', id: 'h', method: 'health', params: {} }) });
+    // Small batches, so the server has read everything we sent by the time it gives up on
+    // us (a close with unread input would turn into a TCP reset that can eat the close frame).
+    // While paused we cannot see the server's FIN, so the gateway's log tells us when it
+    // dropped the connection (it logs every disconnect) and we stop writing then.
+    const logged0 = gw.logLines().length;
+    const dropped = () => gw.logLines().slice(logged0).some((l) => /disconnect/i.test(JSON.stringify(l)));
+    const batch = Buffer.concat(Array.from({ length: 200 }, () => req));
+    for (let i = 0; i < 100 && !dropped(); i++) {
+      s.sock.write(batch);
+      await sleep(50);
+    }
+    await sleep(500);
+    const c = await connectClient(gw);
+    const t0 = Date.now();
+    assert.equal((await c.request('health', {})).ok, true);
+    assert.ok(Date.now() - t0 < 2000, 'another client is served while one consumer is stuck');
+    c.close();
+    s.sock.resume();
+    const close = await s.waitClose(15000);
+    if (process.env.CLAWGATE_IT_DEBUG) console.log(close, s.error && s.error.code, s.frames.length);
+    // The server closes with 1013. When it closes with our unread requests still in its
+    // receive buffer the kernel sends RST and the close frame can be lost (1006 + ECONNRESET).
+    if (close.code === 1006) assert.equal(s.error?.code, 'ECONNRESET', 'dropped without a close frame or a reset');
+    else assert.equal(close.code, 1013, `close ${JSON.stringify(close)}`);
+    s.destroy();
+  });
+
+  test('wide JSON whose parse passes jsonBudgetBytes closes with 1009; the server stays up', async () => {
+    const s = await rawConnected(gw);
+    const wide = '[' + Array.from({ length: 60000 }, () => '{}').join(',') + ']'; // ~180 KB text, far more parsed
+    await s.sendText(`{"type":"req","id":"w","method":"health","params":{"x":${wide}}}`);
+    const close = await s.waitClose(10000);
+    assert.equal(close.code, 1009, `close ${JSON.stringify(close)}`);
+    s.destroy();
+    const c = await connectClient(gw);
+    assert.equal((await c.request('health', {})).ok, true);
+    c.close();
+  });
+
+  test('a message within the budget is parsed normally', async () => {
+    const c = await connectClient(gw);
+    const r = await c.request('health', { });
+    assert.equal(r.ok, true);
+    const s = await rawConnected(gw);
+    await s.sendText(`{"type":"req","id":"small","method":"health","params":{"x":[${Array.from({ length: 100 }, () => '{}').join(',')}]}}`);
+    const res = await readResponse(s, 'small');
+    assert.equal(res.ok, false, 'health refuses unknown params');
+    assert.equal(res.error.code, 'INVALID_REQUEST');
+    assert.equal(s.closeFrame, null);
+    s.destroy();
+    c.close();
+  });
+});
+
+describe('gateway.bind', () => {
+  const ip = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  const hasV6Loopback = Object.values(os.networkInterfaces()).flat().some((a) => a && a.family === 'IPv6' && a.internal && a.address === '::1');
+  const reachable = (port, host) => httpRequest(port, '/healthz', { host, timeoutMs: 2000 }).then((r) => r.status === 200, () => false);
+
+  test('loopback: 127.0.0.1 (and ::1 where the host has it), not the other interfaces', async () => {
+    const gw = await startGateway({ bind: 'loopback' });
+    try {
+      assert.equal(await reachable(gw.port, '127.0.0.1'), true);
+      if (hasV6Loopback) assert.equal(await reachable(gw.port, '::1'), true, '::1 is served too');
+      if (ip) assert.equal(await reachable(gw.port, ip), false, `not reachable on ${ip}`);
+    } finally { await gw.stop(); }
+  });
+
+  test('lan: every interface', { skip: !ip && 'no non-loopback IPv4 address' }, async () => {
+    const gw = await startGateway({ bind: 'lan' });
+    try {
+      assert.equal(await reachable(gw.port, '127.0.0.1'), true);
+      assert.equal(await reachable(gw.port, ip), true);
+    } finally { await gw.stop(); }
+  });
+
+  test('custom: gateway.customBindHost only', { skip: !ip && 'no non-loopback IPv4 address' }, async () => {
+    const gw = await startGateway({ bind: null, host: ip, config: { gateway: { bind: 'custom', customBindHost: ip } } });
+    try {
+      assert.equal(await reachable(gw.port, ip), true);
+      assert.equal(await reachable(gw.port, '127.0.0.1'), false, 'not on loopback');
+    } finally { await gw.stop(); }
   });
 });

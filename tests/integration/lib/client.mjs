@@ -46,8 +46,13 @@ export class GatewayClient {
    */
   static async open(url, opts = {}) {
     const c = new GatewayClient(url, opts);
-    await c._opened;
-    if (opts.expectChallenge !== false) await c.waitChallenge(opts.timeoutMs ?? 5000);
+    try {
+      await c._opened;
+      if (opts.expectChallenge !== false) await c.waitChallenge(opts.timeoutMs ?? 5000);
+    } catch (e) {
+      c.terminate();
+      throw e;
+    }
     return c;
   }
 
@@ -194,8 +199,8 @@ export class GatewayClient {
 
   /** Resolves with pred()'s first truthy value, checked on every frame and on close. */
   waitFor(pred, timeoutMs = 5000, what = 'condition') {
-    this.assertClean();
     return new Promise((resolve, reject) => {
+      this.assertClean();
       const w = { pred, resolve, reject };
       w.timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
@@ -238,7 +243,7 @@ export class GatewayClient {
 
   /** Sends a request and resolves with the whole res frame (ok or not). */
   request(method, params, { id, timeoutMs = 10000, binary = false, omitParams = false } = {}) {
-    this.assertClean();
+    try { this.assertClean(); } catch (e) { return Promise.reject(e); }
     id = id ?? `${++idCounter}:${randomUUID()}`;
     const frame = { type: 'req', id, method };
     if (!omitParams) frame.params = params === undefined ? {} : params;

@@ -140,6 +140,7 @@ export async function runClawgate(argv, { env = {}, timeoutMs = 20000 } = {}) {
  *   password    --password value (omitted unless given)
  *   bind        --bind value (default "loopback"; null to omit)
  *   port        port (default: a free one; null to omit --port)
+ *   host        address to reach it at (health polling, url; default 127.0.0.1)
  *   portFlag    false: do not pass --port (the port must then come from config/env)
  *   stateDir    existing state dir (default: a new mkdtemp dir)
  *   env         extra environment
@@ -147,6 +148,19 @@ export async function runClawgate(argv, { env = {}, timeoutMs = 20000 } = {}) {
  *   keepStateDir    do not delete the state dir on stop
  */
 export async function startGateway(options = {}) {
+  // A free port can be taken between freePort() and clawgate's bind (ctest runs files in
+  // parallel): retry with a new port when the start failed on EADDRINUSE.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOnce(options);
+    } catch (e) {
+      const retry = attempt < 3 && options.port === undefined && !options.argv && /in use|EADDRINUSE/i.test(e.message);
+      if (!retry) throw e;
+    }
+  }
+}
+
+async function startGatewayOnce(options) {
   const stateDir = options.stateDir || makeStateDir();
   const port = options.port === undefined ? await freePort() : options.port;
   const token = options.token === undefined ? 'tok-' + randomBytes(12).toString('hex') : options.token;
@@ -170,7 +184,7 @@ export async function startGateway(options = {}) {
     stateDir,
     proc: h.proc,
     pid: h.proc.pid,
-    url: `ws://127.0.0.1:${port}`,
+    url: `ws://${options.host || '127.0.0.1'}:${port}`,
     token: auth === 'token' ? (token ?? undefined) : undefined,
     password: options.password,
     argv,
@@ -179,7 +193,7 @@ export async function startGateway(options = {}) {
     configPath: path.join(stateDir, 'clawgate.json'),
     logPath: path.join(stateDir, 'logs', 'clawgate.log'),
     stopped: false,
-    http: (p, o) => httpRequest(port, p, o),
+    http: (p, o) => httpRequest(port, p, { host: options.host || '127.0.0.1', ...o }),
     /** Parsed lines of DIR/logs/clawgate.log (throws on a non-JSON line). */
     logLines() {
       let text;
@@ -228,7 +242,7 @@ export async function startGateway(options = {}) {
     }
     if (port !== null) {
       try {
-        const r = await httpRequest(port, '/healthz', { timeoutMs: 1000 });
+        const r = await httpRequest(port, '/healthz', { timeoutMs: 1000, host: options.host || '127.0.0.1' });
         if (r.status === 200) break;
         lastErr = new Error(`/healthz answered ${r.status}`);
       } catch (e) { lastErr = e; }

@@ -1,0 +1,545 @@
+/* cg-loadgen: a load generator for OpenClaw-protocol gateways (clawgate or the real one).
+ *
+ * Load mode: opens C connections (ws or wss, token or password auth), completes the
+ * connect handshake on each, then keeps N requests of one method in flight per
+ * connection for a duration (after an unmeasured warm-up) or until a request count is
+ * reached, and prints one JSON line: {method, connections, inflight, requests, errors,
+ * seconds, rps, p50_ms, p90_ms, p99_ms, max_ms, connect_errors}.
+ *
+ * Hold mode (--hold K): opens K connections, completes the handshake on each and idles
+ * (connections refused as busy, HTTP 503/429, retry after 100 ms);
+ * prints {"held":n,"failed":f,"seconds":t} once every attempt has finished, then holds
+ * them until SIGINT/SIGTERM or --hold-seconds. Used to measure a gateway's memory per
+ * connection.
+ *
+ * Design: one libuv loop, one thread (the gateway under test gets the other cores).
+ * Each connection owns N slots; a request's id is its slot number, the slot keeps the
+ * send time, and the response frees it and immediately reuses it, so the window never
+ * drifts. Frames are built by copying a pre-rendered prefix and suffix around the id;
+ * sends made while handling one read go out in a single write (ws_client batches).
+ * Latencies go into a log-linear histogram (1 us resolution below 256 us, then 128
+ * sub-buckets per power of two, under 0.8% error), so memory does not grow with the
+ * number of requests. Connects are started at most --connect-concurrency at a time. */
+#include "client/ws_client.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#define SUB_BITS 7
+#define SUB (1u << SUB_BITS)
+#define HIST_BUCKETS (2 * SUB + 40 * SUB)
+#define MAX_RETRIES 100
+#define RETRY_DELAY_MS 100
+
+typedef struct histogram {
+    uint64_t count[HIST_BUCKETS];
+    uint64_t total, max_us;
+} histogram;
+
+static unsigned bucket_of(uint64_t us)
+{
+    if (us < 2 * SUB) return (unsigned)us;
+    unsigned e = (unsigned)(63 - __builtin_clzll(us)) - SUB_BITS;
+    unsigned idx = 2 * SUB + (e - 1) * SUB + (unsigned)((us >> e) - SUB);
+    return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
+}
+
+/* Middle of a bucket, in microseconds. */
+static double bucket_value(unsigned idx)
+{
+    if (idx < 2 * SUB) return idx;
+    unsigned e = (idx - 2 * SUB) / SUB + 1;
+    uint64_t m = (idx - 2 * SUB) % SUB + SUB;
+    return (double)(m << e) + (double)(1ull << e) / 2;
+}
+
+static void hist_add(histogram *h, uint64_t us)
+{
+    h->count[bucket_of(us)]++;
+    h->total++;
+    if (us > h->max_us) h->max_us = us;
+}
+
+static double hist_percentile_ms(const histogram *h, double p)
+{
+    if (h->total == 0) return 0;
+    uint64_t rank = (uint64_t)(p * (double)h->total + 0.999999);
+    if (rank < 1) rank = 1;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->count[i];
+        if (seen >= rank) return bucket_value(i) / 1000.0;
+    }
+    return (double)h->max_us / 1000.0;
+}
+
+typedef struct loadgen loadgen;
+
+typedef struct conn {
+    loadgen *lg;
+    cg_ws_client *ws;
+    bool ready;
+    int retries;
+    uint64_t *sent_ns; /* per slot; 0 when free */
+} conn;
+
+struct loadgen {
+    uv_loop_t *loop;
+    const char *url, *method;
+    char *params_json;
+    json_t *auth, *scopes;
+    cg_ws_client_options opts;
+    int connections, inflight;
+    double duration_s, warmup_s, hold_seconds;
+    uint64_t count_limit; /* 0: run for duration_s */
+    int hold;
+    int connect_concurrency;
+    conn *conns;
+    int next_to_open, opening, ready, failed, open_total;
+    bool measuring, stopping;
+    uint64_t t_start_ns, t_measure_ns, t_end_ns;
+    uint64_t sent, completed, errors;
+    histogram hist;
+    uv_timer_t timer, retry_timer;
+    int *retry_queue, retry_len;
+    uv_signal_t sigint, sigterm;
+    char prefix[32];
+    char *suffix;
+    size_t suffix_len;
+};
+
+/* ---- requests ---- */
+
+static void send_request(conn *c, int slot)
+{
+    loadgen *lg = c->lg;
+    if (lg->stopping || (lg->count_limit && lg->sent >= lg->count_limit)) return;
+    char stack[4096];
+    char id[16];
+    int idlen = snprintf(id, sizeof id, "%d", slot);
+    size_t plen = strlen(lg->prefix);
+    size_t total = plen + (size_t)idlen + lg->suffix_len;
+    char *buf = total <= sizeof stack ? stack : cg_xmalloc(total);
+    memcpy(buf, lg->prefix, plen);
+    memcpy(buf + plen, id, (size_t)idlen);
+    memcpy(buf + plen + idlen, lg->suffix, lg->suffix_len);
+    c->sent_ns[slot] = cg_mono_ns();
+    if (cg_ws_client_send_text(c->ws, buf, total) == 0)
+        lg->sent++;
+    else
+        c->sent_ns[slot] = 0;
+    if (buf != stack) free(buf);
+}
+
+static void stop(loadgen *lg);
+
+static void on_response(conn *c, json_t *frame)
+{
+    loadgen *lg = c->lg;
+    const char *id = json_string_value(json_object_get(frame, "id"));
+    if (!id || lg->stopping) return;
+    char *end;
+    long slot = strtol(id, &end, 10);
+    if (*end != '\0' || slot < 0 || slot >= lg->inflight || c->sent_ns[slot] == 0) return;
+    uint64_t now = cg_mono_ns();
+    uint64_t sent = c->sent_ns[slot];
+    c->sent_ns[slot] = 0;
+    if (lg->measuring && sent >= lg->t_measure_ns) {
+        hist_add(&lg->hist, (now - sent) / 1000);
+        lg->completed++;
+        if (!json_is_true(json_object_get(frame, "ok"))) lg->errors++;
+        if (lg->count_limit && lg->completed >= lg->count_limit) {
+            stop(lg);
+            return;
+        }
+    }
+    send_request(c, (int)slot);
+}
+
+static void start_load(loadgen *lg);
+
+static void on_connected(conn *c)
+{
+    loadgen *lg = c->lg;
+    c->ready = true;
+    lg->ready++;
+    lg->opening--;
+    if (lg->hold == 0) c->sent_ns = cg_xcalloc((size_t)lg->inflight, sizeof *c->sent_ns);
+}
+
+/* ---- connections ---- */
+
+static void open_more(loadgen *lg);
+
+static void send_connect(conn *c)
+{
+    loadgen *lg = c->lg;
+    char instance[37];
+    cg_uuid4(instance);
+    json_t *params = json_pack("{s:i, s:i, s:{s:s, s:s, s:s, s:s, s:s}, s:[], s:s, s:O}",
+                               "minProtocol", 4, "maxProtocol", 4, "client", "id", "cli", "version",
+                               CLAWGATE_VERSION, "platform", "linux", "mode", "cli", "instanceId",
+                               instance, "caps", "role", "operator", "scopes", lg->scopes);
+    if (lg->auth) json_object_set(params, "auth", lg->auth);
+    json_t *frame = json_pack("{s:s, s:s, s:s, s:o}", "type", "req", "id", "connect", "method",
+                              "connect", "params", params);
+    char *s = json_dumps(frame, JSON_COMPACT);
+    cg_ws_client_send_text(c->ws, s, strlen(s));
+    free(s);
+    json_decref(frame);
+}
+
+static void after_attempt(loadgen *lg)
+{
+    if (lg->ready + lg->failed < lg->open_total) {
+        open_more(lg);
+        return;
+    }
+    if (lg->hold > 0) {
+        double secs = (double)(cg_mono_ns() - lg->t_start_ns) / 1e9;
+        printf("{\"held\":%d,\"failed\":%d,\"seconds\":%.3f}\n", lg->ready, lg->failed, secs);
+        fflush(stdout);
+        if (lg->ready == 0) stop(lg);
+    } else if (lg->ready == 0) {
+        fprintf(stderr, "cg-loadgen: no connection could be established\n");
+        stop(lg);
+    } else {
+        start_load(lg);
+    }
+}
+
+static void on_message(cg_ws_client *ws, const char *data, size_t len, void *user)
+{
+    conn *c = user;
+    json_t *frame = json_loadb(data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(frame, "type"));
+    if (!type) {
+        json_decref(frame);
+        return;
+    }
+    if (strcmp(type, "res") == 0) {
+        if (c->ready) {
+            on_response(c, frame);
+        } else if (json_is_true(json_object_get(frame, "ok"))) {
+            on_connected(c);
+            after_attempt(c->lg);
+        } else {
+            char *err = json_dumps(json_object_get(frame, "error"), JSON_COMPACT);
+            fprintf(stderr, "cg-loadgen: connect refused: %s\n", err ? err : "?");
+            free(err);
+            cg_ws_client_close(ws, 1000, "");
+        }
+    } else if (strcmp(type, "event") == 0 && !c->ready) {
+        const char *ev = json_string_value(json_object_get(frame, "event"));
+        if (ev && strcmp(ev, "connect.challenge") == 0) send_connect(c);
+    }
+    json_decref(frame);
+}
+
+static void on_retry(uv_timer_t *t);
+
+static void on_close(cg_ws_client *ws, const cg_ws_close_info *info, void *user)
+{
+    conn *c = user;
+    loadgen *lg = c->lg;
+    c->ws = NULL;
+    if (lg->stopping) return;
+    bool busy = info->http_status == 503 || info->http_status == 429;
+    if (!c->ready && busy && c->retries < MAX_RETRIES) {
+        c->retries++;
+        lg->retry_queue[lg->retry_len++] = (int)(c - lg->conns);
+        if (!uv_is_active((uv_handle_t *)&lg->retry_timer))
+            uv_timer_start(&lg->retry_timer, on_retry, RETRY_DELAY_MS, 0);
+        return;
+    }
+    if (!c->ready) {
+        lg->failed++;
+        lg->opening--;
+        if (lg->failed <= 5) fprintf(stderr, "cg-loadgen: connection failed: %s\n", info->message);
+        after_attempt(lg);
+        return;
+    }
+    lg->ready--;
+    fprintf(stderr, "cg-loadgen: connection lost: %s\n", info->message);
+    if (lg->ready == 0) stop(lg);
+}
+
+static const cg_ws_client_callbacks callbacks = {
+    .on_message = on_message,
+    .on_close = on_close,
+};
+
+/* Connections the gateway turned away as busy (HTTP 503/429 before the upgrade) try
+ * again; they keep their place in the connect window meanwhile. */
+static void on_retry(uv_timer_t *t)
+{
+    loadgen *lg = t->data;
+    int n = lg->retry_len;
+    lg->retry_len = 0;
+    for (int i = 0; i < n; i++) {
+        conn *c = &lg->conns[lg->retry_queue[i]];
+        c->ws = cg_ws_client_connect(lg->loop, lg->url, &lg->opts, &callbacks, c);
+    }
+}
+
+static void open_more(loadgen *lg)
+{
+    while (lg->next_to_open < lg->open_total && lg->opening < lg->connect_concurrency) {
+        conn *c = &lg->conns[lg->next_to_open++];
+        c->lg = lg;
+        lg->opening++;
+        c->ws = cg_ws_client_connect(lg->loop, lg->url, &lg->opts, &callbacks, c);
+    }
+}
+
+/* ---- phases ---- */
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    stop(s->data);
+}
+
+static void on_end(uv_timer_t *t)
+{
+    stop(t->data);
+}
+
+static void on_warmed_up(uv_timer_t *t)
+{
+    loadgen *lg = t->data;
+    lg->measuring = true;
+    lg->t_measure_ns = cg_mono_ns();
+    if (!lg->count_limit) uv_timer_start(&lg->timer, on_end, (uint64_t)(lg->duration_s * 1000), 0);
+}
+
+static void start_load(loadgen *lg)
+{
+    for (int i = 0; i < lg->open_total; i++) {
+        conn *c = &lg->conns[i];
+        if (c->ready)
+            for (int s = 0; s < lg->inflight; s++)
+                send_request(c, s);
+    }
+    if (lg->warmup_s > 0 && !lg->count_limit)
+        uv_timer_start(&lg->timer, on_warmed_up, (uint64_t)(lg->warmup_s * 1000), 0);
+    else
+        on_warmed_up(&lg->timer);
+}
+
+static void stop(loadgen *lg)
+{
+    if (lg->stopping) return;
+    lg->stopping = true;
+    lg->t_end_ns = cg_mono_ns();
+    uv_close((uv_handle_t *)&lg->timer, NULL);
+    uv_close((uv_handle_t *)&lg->retry_timer, NULL);
+    uv_close((uv_handle_t *)&lg->sigint, NULL);
+    uv_close((uv_handle_t *)&lg->sigterm, NULL);
+    for (int i = 0; i < lg->next_to_open; i++)
+        if (lg->conns[i].ws) cg_ws_client_close(lg->conns[i].ws, 1000, "done");
+}
+
+static void print_report(loadgen *lg)
+{
+    double secs = lg->measuring ? (double)(lg->t_end_ns - lg->t_measure_ns) / 1e9 : 0;
+    json_t *r = json_pack("{s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "method",
+                          lg->method, "connections", lg->connections, "inflight", lg->inflight,
+                          "requests", (json_int_t)lg->completed, "errors", (json_int_t)lg->errors,
+                          "seconds", secs, "rps", secs > 0 ? (double)lg->completed / secs : 0.0,
+                          "p50_ms", hist_percentile_ms(&lg->hist, 0.50), "p90_ms",
+                          hist_percentile_ms(&lg->hist, 0.90), "p99_ms",
+                          hist_percentile_ms(&lg->hist, 0.99), "max_ms",
+                          (double)lg->hist.max_us / 1000.0, "connect_errors", lg->failed);
+    char *s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    puts(s);
+    free(s);
+    json_decref(r);
+}
+
+/* ---- setup ---- */
+
+static const char usage[] =
+    "usage: cg-loadgen --url ws[s]://HOST:PORT [--token T | --password P] [--ca-file PEM]\n"
+    "         [--method health] [--params JSON] [--scopes a,b]\n"
+    "         [--connections 1] [--inflight 32] [--duration 10 | --count N] [--warmup 1]\n"
+    "         [--connect-concurrency 32] [--timeout-ms 15000]\n"
+    "       cg-loadgen --url ... --hold K [--hold-seconds S]   (0 = until SIGINT/SIGTERM)\n";
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static bool num_arg(const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *s == '\0' || *end != '\0' || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+static int bad(const char *what)
+{
+    fprintf(stderr, "cg-loadgen: %s\n%s", what, usage);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    loadgen lg = {.method = "health",
+                  .connections = 1,
+                  .inflight = 32,
+                  .duration_s = 10,
+                  .warmup_s = 1,
+                  .connect_concurrency = 32};
+    const char *token = NULL, *password = NULL, *params = "{}", *scopes = NULL, *ca_file = NULL;
+    double timeout_ms = 15000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) return bad("missing value or unknown option");
+        const char *v = argv[++i];
+        double d;
+        if (strcmp(a, "--url") == 0)
+            lg.url = v;
+        else if (strcmp(a, "--token") == 0)
+            token = v;
+        else if (strcmp(a, "--password") == 0)
+            password = v;
+        else if (strcmp(a, "--ca-file") == 0)
+            ca_file = v;
+        else if (strcmp(a, "--method") == 0)
+            lg.method = v;
+        else if (strcmp(a, "--params") == 0)
+            params = v;
+        else if (strcmp(a, "--scopes") == 0)
+            scopes = v;
+        else if (strcmp(a, "--connections") == 0 && num_arg(v, 1, 1e6, &d))
+            lg.connections = (int)d;
+        else if (strcmp(a, "--inflight") == 0 && num_arg(v, 1, 1e5, &d))
+            lg.inflight = (int)d;
+        else if (strcmp(a, "--duration") == 0 && num_arg(v, 0.01, 1e6, &d))
+            lg.duration_s = d;
+        else if (strcmp(a, "--warmup") == 0 && num_arg(v, 0, 1e6, &d))
+            lg.warmup_s = d;
+        else if (strcmp(a, "--count") == 0 && num_arg(v, 1, 1e15, &d))
+            lg.count_limit = (uint64_t)d;
+        else if (strcmp(a, "--hold") == 0 && num_arg(v, 1, 1e7, &d))
+            lg.hold = (int)d;
+        else if (strcmp(a, "--hold-seconds") == 0 && num_arg(v, 0, 1e9, &d))
+            lg.hold_seconds = d;
+        else if (strcmp(a, "--connect-concurrency") == 0 && num_arg(v, 1, 1e6, &d))
+            lg.connect_concurrency = (int)d;
+        else if (strcmp(a, "--timeout-ms") == 0 && num_arg(v, 1, 1e9, &d))
+            timeout_ms = d;
+        else
+            return bad(a);
+    }
+    if (!lg.url) return bad("--url is required");
+    json_t *pj = json_loads(params, JSON_DECODE_ANY, NULL);
+    if (!pj) return bad("--params must be valid JSON");
+    lg.params_json = json_dumps(pj, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(pj);
+
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+
+    if (token || password) {
+        lg.auth = json_object();
+        if (token) json_object_set_new(lg.auth, "token", json_string(token));
+        if (password) json_object_set_new(lg.auth, "password", json_string(password));
+    }
+    lg.scopes = json_array();
+    const char *sc = scopes ? scopes
+                            : "operator.read,operator.write,operator.admin,operator.approvals,"
+                              "operator.pairing,operator.questions,operator.talk,"
+                              "operator.talk.secrets";
+    while (*sc) {
+        size_t n = strcspn(sc, ",");
+        if (n > 0) json_array_append_new(lg.scopes, json_stringn(sc, n));
+        sc += n + (sc[n] == ',');
+    }
+
+    /* The request frame is prefix + slot id + suffix. */
+    snprintf(lg.prefix, sizeof lg.prefix, "{\"type\":\"req\",\"id\":\"");
+    json_t *m = json_string(lg.method);
+    char *method_json = json_dumps(m, JSON_ENCODE_ANY);
+    json_decref(m);
+    cg_buf suffix = {0};
+    cg_buf_appends(&suffix, "\",\"method\":");
+    cg_buf_appends(&suffix, method_json);
+    cg_buf_appends(&suffix, ",\"params\":");
+    cg_buf_appends(&suffix, lg.params_json);
+    cg_buf_appends(&suffix, "}");
+    free(method_json);
+    lg.suffix = suffix.data;
+    lg.suffix_len = suffix.len;
+
+    cg_ws_url u;
+    bool url_ok = cg_ws_url_parse(lg.url, &u);
+    bool wss = u.tls;
+    cg_ws_url_free(&u);
+    if (!url_ok) return bad("--url must be ws://HOST:PORT or wss://HOST:PORT");
+    lg.opts.handshake_timeout_ms = (uint64_t)timeout_ms;
+    if (wss) {
+        char err[300];
+        lg.opts.ssl_ctx = cg_ws_tls_ctx_new(ca_file, err, sizeof err);
+        if (!lg.opts.ssl_ctx) {
+            fprintf(stderr, "cg-loadgen: %s\n", err);
+            return 1;
+        }
+        lg.opts.skip_hostname_check = ca_file != NULL;
+    }
+
+    lg.loop = uv_default_loop();
+    uv_timer_init(lg.loop, &lg.timer);
+    uv_timer_init(lg.loop, &lg.retry_timer);
+    lg.timer.data = lg.retry_timer.data = &lg;
+    uv_signal_init(lg.loop, &lg.sigint);
+    uv_signal_init(lg.loop, &lg.sigterm);
+    lg.sigint.data = lg.sigterm.data = &lg;
+    uv_signal_start(&lg.sigint, on_signal, SIGINT);
+    uv_signal_start(&lg.sigterm, on_signal, SIGTERM);
+
+    lg.open_total = lg.hold > 0 ? lg.hold : lg.connections;
+    lg.conns = cg_xcalloc((size_t)lg.open_total, sizeof *lg.conns);
+    lg.retry_queue = cg_xcalloc((size_t)lg.open_total, sizeof *lg.retry_queue);
+    if (lg.hold > 0 && lg.hold_seconds > 0)
+        uv_timer_start(&lg.timer, on_end, (uint64_t)(lg.hold_seconds * 1000), 0);
+    lg.t_start_ns = cg_mono_ns();
+    open_more(&lg);
+    uv_run(lg.loop, UV_RUN_DEFAULT);
+
+    int rc = 0;
+    if (lg.hold == 0) {
+        print_report(&lg);
+        rc = lg.completed > 0 ? 0 : 1;
+    }
+    for (int i = 0; i < lg.open_total; i++)
+        free(lg.conns[i].sent_ns);
+    free(lg.conns);
+    free(lg.retry_queue);
+    free(lg.suffix);
+    free(lg.params_json);
+    json_decref(lg.auth);
+    json_decref(lg.scopes);
+    if (lg.opts.ssl_ctx) SSL_CTX_free(lg.opts.ssl_ctx);
+    uv_loop_close(lg.loop);
+    return rc;
+}

