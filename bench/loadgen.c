@@ -321,16 +321,16 @@ static void on_warmed_up(uv_timer_t *t)
 
 static void start_load(loadgen *lg)
 {
+    /* With a count (or no warm-up) every request is measured, the first ones included. */
+    bool warm_up = lg->warmup_s > 0 && !lg->count_limit;
+    if (!warm_up) on_warmed_up(&lg->timer);
     for (int i = 0; i < lg->open_total; i++) {
         conn *c = &lg->conns[i];
         if (c->ready)
             for (int s = 0; s < lg->inflight; s++)
                 send_request(c, s);
     }
-    if (lg->warmup_s > 0 && !lg->count_limit)
-        uv_timer_start(&lg->timer, on_warmed_up, (uint64_t)(lg->warmup_s * 1000), 0);
-    else
-        on_warmed_up(&lg->timer);
+    if (warm_up) uv_timer_start(&lg->timer, on_warmed_up, (uint64_t)(lg->warmup_s * 1000), 0);
 }
 
 static void stop(loadgen *lg)
