@@ -22,10 +22,10 @@ bool cg_addr_in_list(const char *ip, char *const *list, size_t len);
 
 /* What the HTTP upgrade request told us, as the auth checks need it. */
 typedef struct cg_http_facts {
-    const char *peer_ip;        /* the socket peer, textual */
-    const char *host;           /* Host header or NULL */
-    const char *origin;         /* Origin header or NULL */
-    bool has_forwarded;         /* X-Forwarded-For or X-Real-IP present */
+    const char *peer_ip; /* the socket peer, textual */
+    const char *host;    /* Host header or NULL */
+    const char *origin;  /* Origin header or NULL */
+    bool has_forwarded;  /* X-Forwarded-For or X-Real-IP present */
 } cg_http_facts;
 
 /* Host header's host part is localhost, 127.0.0.1 or [::1] (any port). */

@@ -4,11 +4,10 @@
  * States run RESOLVING -> CONNECTING -> TLS (wss only) -> UPGRADE -> OPEN -> DONE.
  * Bytes flow through two buffers: `pending` holds plaintext to send (the upgrade
  * request, then whatever wslay's send callback produces); on plain ws it is the wire.
- * With TLS, flush() passes it to SSL_write in one piece, and a custom BIO appends the
- * resulting records to `wire`, which is what gets written. Incoming ciphertext is
- * offered to OpenSSL through the same BIO (`tls_in`), and each decrypted chunk is
- * offered to http-parser or wslay (`ws_in`). A custom BIO, unlike BIO_s_mem, holds
- * no buffers of its own, so an idle connection keeps nothing beyond OpenSSL's state.
+ * With TLS, flush() passes it to SSL_write in one piece, and the pipe BIO
+ * (net/tls_bio.h) appends the resulting records to `wire`, which is what gets written.
+ * Incoming ciphertext is offered to OpenSSL through the same BIO (`tls`), and each
+ * decrypted chunk is offered to http-parser or wslay (`ws_in`).
  *
  * User callbacks that run inside a read (on_open, on_message) may send or close; those
  * calls only queue work, and the read callback sends everything in one write at the
@@ -18,13 +17,13 @@
 #include "client/ws_client.h"
 
 #include "common/util.h"
+#include "net/tls_bio.h"
 
 #include <http_parser.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,8 +68,9 @@ struct cg_ws_client {
     SSL *ssl;
     handshake *hs;
     wslay_event_context_ptr ws;
-    const char *tls_in, *ws_in;
-    size_t tls_in_len, ws_in_len;
+    cg_tls_pipe tls; /* the SSL's BIO: ciphertext in, `wire` out */
+    const char *ws_in;
+    size_t ws_in_len;
     cg_buf pending, wire;
     uint16_t close_code;
     char reason[124];
@@ -246,54 +246,6 @@ static void flush(cg_ws_client *c)
         free(wr);
         fail(c, CG_WS_ERR_IO, r, "write failed: %s", uv_strerror(r));
     }
-}
-
-/* ---- TLS BIO over our buffers ---- */
-
-static int bio_write(BIO *b, const char *data, int len)
-{
-    cg_ws_client *c = BIO_get_data(b);
-    cg_buf_append(&c->wire, data, (size_t)len);
-    return len;
-}
-
-static int bio_read(BIO *b, char *out, int len)
-{
-    cg_ws_client *c = BIO_get_data(b);
-    BIO_clear_retry_flags(b);
-    if (c->tls_in_len == 0) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    size_t n = c->tls_in_len < (size_t)len ? c->tls_in_len : (size_t)len;
-    memcpy(out, c->tls_in, n);
-    c->tls_in += n;
-    c->tls_in_len -= n;
-    return (int)n;
-}
-
-static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static int bio_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static BIO_METHOD *bio_method;
-static pthread_once_t bio_method_once = PTHREAD_ONCE_INIT;
-
-static void bio_method_init(void)
-{
-    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cg-ws-client");
-    if (!bio_method) abort();
-    BIO_meth_set_write(bio_method, bio_write);
-    BIO_meth_set_read(bio_method, bio_read);
-    BIO_meth_set_ctrl(bio_method, bio_ctrl);
-    BIO_meth_set_create(bio_method, bio_create);
 }
 
 static void ssl_error_text(char *buf, size_t len)
@@ -577,8 +529,8 @@ static void tls_handshake_step(cg_ws_client *c)
 
 static void on_tls_data(cg_ws_client *c, const char *data, size_t len)
 {
-    c->tls_in = data;
-    c->tls_in_len = len;
+    c->tls.in = (const uint8_t *)data;
+    c->tls.in_len = len;
     if (c->state == ST_TLS) tls_handshake_step(c);
     while (c->state == ST_UPGRADE || c->state == ST_OPEN) {
         int r = SSL_read(c->ssl, plain_buf, sizeof plain_buf);
@@ -596,7 +548,7 @@ static void on_tls_data(cg_ws_client *c, const char *data, size_t len)
             fail(c, CG_WS_ERR_TLS, 0, "TLS read failed: %s", buf);
         }
     }
-    c->tls_in_len = 0;
+    c->tls.in_len = 0;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -775,13 +727,12 @@ static bool setup_tls(cg_ws_client *c, const cg_ws_client_options *opts, bool nu
         fail(c, CG_WS_ERR_TLS, 0, "cannot create a TLS session");
         return false;
     }
-    pthread_once(&bio_method_once, bio_method_init);
-    BIO *bio = BIO_new(bio_method);
+    c->tls.out = &c->wire;
+    BIO *bio = cg_tls_pipe_bio(&c->tls);
     if (!bio) {
         fail(c, CG_WS_ERR_TLS, 0, "cannot create a TLS session");
         return false;
     }
-    BIO_set_data(bio, c);
     SSL_set_bio(c->ssl, bio, bio);
     SSL_set_connect_state(c->ssl);
     if (!numeric_host) SSL_set_tlsext_host_name(c->ssl, c->url.host);

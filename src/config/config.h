@@ -31,12 +31,12 @@ typedef enum {
 } cg_bind_mode;
 
 typedef struct cg_limits {
-    int64_t max_payload_bytes;   /* 26214400 */
-    int64_t max_buffered_bytes;  /* 52428800 */
-    int64_t preauth_max_bytes;   /* 65536 */
+    int64_t max_payload_bytes;    /* 26214400 */
+    int64_t max_buffered_bytes;   /* 52428800 */
+    int64_t preauth_max_bytes;    /* 65536 */
     int64_t handshake_timeout_ms; /* 15000 */
-    int64_t max_preauth_per_ip;  /* 64 */
-    int64_t json_budget_bytes;   /* 134217728 */
+    int64_t max_preauth_per_ip;   /* 64 */
+    int64_t json_budget_bytes;    /* 134217728 */
 } cg_limits;
 
 typedef struct cg_rate_limit {
@@ -54,14 +54,14 @@ typedef struct cg_settings {
     char *bind_name;        /* as configured: "loopback", "lan", ... */
     char *custom_bind_host; /* NULL unless set */
     cg_auth_mode auth_mode;
-    char *token;    /* NULL when unset */
-    char *password; /* NULL when unset */
-    bool local_bypass;     /* gateway.auth.localBypass, default true */
-    bool allow_tailscale;  /* gateway.auth.allowTailscale */
+    char *token;          /* NULL when unset */
+    char *password;       /* NULL when unset */
+    bool local_bypass;    /* gateway.auth.localBypass, default true */
+    bool allow_tailscale; /* gateway.auth.allowTailscale */
     cg_rate_limit rate_limit;
     char **allowed_origins; /* gateway.controlUi.allowedOrigins */
     size_t allowed_origins_len;
-    char *public_origin; /* gateway.publicOrigin or NULL */
+    char *public_origin;    /* gateway.publicOrigin or NULL */
     char **trusted_proxies; /* gateway.trustedProxies: IPs or CIDRs */
     size_t trusted_proxies_len;
     bool tls_enabled;
@@ -74,7 +74,8 @@ typedef struct cg_settings {
 
 /* Command-line flags and environment; NULL / 0 means "not given". */
 typedef struct cg_overrides {
-    const char *state_dir;   /* --state-dir, else CLAWGATE_STATE_DIR, OPENCLAW_STATE_DIR, ~/.clawgate */
+    const char
+        *state_dir; /* --state-dir, else CLAWGATE_STATE_DIR, OPENCLAW_STATE_DIR, ~/.clawgate */
     const char *config_path; /* --config, else *_CONFIG_PATH, else <state>/clawgate.json */
     int port;                /* --port, else *_GATEWAY_PORT */
     const char *bind;        /* --bind */
@@ -120,9 +121,9 @@ bool cg_config_listener_changed(const cg_config *cfg);
 typedef enum { CG_CONFIG_SET, CG_CONFIG_PATCH, CG_CONFIG_APPLY } cg_config_write_kind;
 
 typedef struct cg_config_write_result {
-    json_t *payload;        /* {ok, path, hash, config, restartRequired[, changedPaths][, noop]} */
-    bool listener_changed;  /* port, bind, customBindHost or tls.* changed */
-    bool settings_changed;  /* anything in cg_settings changed */
+    json_t *payload;       /* {ok, path, hash, config, restartRequired[, changedPaths][, noop]} */
+    bool listener_changed; /* port, bind, customBindHost or tls.* changed */
+    bool settings_changed; /* anything in cg_settings changed */
 } cg_config_write_result;
 
 /* Validates and writes a whole document (set, apply) or a merge patch (patch).
@@ -136,6 +137,6 @@ json_t *cg_config_schema(void);
 
 /* Helpers, exposed for tests. */
 json_t *cg_json_merge_patch(const json_t *target, const json_t *patch); /* RFC 7396, new ref */
-json_t *cg_config_redact(const json_t *doc);                           /* deep copy, secrets redacted */
+json_t *cg_config_redact(const json_t *doc); /* deep copy, secrets redacted */
 
 #endif

@@ -29,6 +29,7 @@
 
 #include "common/util.h"
 #include "gateway/methods.h"
+#include "net/tls_bio.h"
 
 struct cg_gateway;
 struct cg_http_state;
@@ -62,8 +63,7 @@ typedef struct cg_conn {
 
     /* TLS, when the listener is TLS. */
     SSL *ssl;
-    const uint8_t *tls_in; /* ciphertext being read by SSL (the custom BIO's source) */
-    size_t tls_in_len;
+    cg_tls_pipe tls; /* the SSL's BIO: ciphertext in, c->out out */
 
     /* WebSocket phase. */
     wslay_event_context_ptr ws;

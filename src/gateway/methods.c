@@ -119,17 +119,22 @@ int cg_params_check_empty(const json_t *params, char *err, size_t errlen)
     return 0;
 }
 
-int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char *fmt, ...)
+int cg_params_vunpack(const json_t *params, char *err, size_t errlen, const char *fmt, va_list ap)
 {
     json_error_t je;
     memset(&je, 0, sizeof je);
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = json_vunpack_ex((json_t *)params, &je, JSON_STRICT, fmt, ap);
-    va_end(ap);
-    if (rc != 0) {
+    if (json_vunpack_ex((json_t *)params, &je, JSON_STRICT, fmt, ap) != 0) {
         snprintf(err, errlen, "%s", je.text[0] ? je.text : "params do not match");
         return -1;
     }
     return 0;
+}
+
+int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = cg_params_vunpack(params, err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
 }

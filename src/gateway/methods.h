@@ -7,6 +7,8 @@
 #ifndef CG_GATEWAY_METHODS_H
 #define CG_GATEWAY_METHODS_H
 
+#include <stdarg.h>
+
 #include "gateway/request.h"
 
 typedef enum {
@@ -70,5 +72,6 @@ json_t *cg_authorize(unsigned role, unsigned scopes, const char *name, const cg_
 int cg_params_check_empty(const json_t *params, char *err, size_t errlen);
 /* Runs json_unpack_ex(params, JSON_STRICT, fmt, ...) and turns its error into err. */
 int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char *fmt, ...);
+int cg_params_vunpack(const json_t *params, char *err, size_t errlen, const char *fmt, va_list ap);
 
 #endif

@@ -1,10 +1,9 @@
 /* TLS for the listener (gateway.tls.*), with OpenSSL.
  *
- * Each connection's SSL reads and writes through a small custom BIO instead of a
- * memory BIO pair: reads come straight from the bytes libuv just read (c->tls_in),
- * writes append to the connection's output buffer. A memory BIO keeps its largest
- * size forever (89 KB after one 64 KiB message); this one holds nothing, and
- * SSL_MODE_RELEASE_BUFFERS lets an idle connection drop OpenSSL's own buffers.
+ * Each connection's SSL reads and writes through a pipe BIO (net/tls_bio.h): reads
+ * come straight from the bytes libuv just read, writes append to the connection's
+ * output buffer. It holds nothing itself, and SSL_MODE_RELEASE_BUFFERS lets an idle
+ * connection drop OpenSSL's own buffers.
  *
  * With no certPath/keyPath configured, a self-signed P-256 certificate for localhost,
  * 127.0.0.1 and ::1 is generated once under DIR/tls/ (gateway-cert.pem,
@@ -21,53 +20,7 @@
 #include "common/log.h"
 #include "gateway/gateway_int.h"
 
-static BIO_METHOD *conn_bio_method;
 static uint8_t plain_buf[16384];
-
-static int conn_bio_write(BIO *b, const char *data, int len)
-{
-    cg_conn *c = BIO_get_data(b);
-    cg_buf_append(&c->out, data, (size_t)len);
-    return len;
-}
-
-static int conn_bio_read(BIO *b, char *buf, int len)
-{
-    cg_conn *c = BIO_get_data(b);
-    BIO_clear_retry_flags(b);
-    if (c->tls_in_len == 0) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    size_t n = (size_t)len < c->tls_in_len ? (size_t)len : c->tls_in_len;
-    memcpy(buf, c->tls_in, n);
-    c->tls_in += n;
-    c->tls_in_len -= n;
-    return (int)n;
-}
-
-static long conn_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static int conn_bio_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static BIO_METHOD *bio_method(void)
-{
-    if (!conn_bio_method) {
-        conn_bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cg-conn");
-        BIO_meth_set_write(conn_bio_method, conn_bio_write);
-        BIO_meth_set_read(conn_bio_method, conn_bio_read);
-        BIO_meth_set_ctrl(conn_bio_method, conn_bio_ctrl);
-        BIO_meth_set_create(conn_bio_method, conn_bio_create);
-    }
-    return conn_bio_method;
-}
 
 static int generate_self_signed(const char *cert_path, const char *key_path, char *err,
                                 size_t errlen)
@@ -157,8 +110,9 @@ int cg_tls_conn_init(cg_conn *c, SSL_CTX *ctx)
 {
     c->ssl = SSL_new(ctx);
     if (!c->ssl) return -1;
-    BIO *b = BIO_new(bio_method());
-    BIO_set_data(b, c);
+    c->tls.out = &c->out;
+    BIO *b = cg_tls_pipe_bio(&c->tls);
+    if (!b) return -1;
     SSL_set_bio(c->ssl, b, b);
     SSL_set_accept_state(c->ssl);
     return 0;
@@ -166,8 +120,8 @@ int cg_tls_conn_init(cg_conn *c, SSL_CTX *ctx)
 
 int cg_tls_read(cg_conn *c, const uint8_t *data, size_t len)
 {
-    c->tls_in = data;
-    c->tls_in_len = len;
+    c->tls.in = data;
+    c->tls.in_len = len;
     int rc = 0;
     for (;;) {
         if (c->closed) break;
@@ -182,8 +136,8 @@ int cg_tls_read(cg_conn *c, const uint8_t *data, size_t len)
         rc = -1;
         break;
     }
-    c->tls_in = NULL;
-    c->tls_in_len = 0;
+    c->tls.in = NULL;
+    c->tls.in_len = 0;
     return rc;
 }
 

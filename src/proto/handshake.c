@@ -107,16 +107,16 @@ static int check_string_array(const json_t *a, const char *what, char *err, size
     return 0;
 }
 
+/* cg_params_unpack, with where the problem was in front of the message. */
 static int unpack(const json_t *v, char *err, size_t errlen, const char *where, const char *fmt,
                   ...)
 {
-    json_error_t je;
-    memset(&je, 0, sizeof je);
+    char what[256];
     va_list ap;
     va_start(ap, fmt);
-    int rc = json_vunpack_ex((json_t *)v, &je, JSON_STRICT, fmt, ap);
+    int rc = cg_params_vunpack(v, what, sizeof what, fmt, ap);
     va_end(ap);
-    if (rc != 0) snprintf(err, errlen, "%s: %s", where, je.text);
+    if (rc != 0) snprintf(err, errlen, "%s: %s", where, what);
     return rc;
 }
 
