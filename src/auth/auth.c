@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -175,13 +176,61 @@ bool cg_origin_allowed(const char *origin, const char *host_header, const cg_set
     return origin_is_loopback(origin) && cg_host_is_loopback_name(host_header);
 }
 
+static bool is_address(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Copies the trimmed [start, end) into out when it is an address. */
+static bool take_address(const char *start, const char *end, char *out, size_t outlen)
+{
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    size_t n = (size_t)(end - start);
+    if (n == 0 || n >= outlen) return false;
+    memcpy(out, start, n);
+    out[n] = 0;
+    return is_address(out);
+}
+
+void cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", req->peer_ip);
+    if (!cg_addr_in_list(req->peer_ip, s->trusted_proxies, s->trusted_proxies_len)) return;
+    char candidate[64];
+    if (req->forwarded_for) {
+        /* Walk from the right: the nearest hop not run by us is the client. */
+        const char *end = req->forwarded_for + strlen(req->forwarded_for);
+        while (end > req->forwarded_for) {
+            const char *start = end;
+            while (start > req->forwarded_for && start[-1] != ',')
+                start--;
+            if (!take_address(start, end, candidate, sizeof candidate)) return;
+            snprintf(out, outlen, "%s", candidate);
+            if (!cg_addr_in_list(candidate, s->trusted_proxies, s->trusted_proxies_len)) return;
+            end = start > req->forwarded_for ? start - 1 : start;
+        }
+        return;
+    }
+    if (req->real_ip && take_address(req->real_ip, req->real_ip + strlen(req->real_ip), candidate,
+                                     sizeof candidate))
+        snprintf(out, outlen, "%s", candidate);
+}
+
 bool cg_is_local_direct(const cg_http_facts *req, const cg_settings *s)
 {
     if (!s->local_bypass) return false;
     if (!cg_addr_is_loopback(req->peer_ip)) return false;
     if (!cg_host_is_loopback_name(req->host)) return false;
-    if (req->has_forwarded &&
-        !cg_addr_in_list(req->peer_ip, s->trusted_proxies, s->trusted_proxies_len))
-        return false;
+    if (req->forwarded_for || req->real_ip) {
+        if (!cg_addr_in_list(req->peer_ip, s->trusted_proxies, s->trusted_proxies_len))
+            return false;
+        char client[64];
+        cg_client_ip(req, s, client, sizeof client);
+        if (!cg_addr_is_loopback(client)) return false;
+    }
     return cg_origin_allowed(req->origin, req->host, s);
 }

@@ -22,16 +22,24 @@ bool cg_addr_in_list(const char *ip, char *const *list, size_t len);
 
 /* What the HTTP upgrade request told us, as the auth checks need it. */
 typedef struct cg_http_facts {
-    const char *peer_ip; /* the socket peer, textual */
-    const char *host;    /* Host header or NULL */
-    const char *origin;  /* Origin header or NULL */
-    bool has_forwarded;  /* X-Forwarded-For or X-Real-IP present */
+    const char *peer_ip;       /* the socket peer, textual */
+    const char *host;          /* Host header or NULL */
+    const char *origin;        /* Origin header or NULL */
+    const char *forwarded_for; /* X-Forwarded-For or NULL */
+    const char *real_ip;       /* X-Real-IP or NULL */
 } cg_http_facts;
 
 /* Host header's host part is localhost, 127.0.0.1 or [::1] (any port). */
 bool cg_host_is_loopback_name(const char *host_header);
 
-/* The seed's isLocalDirectRequest, with CONTRACT.md's origin rule folded in. */
+/* The seed's resolveRequestClientIp: the peer, unless the peer is a trusted proxy that
+ * forwarded the request; then the rightmost X-Forwarded-For address that is not itself
+ * a trusted proxy (or X-Real-IP). A forwarded value that is not an address is ignored. */
+void cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen);
+
+/* The seed's isLocalDirectRequest, with CONTRACT.md's origin rule folded in: the peer
+ * and the resolved client are loopback, Host is a loopback name, forwarding headers
+ * come only from a trusted proxy, and the origin (if any) is allowed. */
 bool cg_is_local_direct(const cg_http_facts *req, const cg_settings *s);
 
 /* CONTRACT.md's browser-origin rule: NULL origin is allowed. */

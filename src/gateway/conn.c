@@ -112,6 +112,8 @@ static void conn_free(cg_conn *c)
     cg_buf_reset(&c->msg);
     free(c->host);
     free(c->origin);
+    free(c->forwarded_for);
+    free(c->real_ip);
     free(c->client_id);
     free(c->client_mode);
     free(c);

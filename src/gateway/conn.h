@@ -58,8 +58,9 @@ typedef struct cg_conn {
     /* HTTP phase only (freed on upgrade). */
     struct cg_http_state *http;
     /* Facts kept from the upgrade request for `connect`. */
-    char *host, *origin;
-    bool has_forwarded;
+    char *host, *origin, *forwarded_for, *real_ip;
+    /* The client's address: the peer, or what a trusted proxy forwarded (set at connect). */
+    char client_ip[INET6_ADDRSTRLEN];
 
     /* TLS, when the listener is TLS. */
     SSL *ssl;

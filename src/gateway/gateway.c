@@ -65,7 +65,7 @@ void cg_gateway_conn_removed(cg_gateway *gw, cg_conn *c)
     gw->n_conns--;
     if (c->connected)
         cg_log(CG_LOG_INFO, "gateway", "client disconnected",
-               json_pack("{s:s, s:s, s:s?}", "connId", c->conn_id, "ip", c->peer_ip, "client",
+               json_pack("{s:s, s:s, s:s?}", "connId", c->conn_id, "ip", c->client_ip, "client",
                          c->client_id));
 }
 
@@ -242,10 +242,9 @@ static void on_sweep(uv_timer_t *t)
                 cg_conn_close(c);
         }
     }
-    static int64_t last_rl_sweep;
-    if (wall - last_rl_sweep > 10000) {
+    if (wall - gw->rate_limiter_swept_ms > 10000) {
         cg_rate_limiter_sweep(gw->rate_limiter, &gw->settings->rate_limit, wall);
-        last_rl_sweep = wall;
+        gw->rate_limiter_swept_ms = wall;
     }
 }
 
@@ -348,6 +347,7 @@ static void close_handle(uv_handle_t *h)
 static void on_shutdown_deadline(uv_timer_t *t)
 {
     cg_gateway *gw = t->data;
+    cg_listeners_close(gw);
     for (cg_conn *c = gw->conns; c; c = c->next)
         cg_conn_close(c);
     close_handle((uv_handle_t *)&gw->tick_timer);
@@ -367,8 +367,7 @@ static void on_drain_check(uv_timer_t *t)
     bool pending = false;
     for (cg_conn *c = gw->conns; c; c = c->next)
         if (!c->closed && cg_conn_buffered(c) > 0) pending = true;
-    static int checks;
-    if (!pending || ++checks > 30) on_shutdown_deadline(t);
+    if (!pending || ++gw->drain_checks > 30) on_shutdown_deadline(t);
 }
 
 void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
@@ -376,7 +375,8 @@ void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
     if (gw->shutting_down) return;
     gw->shutting_down = true;
     cg_log(CG_LOG_INFO, "gateway", "shutting down", json_pack("{s:s}", "reason", reason));
-    cg_listeners_close(gw);
+    /* The listeners stay open while connections drain: /readyz answers 503 and new
+     * upgrades are refused. */
     json_t *payload = json_pack("{s:s}", "reason", "gateway stopping");
     char *text = json_dumps(payload, JSON_COMPACT);
     json_decref(payload);

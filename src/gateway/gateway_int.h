@@ -58,6 +58,7 @@ struct cg_gateway {
     bool read_buf_busy;
 
     cg_rate_limiter *rate_limiter;
+    int64_t rate_limiter_swept_ms;
 
     uv_timer_t tick_timer;
     uv_timer_t sweep_timer; /* handshake timeouts, closes that did not flush */
@@ -72,8 +73,8 @@ struct cg_gateway {
 
     bool ready;
     bool shutting_down;
-    uv_timer_t shutdown_timer;
-    int exit_code;
+    uv_timer_t shutdown_timer; /* checks every 50 ms whether the close frames left */
+    int drain_checks;
 };
 
 /* net/listener.c */

@@ -22,7 +22,18 @@
     "Content-Security-Policy: default-src 'self'\r\n"                                              \
     "Referrer-Policy: no-referrer\r\n"
 
-enum { H_NONE, H_HOST, H_ORIGIN, H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_FORWARDED, H_OTHER };
+enum {
+    H_NONE,
+    H_HOST,
+    H_ORIGIN,
+    H_UPGRADE,
+    H_CONNECTION,
+    H_KEY,
+    H_VERSION,
+    H_FORWARDED_FOR,
+    H_REAL_IP,
+    H_OTHER
+};
 
 typedef struct cg_http_state {
     http_parser parser;
@@ -48,8 +59,8 @@ static int header_id(const cg_buf *f)
         {"connection", H_CONNECTION},
         {"sec-websocket-key", H_KEY},
         {"sec-websocket-version", H_VERSION},
-        {"x-forwarded-for", H_FORWARDED},
-        {"x-real-ip", H_FORWARDED},
+        {"x-forwarded-for", H_FORWARDED_FOR},
+        {"x-real-ip", H_REAL_IP},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (f->len == strlen(known[i].name) && strncasecmp(f->data, known[i].name, f->len) == 0)
@@ -206,6 +217,11 @@ static void upgrade(cg_conn *c, const uint8_t *rest, size_t rest_len)
                 "invalid websocket upgrade\n");
         return;
     }
+    if (gw->shutting_down) {
+        respond(c, 503, "Service Unavailable", "Retry-After: 2\r\n", "text/plain; charset=utf-8",
+                "shutting down\n");
+        return;
+    }
     if (!c->peer_loopback && cg_gateway_preauth_count(gw, c->peer_ip) >
                                  (size_t)gw->settings->limits.max_preauth_per_ip) {
         cg_log(CG_LOG_WARN, "http", "too many unauthenticated connections",
@@ -216,7 +232,8 @@ static void upgrade(cg_conn *c, const uint8_t *rest, size_t rest_len)
     }
     c->host = cg_strdup(h->values[H_HOST].data);
     c->origin = cg_strdup(h->values[H_ORIGIN].data);
-    c->has_forwarded = h->seen[H_FORWARDED];
+    c->forwarded_for = cg_strdup(h->values[H_FORWARDED_FOR].data);
+    c->real_ip = cg_strdup(h->values[H_REAL_IP].data);
     char head[512];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"

@@ -15,15 +15,6 @@ static void on_connection(uv_stream_t *server, int status)
 {
     cg_listener *l = server->data;
     if (status < 0) return;
-    if (l->gw->shutting_down) {
-        /* Accept and drop, so the backlog does not fill. */
-        uv_tcp_t *t = cg_xmalloc(sizeof *t);
-        uv_tcp_init(l->gw->loop, t);
-        if (uv_accept(server, (uv_stream_t *)t) == 0) {
-        }
-        uv_close((uv_handle_t *)t, (uv_close_cb)free);
-        return;
-    }
     cg_conn_accept(l->gw, server, l->tls);
 }
 

@@ -68,7 +68,7 @@ static void refuse(cg_conn *c, const char *id, json_t *error, uint16_t close_cod
 {
     json_t *d = json_object_get(error, "details");
     cg_log(CG_LOG_WARN, "auth", "connect refused",
-           json_pack("{s:s, s:s, s:s}", "ip", c->peer_ip, "code",
+           json_pack("{s:s, s:s, s:s}", "ip", c->client_ip[0] ? c->client_ip : c->peer_ip, "code",
                      json_is_object(d) && json_is_string(json_object_get(d, "code"))
                          ? json_string_value(json_object_get(d, "code"))
                          : json_string_value(json_object_get(error, "code")),
@@ -241,7 +241,8 @@ static const char *auth_string(const json_t *params, const char *key)
 }
 
 /* NULL when the credential (or the local bypass) admits the connection. */
-static json_t *authenticate(cg_conn *c, const json_t *params, const cg_settings *s, bool *mismatch)
+static json_t *authenticate(const cg_http_facts *facts, const json_t *params, const cg_settings *s,
+                            bool *mismatch)
 {
     *mismatch = false;
     if (s->auth_mode == CG_AUTH_NONE) return NULL;
@@ -261,11 +262,7 @@ static json_t *authenticate(cg_conn *c, const json_t *params, const cg_settings 
                                     "password in auth.password)",
                                     "AUTH_PASSWORD_MISMATCH");
     }
-    cg_http_facts facts = {.peer_ip = c->peer_ip,
-                           .host = c->host,
-                           .origin = c->origin,
-                           .has_forwarded = c->has_forwarded};
-    if (cg_is_local_direct(&facts, s)) return NULL;
+    if (cg_is_local_direct(facts, s)) return NULL;
     return token_mode ? cg_error_coded(CG_ERR_INVALID_REQUEST,
                                        "unauthorized: gateway token missing (provide the gateway "
                                        "token in auth.token)",
@@ -400,11 +397,18 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
                1008);
         return;
     }
-    /* Browser connects are limited even from loopback. */
-    bool limited = !(c->peer_loopback && s->rate_limit.exempt_loopback && !c->origin);
+    cg_http_facts facts = {.peer_ip = c->peer_ip,
+                           .host = c->host,
+                           .origin = c->origin,
+                           .forwarded_for = c->forwarded_for,
+                           .real_ip = c->real_ip};
+    cg_client_ip(&facts, s, c->client_ip, sizeof c->client_ip);
+    /* Limited per client address; browser connects even from loopback. */
+    bool limited =
+        !(cg_addr_is_loopback(c->client_ip) && s->rate_limit.exempt_loopback && !c->origin);
     int64_t now = cg_now_ms();
     if (limited && s->auth_mode != CG_AUTH_NONE) {
-        int64_t left = cg_rate_limiter_check(gw->rate_limiter, c->peer_ip, &s->rate_limit, now);
+        int64_t left = cg_rate_limiter_check(gw->rate_limiter, c->client_ip, &s->rate_limit, now);
         if (left > 0) {
             json_t *e = cg_error_coded(CG_ERR_INVALID_REQUEST,
                                        "unauthorized: too many failed authentication attempts "
@@ -417,14 +421,14 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
         }
     }
     bool mismatch;
-    json_t *denied = authenticate(c, params, s, &mismatch);
+    json_t *denied = authenticate(&facts, params, s, &mismatch);
     if (denied) {
         if (mismatch && limited)
-            cg_rate_limiter_fail(gw->rate_limiter, c->peer_ip, &s->rate_limit, now);
+            cg_rate_limiter_fail(gw->rate_limiter, c->client_ip, &s->rate_limit, now);
         refuse(c, id, denied, 1008);
         return;
     }
-    if (limited) cg_rate_limiter_reset(gw->rate_limiter, c->peer_ip);
+    if (limited) cg_rate_limiter_reset(gw->rate_limiter, c->client_ip);
 
     const char *role = json_string_value(json_object_get(params, "role"));
     if (!role || strcmp(role, "operator") == 0) {
@@ -454,7 +458,7 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
     free(payload);
     cg_log(CG_LOG_INFO, "gateway", "client connected",
            json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:o}", "connId", c->conn_id, "ip",
-                     c->peer_ip, "client", c->client_id, "mode", c->client_mode, "role",
+                     c->client_ip, "client", c->client_id, "mode", c->client_mode, "role",
                      c->role == CG_ROLE_NODE ? "node" : "operator", "protocol", c->protocol,
                      "scopes", cg_scope_names(c->scopes)));
 }

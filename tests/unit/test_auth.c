@@ -198,7 +198,7 @@ static void test_local_direct_behind_proxy(void **state)
 {
     cg_settings s = base_settings();
     cg_http_facts proxied = {
-        .peer_ip = "127.0.0.1", .host = "localhost:18789", .has_forwarded = true};
+        .peer_ip = "127.0.0.1", .host = "localhost:18789", .forwarded_for = "127.0.0.1"};
     /* A local reverse proxy forwarding someone else: not local unless trusted. */
     assert_false(cg_is_local_direct(&proxied, &s));
 
@@ -218,8 +218,47 @@ static void test_local_direct_behind_proxy(void **state)
     assert_false(cg_is_local_direct(&proxied, &s));
 
     /* A trusted proxy on another host is still not a loopback peer. */
-    cg_http_facts lan_proxy = {.peer_ip = "10.0.0.1", .host = "localhost", .has_forwarded = true};
+    cg_http_facts lan_proxy = {.peer_ip = "10.0.0.1", .host = "localhost", .forwarded_for = "::1"};
     assert_false(cg_is_local_direct(&lan_proxy, &s));
+
+    /* A trusted local proxy forwarding a remote client: the client is not local. */
+    char *local[] = {"127.0.0.1"};
+    s.trusted_proxies = local;
+    s.trusted_proxies_len = 1;
+    cg_http_facts remote_client = {
+        .peer_ip = "127.0.0.1", .host = "localhost", .forwarded_for = "203.0.113.7"};
+    assert_false(cg_is_local_direct(&remote_client, &s));
+    cg_http_facts real_ip = {.peer_ip = "127.0.0.1", .host = "localhost", .real_ip = "203.0.113.7"};
+    assert_false(cg_is_local_direct(&real_ip, &s));
+}
+
+static void test_client_ip_resolution(void **state)
+{
+    cg_settings s = base_settings();
+    char ip[64];
+    cg_http_facts f = {.peer_ip = "10.0.0.5", .forwarded_for = "203.0.113.7"};
+    cg_client_ip(&f, &s, ip, sizeof ip);
+    assert_string_equal(ip, "10.0.0.5"); /* untrusted peer: headers ignored */
+
+    char *trusted[] = {"10.0.0.0/8"};
+    s.trusted_proxies = trusted;
+    s.trusted_proxies_len = 1;
+    cg_client_ip(&f, &s, ip, sizeof ip);
+    assert_string_equal(ip, "203.0.113.7");
+
+    /* rightmost hop that is not one of ours; a spoofed leftmost entry is ignored */
+    cg_http_facts chain = {.peer_ip = "10.0.0.5",
+                           .forwarded_for = "1.2.3.4, 198.51.100.9, 10.0.0.7"};
+    cg_client_ip(&chain, &s, ip, sizeof ip);
+    assert_string_equal(ip, "198.51.100.9");
+
+    cg_http_facts garbage = {.peer_ip = "10.0.0.5", .forwarded_for = "not-an-ip"};
+    cg_client_ip(&garbage, &s, ip, sizeof ip);
+    assert_string_equal(ip, "10.0.0.5");
+
+    cg_http_facts real = {.peer_ip = "10.0.0.5", .real_ip = " 2001:db8::1 "};
+    cg_client_ip(&real, &s, ip, sizeof ip);
+    assert_string_equal(ip, "2001:db8::1");
 }
 
 static const cg_rate_limit LIMIT3 = {
@@ -350,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_origin_with_allow_list),
         cmocka_unit_test(test_local_direct),
         cmocka_unit_test(test_local_direct_behind_proxy),
+        cmocka_unit_test(test_client_ip_resolution),
         cmocka_unit_test(test_rate_limit_lockout),
         cmocka_unit_test(test_rate_limit_window),
         cmocka_unit_test(test_rate_limit_success_resets),
