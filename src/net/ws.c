@@ -92,11 +92,6 @@ static void on_frame_chunk(wslay_event_context_ptr ctx,
         cg_buf_append(&c->msg, arg->data, arg->data_length);
 }
 
-static void deliver(cg_conn *c, const char *data, size_t len)
-{
-    cg_conn_message(c, data, len);
-}
-
 static void on_frame_end(wslay_event_context_ptr ctx, void *user)
 {
     cg_conn *c = user;
@@ -113,7 +108,7 @@ static void on_frame_end(wslay_event_context_ptr ctx, void *user)
         c->queued_tail = q;
         return;
     }
-    deliver(c, c->msg.data ? c->msg.data : "", c->msg.len);
+    cg_conn_message(c, c->msg.data ? c->msg.data : "", c->msg.len);
     c->msg.len = 0;
     if (c->msg.cap > 65536) cg_buf_reset(&c->msg);
 }
@@ -121,12 +116,10 @@ static void on_frame_end(wslay_event_context_ptr ctx, void *user)
 static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                    void *user)
 {
-    cg_conn *c = user;
-    if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
-        /* wslay queued the reply; the socket closes once it is written. */
-        wslay_event_shutdown_read(ctx);
-    }
-    (void)c;
+    /* Data messages arrive through the frame callbacks; of the control frames only a
+     * close matters here: wslay queued the reply, and settle() closes the socket once
+     * it is written. */
+    if (arg->opcode == WSLAY_CONNECTION_CLOSE) wslay_event_shutdown_read(ctx);
 }
 
 static const struct wslay_event_callbacks ws_callbacks = {
@@ -213,7 +206,7 @@ void cg_ws_resume(cg_conn *c)
         cg_queued_msg *q = c->queued_head;
         c->queued_head = q->next;
         if (!c->queued_head) c->queued_tail = NULL;
-        deliver(c, q->data.data ? q->data.data : "", q->data.len);
+        cg_conn_message(c, q->data.data ? q->data.data : "", q->data.len);
         cg_buf_reset(&q->data);
         free(q);
     }
