@@ -35,12 +35,7 @@ static void route(cg_conn *c, json_t *msg, bool over_budget, const json_error_t 
         char text[256];
         snprintf(text, sizeof text, "invalid request frame: malformed JSON: %s",
                  jerr->text[0] ? jerr->text : "parse error");
-        json_t *err = cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL);
-        cg_buf b = {0};
-        cg_frame_res_error(&b, "invalid", err);
-        cg_ws_send_text(c, b.data, b.len);
-        cg_buf_reset(&b);
-        json_decref(err);
+        cg_conn_send_error(c, NULL, cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL));
         if (!c->connected) cg_ws_close(c, 1008, "invalid handshake");
         return;
     }
@@ -110,12 +105,7 @@ void cg_dispatch_message(cg_conn *c, json_t *msg)
     json_t *params;
     char err[512];
     if (cg_frame_parse_req(msg, &id, &method, &params, err, sizeof err) != 0) {
-        json_t *e = cg_error_new(CG_ERR_INVALID_REQUEST, err, NULL);
-        cg_buf b = {0};
-        cg_frame_res_error(&b, id ? id : "invalid", e);
-        cg_ws_send_text(c, b.data, b.len);
-        cg_buf_reset(&b);
-        json_decref(e);
+        cg_conn_send_error(c, id, cg_error_new(CG_ERR_INVALID_REQUEST, err, NULL));
         return;
     }
     const cg_method *m = cg_method_find(method);

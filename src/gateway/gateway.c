@@ -86,12 +86,21 @@ void cg_conn_send_event_raw(cg_conn *c, const char *event, const char *payload_j
     cg_buf_reset(&b);
 }
 
-void cg_conn_send_event(cg_conn *c, const char *event, json_t *payload)
+void cg_conn_send_ok(cg_conn *c, const char *id, const char *payload_json, size_t len)
 {
-    char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
-    cg_conn_send_event_raw(c, event, text, strlen(text));
-    free(text);
-    json_decref(payload);
+    cg_buf b = {0};
+    cg_frame_res_ok(&b, id, payload_json, len);
+    cg_ws_send_text(c, b.data, b.len);
+    cg_buf_reset(&b);
+}
+
+void cg_conn_send_error(cg_conn *c, const char *id, json_t *error)
+{
+    cg_buf b = {0};
+    cg_frame_res_error(&b, id ? id : "invalid", error);
+    cg_ws_send_text(c, b.data, b.len);
+    cg_buf_reset(&b);
+    json_decref(error);
 }
 
 void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, unsigned roles,

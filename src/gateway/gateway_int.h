@@ -120,7 +120,10 @@ void cg_gateway_conn_added(cg_gateway *gw, cg_conn *c);
 void cg_gateway_conn_removed(cg_gateway *gw, cg_conn *c);
 /* Sends one event to one connection with its next seq. payload_json is serialized. */
 void cg_conn_send_event_raw(cg_conn *c, const char *event, const char *payload_json, size_t len);
-void cg_conn_send_event(cg_conn *c, const char *event, json_t *payload);
+/* A response frame to one connection. */
+void cg_conn_send_ok(cg_conn *c, const char *id, const char *payload_json, size_t len);
+/* An error response (error consumed); a NULL id answers on "invalid". */
+void cg_conn_send_error(cg_conn *c, const char *id, json_t *error);
 /* Preauth connections from ip (non-loopback only). */
 size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip);
 /* Serialized health payload, cached for up to a second. */

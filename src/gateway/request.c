@@ -26,12 +26,7 @@ static bool deliverable(const cg_req *req)
 void cg_req_ok_raw(cg_req *req, const char *payload_json, size_t len)
 {
     if (req->answered) return;
-    if (deliverable(req)) {
-        cg_buf b = {0};
-        cg_frame_res_ok(&b, req->id, payload_json, len);
-        cg_ws_send_text(req->conn, b.data, b.len);
-        cg_buf_reset(&b);
-    }
+    if (deliverable(req)) cg_conn_send_ok(req->conn, req->id, payload_json, len);
     finish(req);
 }
 
@@ -49,14 +44,15 @@ void cg_req_ok(cg_req *req, json_t *payload)
 
 void cg_req_error_shape(cg_req *req, json_t *error)
 {
-    if (!req->answered && deliverable(req)) {
-        cg_buf b = {0};
-        cg_frame_res_error(&b, req->id, error);
-        cg_ws_send_text(req->conn, b.data, b.len);
-        cg_buf_reset(&b);
+    if (req->answered) {
+        json_decref(error);
+        return;
     }
-    json_decref(error);
-    if (!req->answered) finish(req);
+    if (deliverable(req))
+        cg_conn_send_error(req->conn, req->id, error);
+    else
+        json_decref(error);
+    finish(req);
 }
 
 void cg_req_error(cg_req *req, const char *code, const char *message, json_t *details)

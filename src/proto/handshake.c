@@ -73,11 +73,7 @@ static void refuse(cg_conn *c, const char *id, json_t *error, uint16_t close_cod
                          ? json_string_value(json_object_get(d, "code"))
                          : json_string_value(json_object_get(error, "code")),
                      "reason", json_string_value(json_object_get(error, "message"))));
-    cg_buf b = {0};
-    cg_frame_res_error(&b, id ? id : "invalid", error);
-    cg_ws_send_text(c, b.data, b.len);
-    cg_buf_reset(&b);
-    json_decref(error);
+    cg_conn_send_error(c, id, error);
     cg_ws_close(c, close_code, close_code == 1002 ? "protocol mismatch" : "connect refused");
 }
 
@@ -451,10 +447,7 @@ void cg_handshake_message(cg_conn *c, json_t *msg)
     json_t *hello = hello_ok(c);
     char *payload = json_dumps(hello, JSON_COMPACT);
     json_decref(hello);
-    cg_buf b = {0};
-    cg_frame_res_ok(&b, id, payload, strlen(payload));
-    cg_ws_send_text(c, b.data, b.len);
-    cg_buf_reset(&b);
+    cg_conn_send_ok(c, id, payload, strlen(payload));
     free(payload);
     cg_log(CG_LOG_INFO, "gateway", "client connected",
            json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:o}", "connId", c->conn_id, "ip",
