@@ -148,6 +148,14 @@ static void on_loop_sample(uv_timer_t *t)
     ls->last_cpu_us = cpu;
 }
 
+static void forget_health(cg_gateway *gw)
+{
+    json_decref(gw->health);
+    free(gw->health_json);
+    gw->health = NULL;
+    gw->health_json = NULL;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -182,29 +190,33 @@ static json_t *event_loop_json(cg_gateway *gw)
     return o;
 }
 
-json_t *cg_gateway_health(cg_gateway *gw)
+/* The health object and its text, recomputed at most once a second: `health` answers
+ * with the text, hello-ok embeds the object, so both show the same snapshot. */
+static void refresh_health(cg_gateway *gw)
 {
     uint64_t t0 = cg_mono_ns();
+    if (gw->health && t0 - gw->health_at_ns <= HEALTH_CACHE_NS) return;
     json_t *h =
         json_pack("{s:b, s:I, s:o, s:{s:s}}", "ok", 1, "ts", (json_int_t)cg_now_ms(), "eventLoop",
                   event_loop_json(gw), "configReload", "hotReloadStatus", "active");
     json_object_set_new(h, "durationMs",
                         json_integer((json_int_t)((cg_mono_ns() - t0) / 1000000u)));
-    return h;
+    forget_health(gw);
+    gw->health = h;
+    gw->health_json = json_dumps(h, JSON_COMPACT);
+    gw->health_len = strlen(gw->health_json);
+    gw->health_at_ns = t0;
 }
 
-/* The serialized health payload, recomputed at most once a second. */
+json_t *cg_gateway_health(cg_gateway *gw)
+{
+    refresh_health(gw);
+    return json_incref(gw->health);
+}
+
 const char *cg_gateway_health_json(cg_gateway *gw, size_t *len)
 {
-    uint64_t now = cg_mono_ns();
-    if (!gw->health_json || now - gw->health_at_ns > HEALTH_CACHE_NS) {
-        free(gw->health_json);
-        json_t *h = cg_gateway_health(gw);
-        gw->health_json = json_dumps(h, JSON_COMPACT);
-        gw->health_len = strlen(gw->health_json);
-        gw->health_at_ns = now;
-        json_decref(h);
-    }
+    refresh_health(gw);
     *len = gw->health_len;
     return gw->health_json;
 }
@@ -304,8 +316,7 @@ void cg_gateway_settings_changed(cg_gateway *gw, bool may_rebind, int64_t restar
 {
     int64_t old_tick = gw->settings->tick_interval_ms;
     gw->settings = cg_config_settings(gw->cfg);
-    free(gw->health_json);
-    gw->health_json = NULL;
+    forget_health(gw);
     cg_log_set_max_file_bytes(gw->settings->log_max_file_bytes);
     if (old_tick != gw->settings->tick_interval_ms) start_tick(gw);
     if (may_rebind && listener_moved(gw)) {
@@ -475,7 +486,7 @@ void cg_gateway_free(cg_gateway *gw)
 {
     if (gw->ssl_ctx) SSL_CTX_free(gw->ssl_ctx);
     cg_rate_limiter_free(gw->rate_limiter);
-    free(gw->health_json);
+    forget_health(gw);
     free(gw->bound_custom_host);
     free(gw);
 }

@@ -36,7 +36,8 @@ void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, un
  * restart_delay_ms while keeping open connections open. */
 void cg_gateway_settings_changed(cg_gateway *gw, bool may_rebind, int64_t restart_delay_ms);
 
-/* The health object (hello-ok.snapshot.health and the `health` method). New ref. */
+/* The health snapshot (hello-ok.snapshot.health and the `health` method), at most a
+ * second old. A new reference to a shared object: do not modify it. */
 json_t *cg_gateway_health(cg_gateway *gw);
 
 /* Begins a graceful shutdown: `shutdown` event, close 1012, exit within 2 s. */

@@ -66,7 +66,8 @@ struct cg_gateway {
     uv_fs_poll_t config_watch;
     cg_loop_stats loop_stats;
 
-    /* Serialized health payload, reused while fresh. */
+    /* The health snapshot and its text, reused while fresh. */
+    json_t *health;
     char *health_json;
     size_t health_len;
     uint64_t health_at_ns;
@@ -126,7 +127,7 @@ void cg_conn_send_ok(cg_conn *c, const char *id, const char *payload_json, size_
 void cg_conn_send_error(cg_conn *c, const char *id, json_t *error);
 /* Preauth connections from ip (non-loopback only). */
 size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip);
-/* Serialized health payload, cached for up to a second. */
+/* The health snapshot's text (cg_gateway_health's object, serialized). */
 const char *cg_gateway_health_json(cg_gateway *gw, size_t *len);
 json_t *cg_gateway_readiness(cg_gateway *gw, int *status);
 /* features.events of hello-ok. */
