@@ -1,10 +1,13 @@
 /* The method table: the families' rows, looked up by name. See methods.h. */
 #include "gateway/methods.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "proto/frame.h"
 
 extern const cg_method cg_methods_health[];
@@ -19,23 +22,45 @@ static const cg_method *const families[] = {
     cg_methods_node,
 };
 
+/* The rows in table order, and by name for lookup, built once from the families:
+ * every request looks its method up, and every hello-ok lists them all. */
+static const cg_method **rows, **by_name;
+static size_t n_rows;
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp((*(const cg_method *const *)a)->name, (*(const cg_method *const *)b)->name);
+}
+
+static void build_index(void)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const cg_method *m = families[f]; m->name; m++)
+            n_rows++;
+    rows = cg_xcalloc(n_rows, sizeof *rows);
+    by_name = cg_xcalloc(n_rows, sizeof *by_name);
+    size_t i = 0;
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const cg_method *m = families[f]; m->name; m++)
+            rows[i++] = m;
+    memcpy(by_name, rows, n_rows * sizeof *rows);
+    qsort(by_name, n_rows, sizeof *by_name, compare_names);
+}
+
 const cg_method *cg_method_at(size_t index)
 {
-    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
-        for (const cg_method *m = families[f]; m->name; m++) {
-            if (index == 0) return m;
-            index--;
-        }
-    }
-    return NULL;
+    pthread_once(&index_once, build_index);
+    return index < n_rows ? rows[index] : NULL;
 }
 
 const cg_method *cg_method_find(const char *name)
 {
-    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
-        for (const cg_method *m = families[f]; m->name; m++)
-            if (strcmp(m->name, name) == 0) return m;
-    return NULL;
+    pthread_once(&index_once, build_index);
+    cg_method key = {.name = name};
+    const cg_method *keyp = &key;
+    const cg_method **found = bsearch(&keyp, by_name, n_rows, sizeof *by_name, compare_names);
+    return found ? *found : NULL;
 }
 
 const char *cg_scope_name(cg_scope scope)
