@@ -237,11 +237,8 @@ json_t *cg_gateway_readiness(cg_gateway *gw, int *status)
 
 static void on_tick(uv_timer_t *t)
 {
-    cg_gateway *gw = t->data;
-    char payload[64];
-    int n = snprintf(payload, sizeof payload, "{\"ts\":%lld}", (long long)cg_now_ms());
-    for (cg_conn *c = gw->conns; c; c = c->next)
-        if (c->connected) cg_conn_send_event_raw(c, "tick", payload, (size_t)n);
+    cg_gateway_broadcast(t->data, "tick", json_pack("{s:I}", "ts", (json_int_t)cg_now_ms()),
+                         CG_ROLE_OPERATOR | CG_ROLE_NODE, CG_SCOPE_NONE);
 }
 
 static void on_sweep(uv_timer_t *t)
