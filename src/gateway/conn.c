@@ -252,6 +252,11 @@ void cg_conn_resume(cg_conn *c)
     cg_conn_flush(c);
 }
 
+bool cg_conn_deliverable(const cg_conn *c)
+{
+    return c->connected && !c->closed && c->phase == CG_CONN_WS;
+}
+
 static void on_closed(uv_handle_t *h)
 {
     cg_conn *c = h->data;
@@ -264,6 +269,7 @@ void cg_conn_close(cg_conn *c)
     if (c->closed) return;
     c->closed = true;
     c->phase = CG_CONN_CLOSING;
+    cg_pending_conn_closed(c);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 

@@ -87,6 +87,10 @@ typedef struct cg_conn {
     char *client_id, *client_mode;
     uint64_t event_seq;
 
+    /* Deferred requests of this connection (gateway/request.c). */
+    struct cg_req *pending_head;
+    size_t n_pending;
+
     /* Output. */
     cg_buf out;             /* bytes ready for the socket */
     size_t bytes_in_flight; /* handed to uv_write, not yet written */
@@ -112,6 +116,9 @@ size_t cg_conn_buffered(const cg_conn *c);
 
 void cg_conn_pause(cg_conn *c);
 void cg_conn_resume(cg_conn *c);
+
+/* Whether a frame sent now can reach the client (connected, not closing). */
+bool cg_conn_deliverable(const cg_conn *c);
 
 /* Closes the socket now (after what was already handed to the kernel). */
 void cg_conn_close(cg_conn *c);

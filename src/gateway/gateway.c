@@ -376,6 +376,7 @@ static void on_shutdown_deadline(uv_timer_t *t)
     close_handle((uv_handle_t *)&gw->sig_hup);
     close_handle((uv_handle_t *)&gw->config_watch);
     close_handle((uv_handle_t *)&gw->shutdown_timer);
+    close_handle((uv_handle_t *)&gw->pending_timer);
 }
 
 static void on_drain_check(uv_timer_t *t)
@@ -392,6 +393,7 @@ void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
     if (gw->shutting_down) return;
     gw->shutting_down = true;
     cg_log(CG_LOG_INFO, "gateway", "shutting down", json_pack("{s:s}", "reason", reason));
+    cg_pending_shutdown(gw);
     /* The listeners stay open while connections drain: /readyz answers 503 and new
      * upgrades are refused. */
     json_t *payload = json_pack("{s:s}", "reason", "gateway stopping");
@@ -421,6 +423,7 @@ cg_gateway *cg_gateway_new(uv_loop_t *loop, cg_config *cfg)
     gw->settings = cg_config_settings(cfg);
     gw->started_ns = cg_mono_ns();
     gw->rate_limiter = cg_rate_limiter_new();
+    cg_pending_init(gw);
     uv_timer_init(loop, &gw->tick_timer);
     uv_timer_init(loop, &gw->sweep_timer);
     uv_timer_init(loop, &gw->relisten_timer);
@@ -483,6 +486,7 @@ void cg_gateway_free(cg_gateway *gw)
 {
     if (gw->ssl_ctx) SSL_CTX_free(gw->ssl_ctx);
     cg_rate_limiter_free(gw->rate_limiter);
+    cg_pending_free(gw);
     forget_health(gw);
     free(gw->bound_custom_host);
     free(gw);

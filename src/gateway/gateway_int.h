@@ -60,6 +60,11 @@ struct cg_gateway {
     cg_rate_limiter *rate_limiter;
     int64_t rate_limiter_swept_ms;
 
+    /* Pending requests (gateway/request.c): a min-heap by deadline. */
+    cg_req **pending;
+    size_t n_pending, cap_pending;
+    uv_timer_t pending_timer;
+
     uv_timer_t tick_timer;
     uv_timer_t sweep_timer; /* handshake timeouts, closes that did not flush */
     uv_signal_t sig_int, sig_term, sig_hup;
@@ -77,6 +82,14 @@ struct cg_gateway {
     uv_timer_t shutdown_timer; /* checks every 50 ms whether the close frames left */
     int drain_checks;
 };
+
+/* gateway/request.c: the pending-request registry. */
+void cg_pending_init(cg_gateway *gw);
+void cg_pending_free(cg_gateway *gw);
+/* Ends every pending request of a closing connection (no answer is possible). */
+void cg_pending_conn_closed(cg_conn *c);
+/* Answers every pending request UNAVAILABLE "gateway shutting down". */
+void cg_pending_shutdown(cg_gateway *gw);
 
 /* net/listener.c */
 int cg_listeners_open(cg_gateway *gw);

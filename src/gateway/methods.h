@@ -8,6 +8,7 @@
 #define CG_GATEWAY_METHODS_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "gateway/request.h"
 
@@ -39,6 +40,7 @@ typedef struct cg_method {
     cg_params_check_fn check;
     cg_handler_fn handler;
     const char *summary; /* one line for docs */
+    uint64_t timeout_ms; /* deadline of a deferred request; 0: CG_REQ_DEFAULT_TIMEOUT_MS */
 } cg_method;
 
 /* Each family file defines `const cg_method cg_methods_<family>[]`, ending with a row

@@ -17,7 +17,11 @@ static int check_health(const json_t *params, char *err, size_t errlen)
 }
 
 const cg_method cg_methods_health[] = {
-    {"health", CG_ROLE_OPERATOR, CG_SCOPE_READ, check_health, handle_health,
-     "Gateway health: event-loop delay and utilization, config reload state."},
+    {.name = "health",
+     .roles = CG_ROLE_OPERATOR,
+     .scope = CG_SCOPE_READ,
+     .check = check_health,
+     .handler = handle_health,
+     .summary = "Gateway health: event-loop delay and utilization, config reload state."},
     {.name = NULL},
 };

@@ -74,7 +74,11 @@ static void handle_logs_tail(cg_req *req)
 }
 
 const cg_method cg_methods_logs[] = {
-    {"logs.tail", CG_ROLE_OPERATOR, CG_SCOPE_READ, check_logs_tail, handle_logs_tail,
-     "Tail the gateway's JSON-lines log from a cursor"},
+    {.name = "logs.tail",
+     .roles = CG_ROLE_OPERATOR,
+     .scope = CG_SCOPE_READ,
+     .check = check_logs_tail,
+     .handler = handle_logs_tail,
+     .summary = "Tail the gateway's JSON-lines log from a cursor"},
     {.name = NULL},
 };

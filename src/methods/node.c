@@ -45,9 +45,17 @@ static void handle_skills_bins(cg_req *req)
 }
 
 const cg_method cg_methods_node[] = {
-    {"node.event", CG_ROLE_NODE, CG_SCOPE_NONE, check_node_event, handle_node_event,
-     "A node reports an event; logged, answered with whether the gateway acted on it."},
-    {"skills.bins", CG_ROLE_NODE, CG_SCOPE_NONE, cg_params_check_empty, handle_skills_bins,
-     "Executables the installed skills need on a node."},
+    {.name = "node.event",
+     .roles = CG_ROLE_NODE,
+     .scope = CG_SCOPE_NONE,
+     .check = check_node_event,
+     .handler = handle_node_event,
+     .summary = "A node reports an event; logged, answered with whether the gateway acted on it."},
+    {.name = "skills.bins",
+     .roles = CG_ROLE_NODE,
+     .scope = CG_SCOPE_NONE,
+     .check = cg_params_check_empty,
+     .handler = handle_skills_bins,
+     .summary = "Executables the installed skills need on a node."},
     {.name = NULL},
 };
