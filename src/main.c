@@ -41,6 +41,22 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Where to connect, and how: what `make run` shows a person. */
+static void print_listening(cg_gateway *gw)
+{
+    json_t *urls = cg_gateway_listen_urls(gw);
+    size_t i;
+    json_t *url;
+    json_array_foreach(urls, i, url) printf("listening on %s\n", json_string_value(url));
+    const char *first = json_string_value(json_array_get(urls, 0));
+    if (first)
+        printf("call it: clawgate call health --url %s%s\n", first,
+               cg_gateway_settings(gw)->auth_mode == CG_AUTH_NONE ? ""
+                                                                  : " --token <gateway token>");
+    fflush(stdout);
+    json_decref(urls);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -126,7 +142,10 @@ static int cmd_run(int argc, char **argv)
     uv_loop_configure(&loop, UV_METRICS_IDLE_TIME);
     cg_gateway *gw = cg_gateway_new(&loop, cfg);
     int rc = cg_gateway_start(gw);
-    if (rc == 0) uv_run(&loop, UV_RUN_DEFAULT);
+    if (rc == 0) {
+        print_listening(gw);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
     cg_log(CG_LOG_INFO, "gateway", "stopped", NULL);
     cg_gateway_free(gw);
     uv_loop_close(&loop);

@@ -176,48 +176,87 @@ bool cg_origin_allowed(const char *origin, const char *host_header, const cg_set
     return origin_is_loopback(origin) && cg_host_is_loopback_name(host_header);
 }
 
-static bool is_address(const char *s)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
+#define MAX_FORWARDED_ENTRY 64 /* the longest address with a port, with room */
 
-/* Copies the trimmed [start, end) into out when it is an address. */
-static bool take_address(const char *start, const char *end, char *out, size_t outlen)
+/* One forwarded hop, trimmed, with an optional port stripped ("[v6]:443", "1.2.3.4:80");
+ * false when it is empty, over-long or not an address. */
+static bool forwarded_address(const char *start, const char *end, char *out, size_t outlen)
 {
     while (start < end && (*start == ' ' || *start == '\t'))
         start++;
     while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
     size_t n = (size_t)(end - start);
-    if (n == 0 || n >= outlen) return false;
+    if (n == 0 || n >= MAX_FORWARDED_ENTRY || n >= outlen) return false;
     memcpy(out, start, n);
     out[n] = 0;
-    return is_address(out);
+    parsed_addr a;
+    if (parse_addr(out, &a)) return true;
+    if (out[0] == '[') {
+        char *close = strchr(out, ']');
+        if (!close || (close[1] && (close[1] != ':' || !close[2]))) return false;
+        *close = 0;
+        memmove(out, out + 1, strlen(out + 1) + 1);
+        return inet_pton(AF_INET6, out, a.bytes) == 1;
+    }
+    char *colon = strchr(out, ':');
+    if (!colon || strchr(colon + 1, ':') || !colon[1]) return false;
+    for (const char *d = colon + 1; *d; d++)
+        if (*d < '0' || *d > '9') return false;
+    *colon = 0;
+    return inet_pton(AF_INET, out, a.bytes) == 1;
 }
 
-void cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen)
+bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s", req->peer_ip);
-    if (!cg_addr_in_list(req->peer_ip, s->trusted_proxies, s->trusted_proxies_len)) return;
-    char candidate[64];
+    if (!cg_addr_in_list(req->peer_ip, s->trusted_proxies, s->trusted_proxies_len)) return true;
+    char hop[MAX_FORWARDED_ENTRY];
     if (req->forwarded_for) {
-        /* Walk from the right: the nearest hop not run by us is the client. */
+        /* A header we cannot read in full is not believed at all. */
+        for (const char *start = req->forwarded_for;;) {
+            const char *end = strchr(start, ',');
+            if (!end) end = start + strlen(start);
+            if (!forwarded_address(start, end, hop, sizeof hop)) goto unknown;
+            if (!*end) break;
+            start = end + 1;
+        }
+        /* From the right: the nearest hop that is neither loopback nor one of our
+         * proxies is the client; a chain of only our own hops names none. */
         const char *end = req->forwarded_for + strlen(req->forwarded_for);
-        while (end > req->forwarded_for) {
+        for (;;) {
             const char *start = end;
             while (start > req->forwarded_for && start[-1] != ',')
                 start--;
-            if (!take_address(start, end, candidate, sizeof candidate)) return;
-            snprintf(out, outlen, "%s", candidate);
-            if (!cg_addr_in_list(candidate, s->trusted_proxies, s->trusted_proxies_len)) return;
-            end = start > req->forwarded_for ? start - 1 : start;
+            forwarded_address(start, end, hop, sizeof hop);
+            if (!cg_addr_is_loopback(hop) &&
+                !cg_addr_in_list(hop, s->trusted_proxies, s->trusted_proxies_len)) {
+                snprintf(out, outlen, "%s", hop);
+                return true;
+            }
+            if (start == req->forwarded_for) break;
+            end = start - 1;
         }
-        return;
+    } else if (req->real_ip && forwarded_address(req->real_ip, req->real_ip + strlen(req->real_ip),
+                                                 hop, sizeof hop)) {
+        snprintf(out, outlen, "%s", hop);
+        return true;
+    } else if (!req->real_ip) {
+        return true; /* the proxy forwarded nothing: it is the client */
     }
-    if (req->real_ip && take_address(req->real_ip, req->real_ip + strlen(req->real_ip), candidate,
-                                     sizeof candidate))
-        snprintf(out, outlen, "%s", candidate);
+unknown:
+    snprintf(out, outlen, "%s", CG_CLIENT_IP_UNKNOWN);
+    return false;
+}
+
+bool cg_http_bearer_ok(const char *authorization, const cg_settings *s)
+{
+    if (s->auth_mode == CG_AUTH_NONE) return true;
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) return false;
+    const char *given = authorization + 7;
+    while (*given == ' ')
+        given++;
+    return cg_secret_equal(s->auth_mode == CG_AUTH_TOKEN ? s->token : s->password, given);
 }
 
 bool cg_is_local_direct(const cg_http_facts *req, const cg_settings *s)
@@ -229,8 +268,8 @@ bool cg_is_local_direct(const cg_http_facts *req, const cg_settings *s)
         if (!cg_addr_in_list(req->peer_ip, s->trusted_proxies, s->trusted_proxies_len))
             return false;
         char client[64];
-        cg_client_ip(req, s, client, sizeof client);
-        if (!cg_addr_is_loopback(client)) return false;
+        if (!cg_client_ip(req, s, client, sizeof client) || !cg_addr_is_loopback(client))
+            return false;
     }
     return cg_origin_allowed(req->origin, req->host, s);
 }

@@ -29,13 +29,23 @@ typedef struct cg_http_facts {
     const char *real_ip;       /* X-Real-IP or NULL */
 } cg_http_facts;
 
+/* An HTTP Authorization header carrying the gateway's shared secret ("Bearer <token>",
+ * or the password in password mode; any value in mode none). */
+bool cg_http_bearer_ok(const char *authorization, const cg_settings *s);
+
 /* Host header's host part is localhost, 127.0.0.1 or [::1] (any port). */
 bool cg_host_is_loopback_name(const char *host_header);
 
-/* The seed's resolveRequestClientIp: the peer, unless the peer is a trusted proxy that
- * forwarded the request; then the rightmost X-Forwarded-For address that is not itself
- * a trusted proxy (or X-Real-IP). A forwarded value that is not an address is ignored. */
-void cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen);
+#define CG_CLIENT_IP_UNKNOWN "unknown"
+
+/* The seed's resolveRequestClientIp: the peer, unless the peer is a trusted proxy; then
+ * the rightmost X-Forwarded-For hop that is neither loopback nor a trusted proxy (ports
+ * and IPv6 brackets stripped), or X-Real-IP when there is no X-Forwarded-For, or the
+ * proxy itself when it forwarded neither. It fails closed: an empty, over-long or
+ * unparsable X-Forwarded-For entry anywhere in the header, a bad X-Real-IP, or a chain
+ * of only our own hops makes the client unknown:
+ * returns false with out = CG_CLIENT_IP_UNKNOWN, which is never loopback. */
+bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen);
 
 /* The seed's isLocalDirectRequest, with CONTRACT.md's origin rule folded in: the peer
  * and the resolved client are loopback, Host is a loopback name, forwarding headers

@@ -18,6 +18,7 @@
 
 #include "common/util.h"
 #include "net/tls_bio.h"
+#include "net/ws.h"
 
 #include <http_parser.h>
 #include <openssl/err.h>
@@ -31,7 +32,6 @@
 #include <strings.h>
 #include <wslay/wslay.h>
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define DEFAULT_MAX_MESSAGE (64ull * 1024 * 1024)
 #define SHUTDOWN_LINGER_MS 1000
 #define READ_BUF_SIZE 65536
@@ -408,22 +408,17 @@ static void send_upgrade(cg_ws_client *c)
         return;
     }
     base64(key_raw, sizeof key_raw, key);
-    char cat[64];
-    unsigned char sha[20];
-    int n = snprintf(cat, sizeof cat, "%s%s", key, WS_GUID);
-    EVP_Digest(cat, (size_t)n, sha, NULL, EVP_sha1(), NULL);
-
     c->hs = cg_xcalloc(1, sizeof *c->hs);
-    base64(sha, sizeof sha, c->hs->expected_accept);
+    cg_ws_accept_key(key, c->hs->expected_accept);
     http_parser_init(&c->hs->parser, HTTP_RESPONSE);
     c->hs->parser.data = c->hs;
 
     char req[1024];
-    n = snprintf(req, sizeof req,
-                 "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                 "User-Agent: clawgate/" CLAWGATE_VERSION "\r\n\r\n",
-                 c->url.path, c->url.authority, key);
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                     "User-Agent: clawgate/" CLAWGATE_VERSION "\r\n\r\n",
+                     c->url.path, c->url.authority, key);
     if (n < 0 || (size_t)n >= sizeof req) {
         fail(c, CG_WS_ERR_URL, 0, "URL too long");
         return;

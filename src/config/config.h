@@ -37,6 +37,8 @@ typedef struct cg_limits {
     int64_t handshake_timeout_ms; /* 15000 */
     int64_t max_preauth_per_ip;   /* 64 */
     int64_t json_budget_bytes;    /* 134217728 */
+    int64_t http_body_bytes;      /* 20971520 */
+    int64_t max_connections;      /* 10000 */
 } cg_limits;
 
 typedef struct cg_rate_limit {

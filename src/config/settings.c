@@ -212,6 +212,8 @@ cg_settings *cg_settings_build(const json_t *resolved, const cg_overrides *ov, j
         .handshake_timeout_ms = setting_int(resolved, "gateway.limits.handshakeTimeoutMs"),
         .max_preauth_per_ip = setting_int(resolved, "gateway.limits.maxPreauthPerIp"),
         .json_budget_bytes = setting_int(resolved, "gateway.limits.jsonBudgetBytes"),
+        .http_body_bytes = setting_int(resolved, "gateway.limits.httpBodyBytes"),
+        .max_connections = setting_int(resolved, "gateway.limits.maxConnections"),
     };
     s->tick_interval_ms = setting_int(resolved, "gateway.tickIntervalMs");
     s->log_max_file_bytes = setting_int(resolved, "logging.maxFileBytes");

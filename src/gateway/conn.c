@@ -1,4 +1,4 @@
-/* Connection plumbing: accept, read, write batching, pause/resume, close, lifetime.
+/* A connection: the stream's callbacks, the move to WebSocket, sending, lifetime.
  * See conn.h for the design. */
 #include "gateway/conn.h"
 
@@ -8,93 +8,76 @@
 #include "auth/auth.h"
 #include "common/log.h"
 #include "gateway/gateway_int.h"
+#include "proto/frame.h"
 
 static uint64_t mono_ms(void)
 {
     return cg_mono_ns() / 1000000u;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static cg_conn *conn_of(cg_stream *s)
 {
-    cg_conn *c = h->data;
-    cg_gateway *gw = c->gw;
-    /* One shared buffer: input is consumed (or copied to `pending`) before the next read. */
-    if (!gw->read_buf_busy) {
-        gw->read_buf_busy = true;
-        *buf = uv_buf_init(gw->read_buf, sizeof gw->read_buf);
-    } else {
-        *buf = uv_buf_init(cg_xmalloc(CG_READ_BUF_SIZE), CG_READ_BUF_SIZE);
+    return (cg_conn *)s; /* the stream is the first member */
+}
+
+static size_t on_data(cg_stream *s, const uint8_t *data, size_t len)
+{
+    cg_conn *c = conn_of(s);
+    switch (c->phase) {
+    case CG_PHASE_HTTP:
+        return cg_http_conn_feed(c, data, len);
+    case CG_PHASE_WS:
+        return cg_ws_feed(c->ws, data, len);
+    case CG_PHASE_CLOSED:
+        break;
+    }
+    return len;
+}
+
+static void on_drain(cg_stream *s)
+{
+    cg_conn *c = conn_of(s);
+    if (c->ws) cg_ws_drained(c->ws);
+}
+
+/* The stream stopped being open: end what depended on the connection, at once. */
+static void on_closing(cg_stream *s)
+{
+    cg_conn *c = conn_of(s);
+    if (c->phase == CG_PHASE_CLOSED) return;
+    c->phase = CG_PHASE_CLOSED;
+    cg_pending_conn_closed(c);
+    if (c->registered) cg_clients_closed(c);
+    if (c->counted_ws) {
+        c->counted_ws = false;
+        c->gw->n_ws--;
     }
 }
 
-static void release_read_buf(cg_gateway *gw, const uv_buf_t *buf)
+static void on_closed(cg_stream *s)
 {
-    if (buf->base == gw->read_buf)
-        gw->read_buf_busy = false;
-    else
-        free(buf->base);
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    cg_conn *c = s->data;
-    cg_gateway *gw = c->gw;
-    if (nread < 0) {
-        release_read_buf(gw, buf);
-        cg_conn_close(c);
-        return;
-    }
-    if (nread == 0 || c->closed) {
-        release_read_buf(gw, buf);
-        return;
-    }
-    cg_conn_ref(c);
-    c->in_callback = true;
-    if (c->ssl) {
-        if (cg_tls_read(c, (const uint8_t *)buf->base, (size_t)nread) < 0) cg_conn_close(c);
-    } else {
-        cg_conn_feed(c, (const uint8_t *)buf->base, (size_t)nread);
-    }
-    c->in_callback = false;
-    release_read_buf(gw, buf);
-    cg_conn_flush(c);
+    cg_conn *c = conn_of(s);
+    cg_clients_removed(c->gw, c);
     cg_conn_unref(c);
 }
 
-void cg_conn_accept(cg_gateway *gw, uv_stream_t *server, bool tls)
+static const cg_stream_callbacks stream_callbacks = {
+    .on_data = on_data,
+    .on_drain = on_drain,
+    .on_closing = on_closing,
+    .on_closed = on_closed,
+};
+
+void cg_conn_accept(cg_gateway *gw, uv_stream_t *server, SSL_CTX *tls)
 {
     cg_conn *c = cg_xcalloc(1, sizeof *c);
     c->gw = gw;
     c->refs = 1; /* the socket's */
-    c->serial = ++gw->next_serial;
-    uv_tcp_init(gw->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        c->closed = true;
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, c->peer_ip, sizeof c->peer_ip);
-        else
-            uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer_ip, sizeof c->peer_ip);
-    }
-    if (strncmp(c->peer_ip, "::ffff:", 7) == 0)
-        memmove(c->peer_ip, c->peer_ip + 7, strlen(c->peer_ip + 7) + 1);
-    c->peer_loopback = cg_addr_is_loopback(c->peer_ip);
-    c->accepted_ms = mono_ms();
-    c->phase = CG_CONN_HTTP;
-    cg_gateway_conn_added(gw, c);
-    if (tls && cg_tls_conn_init(c, gw->ssl_ctx) != 0) {
-        cg_conn_close(c);
-        return;
-    }
-    cg_http_begin(c);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    c->phase = CG_PHASE_HTTP;
+    c->accepted_ms = c->last_active_ms = mono_ms();
+    cg_clients_added(gw, c);
+    if (cg_stream_accept(&c->stream, server, tls, &stream_callbacks, c) != 0) return;
+    snprintf(c->client_ip, sizeof c->client_ip, "%s", c->stream.peer_ip);
 }
 
 void cg_conn_ref(cg_conn *c)
@@ -104,18 +87,14 @@ void cg_conn_ref(cg_conn *c)
 
 static void conn_free(cg_conn *c)
 {
-    cg_http_free(c);
-    cg_ws_free(c);
-    cg_tls_conn_free(c);
-    cg_buf_reset(&c->out);
-    cg_buf_reset(&c->pending);
-    cg_buf_reset(&c->msg);
+    cg_conn_data_free(c);
+    cg_http_conn_free(c);
+    cg_ws_free(c->ws);
     free(c->host);
     free(c->origin);
     free(c->forwarded_for);
     free(c->real_ip);
-    free(c->client_id);
-    free(c->client_mode);
+    json_decref(c->params);
     free(c);
 }
 
@@ -124,161 +103,102 @@ void cg_conn_unref(cg_conn *c)
     if (--c->refs == 0) conn_free(c);
 }
 
-void cg_conn_feed(cg_conn *c, const uint8_t *data, size_t len)
+static void on_ws_message(cg_ws *ws, const char *data, size_t len)
 {
-    if (c->closed || len == 0) return;
-    if (c->paused) {
-        cg_buf_append(&c->pending, data, len);
-        return;
-    }
-    switch (c->phase) {
-    case CG_CONN_HTTP:
-        cg_http_feed(c, data, len);
-        break;
-    case CG_CONN_WS:
-        cg_ws_feed(c, data, len);
-        break;
-    case CG_CONN_CLOSING:
-        break;
-    }
+    cg_conn_message(cg_ws_user(ws), data, len);
 }
 
-void cg_conn_write(cg_conn *c, const void *data, size_t len)
+static const cg_ws_callbacks ws_callbacks = {.on_message = on_ws_message};
+
+size_t cg_conn_upgraded(cg_conn *c, const uint8_t *rest, size_t rest_len)
 {
-    if (c->closed) return;
-    if (c->ssl)
-        cg_tls_write(c, data, len);
-    else
-        cg_buf_append(&c->out, data, len);
-}
-
-size_t cg_conn_buffered(const cg_conn *c)
-{
-    return c->out.len + c->bytes_in_flight;
-}
-
-#define WRITE_HIGH_WATER (256 * 1024)
-
-typedef struct write_req {
-    uv_write_t req;
-    cg_conn *conn;
-    char *data;
-    size_t len;
-} write_req;
-
-static void on_written(uv_write_t *req, int status)
-{
-    write_req *w = (write_req *)req;
-    cg_conn *c = w->conn;
-    c->bytes_in_flight -= w->len;
-    free(w->data);
-    free(w);
-    if (status < 0)
+    const cg_limits *l = &c->gw->settings->limits;
+    c->ws = cg_ws_new(&c->stream, &ws_callbacks, c, (uint64_t)l->preauth_max_bytes,
+                      (uint64_t)l->max_buffered_bytes);
+    if (!c->ws) {
         cg_conn_close(c);
-    else
-        cg_conn_flush(c); /* what waited in `out` for the kernel to drain, or the close */
-    cg_conn_unref(c);
-}
-
-void cg_conn_flush(cg_conn *c)
-{
-    if (c->in_callback || c->closed) return;
-    /* At most WRITE_HIGH_WATER bytes are handed to libuv; the rest waits in `out`, so it
-     * can still be dropped when a consumer that does not read is cut off with 1013. */
-    if (c->out.len > 0 && c->bytes_in_flight < WRITE_HIGH_WATER) {
-        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-        /* Fast path: the kernel takes it all now and no request is allocated. */
-        int n = c->bytes_in_flight == 0 ? uv_try_write((uv_stream_t *)&c->tcp, &b, 1) : UV_EAGAIN;
-        if (n < 0 && n != UV_EAGAIN) {
-            cg_conn_close(c);
-            return;
-        }
-        size_t done = n > 0 ? (size_t)n : 0;
-        if (done == c->out.len) {
-            c->out.len = 0;
-            /* Do not keep a large buffer around for an idle connection. */
-            if (c->out.cap > 16384) cg_buf_reset(&c->out);
-        } else {
-            write_req *w = cg_xmalloc(sizeof *w);
-            w->conn = c;
-            w->len = c->out.len - done;
-            if (done == 0) {
-                w->data = c->out.data; /* hand the buffer over */
-                c->out.data = NULL;
-                c->out.len = c->out.cap = 0;
-            } else {
-                w->data = cg_xmalloc(w->len);
-                memcpy(w->data, c->out.data + done, w->len);
-                c->out.len = 0;
-            }
-            c->bytes_in_flight += w->len;
-            cg_conn_ref(c);
-            uv_buf_t wb = uv_buf_init(w->data, (unsigned)w->len);
-            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &wb, 1, on_written) != 0) {
-                c->bytes_in_flight -= w->len;
-                free(w->data);
-                free(w);
-                cg_conn_unref(c);
-                cg_conn_close(c);
-                return;
-            }
-        }
+        return rest_len;
     }
-    if (c->close_when_flushed && cg_conn_buffered(c) == 0) cg_conn_close(c);
-}
-
-void cg_conn_pause(cg_conn *c)
-{
-    if (c->paused || c->closed) return;
-    c->paused = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-}
-
-void cg_conn_resume(cg_conn *c)
-{
-    if (!c->paused || c->closed) return;
-    c->paused = false;
-    c->in_callback = true;
-    cg_ws_resume(c);
-    if (!c->paused && c->pending.len > 0) {
-        cg_buf held = c->pending;
-        memset(&c->pending, 0, sizeof c->pending);
-        cg_conn_feed(c, (const uint8_t *)held.data, held.len);
-        cg_buf_reset(&held);
-    }
-    c->in_callback = false;
-    if (!c->paused && !c->closed && c->phase != CG_CONN_CLOSING)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    cg_conn_flush(c);
+    c->phase = CG_PHASE_WS;
+    c->counted_ws = true;
+    c->gw->n_ws++;
+    cg_connect_start(c);
+    return rest_len > 0 ? cg_ws_feed(c->ws, rest, rest_len) : 0;
 }
 
 bool cg_conn_deliverable(const cg_conn *c)
 {
-    return c->connected && !c->closed && c->phase == CG_CONN_WS;
+    return c->connected && c->phase == CG_PHASE_WS && !cg_ws_closing(c->ws);
 }
 
-static void on_closed(uv_handle_t *h)
+void cg_conn_send_ok(cg_conn *c, const char *id, const char *payload_json, size_t len)
 {
-    cg_conn *c = h->data;
-    cg_gateway_conn_removed(c->gw, c);
-    cg_conn_unref(c);
+    if (!c->ws) return;
+    cg_buf b = {0};
+    cg_frame_res_ok(&b, id, payload_json, len);
+    cg_ws_send_text(c->ws, b.data, b.len);
+    cg_buf_reset(&b);
+}
+
+void cg_conn_send_error(cg_conn *c, const char *id, json_t *error)
+{
+    if (c->ws) {
+        cg_buf b = {0};
+        cg_frame_res_error(&b, id ? id : "invalid", error);
+        cg_ws_send_text(c->ws, b.data, b.len);
+        cg_buf_reset(&b);
+    }
+    json_decref(error);
+}
+
+/* Above this much queued output, droppable events are skipped (never responses). */
+static size_t droppable_low_water(const cg_conn *c)
+{
+    size_t max = (size_t)c->gw->settings->limits.max_buffered_bytes;
+    return max / 4 < 1024 * 1024 ? max / 4 : 1024 * 1024;
+}
+
+bool cg_conn_send_event_raw(cg_conn *c, const char *event, const char *payload_json, size_t len,
+                            unsigned flags)
+{
+    if (!cg_conn_deliverable(c)) return false;
+    if ((flags & CG_EVENT_DROPPABLE) && cg_ws_buffered(c->ws) > droppable_low_water(c)) {
+        c->dropped_events++;
+        return false;
+    }
+    cg_buf b = {0};
+    cg_frame_event(&b, event, payload_json, len, ++c->event_seq);
+    bool sent = cg_ws_send_text(c->ws, b.data, b.len);
+    cg_buf_reset(&b);
+    return sent;
+}
+
+bool cg_conn_send_event(cg_conn *c, const char *event, json_t *payload, unsigned flags)
+{
+    char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(payload);
+    bool sent = cg_conn_send_event_raw(c, event, text, strlen(text), flags);
+    free(text);
+    return sent;
+}
+
+void cg_conn_send_challenge(cg_conn *c, const char *payload_json, size_t len)
+{
+    cg_buf b = {0};
+    cg_frame_event(&b, "connect.challenge", payload_json, len, 0);
+    cg_ws_send_text(c->ws, b.data, b.len);
+    cg_buf_reset(&b);
+}
+
+void cg_conn_ws_close(cg_conn *c, uint16_t code, const char *reason)
+{
+    if (c->ws)
+        cg_ws_close(c->ws, code, reason);
+    else
+        cg_stream_close_graceful(&c->stream);
 }
 
 void cg_conn_close(cg_conn *c)
 {
-    if (c->closed) return;
-    c->closed = true;
-    c->phase = CG_CONN_CLOSING;
-    cg_pending_conn_closed(c);
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
-}
-
-void cg_conn_close_after_flush(cg_conn *c)
-{
-    if (c->closed) return;
-    c->close_when_flushed = true;
-    c->phase = CG_CONN_CLOSING;
-    c->close_deadline_ms = mono_ms() + 2000;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    cg_conn_flush(c);
+    cg_stream_close(&c->stream);
 }

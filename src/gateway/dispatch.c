@@ -21,14 +21,14 @@
 
 static void route(cg_conn *c, json_t *msg, bool over_budget, const json_error_t *jerr)
 {
-    if (c->closed || c->phase == CG_CONN_CLOSING) {
+    if (c->phase != CG_PHASE_WS || cg_ws_closing(c->ws)) {
         json_decref(msg);
         return;
     }
     if (over_budget) {
         cg_log(CG_LOG_WARN, "ws", "message over the JSON budget",
-               json_pack("{s:s}", "ip", c->peer_ip));
-        cg_ws_close(c, 1009, "message too complex");
+               json_pack("{s:s}", "ip", c->client_ip));
+        cg_conn_ws_close(c, 1009, "message too complex");
         return;
     }
     if (!msg) {
@@ -36,13 +36,13 @@ static void route(cg_conn *c, json_t *msg, bool over_budget, const json_error_t 
         snprintf(text, sizeof text, "invalid request frame: malformed JSON: %s",
                  jerr->text[0] ? jerr->text : "parse error");
         cg_conn_send_error(c, NULL, cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL));
-        if (!c->connected) cg_ws_close(c, 1008, "invalid handshake");
+        if (!c->connected) cg_conn_ws_close(c, 1008, "invalid handshake");
         return;
     }
     if (c->connected)
         cg_dispatch_message(c, msg);
     else
-        cg_handshake_message(c, msg);
+        cg_connect_message(c, msg);
     json_decref(msg);
 }
 
@@ -68,18 +68,18 @@ static void parse_done(uv_work_t *w, int status)
     parse_job *j = (parse_job *)w;
     cg_conn *c = j->conn;
     free(j->data);
-    c->in_callback = true;
     route(c, j->result, j->over_budget, &j->err);
-    c->in_callback = false;
-    cg_conn_resume(c);
-    cg_conn_flush(c);
+    if (c->phase == CG_PHASE_WS) {
+        cg_ws_resume(c->ws);
+        if (!cg_ws_paused(c->ws)) cg_stream_resume(&c->stream);
+    }
     cg_conn_unref(c);
     free(j);
 }
 
 void cg_conn_message(cg_conn *c, const char *data, size_t len)
 {
-    if (c->closed || c->phase == CG_CONN_CLOSING) return;
+    if (c->phase != CG_PHASE_WS) return;
     size_t budget = (size_t)c->gw->settings->limits.json_budget_bytes;
     if (len > OFF_LOOP_PARSE_BYTES) {
         parse_job *j = cg_xcalloc(1, sizeof *j);
@@ -89,7 +89,7 @@ void cg_conn_message(cg_conn *c, const char *data, size_t len)
         j->len = len;
         j->budget = budget;
         cg_conn_ref(c);
-        cg_conn_pause(c);
+        cg_ws_pause(c->ws); /* messages wslay completes meanwhile wait, in order */
         uv_queue_work(c->gw->loop, &j->work, parse_work, parse_done);
         return;
     }

@@ -1,29 +1,36 @@
-/* The gateway object: connections, the tick, health measurements, readiness,
- * broadcast, signals, config reloads and shutdown. See gateway.h. */
+/* The gateway object: listeners, timers, signals, config reloads and shutdown. See
+ * gateway.h; the other parts of src/gateway are listed in gateway_int.h.
+ *
+ * Listeners follow gateway.bind: loopback/auto listen on 127.0.0.1 and ::1 (a host
+ * without IPv6 logs it and goes on), lan/all on 0.0.0.0 and ::, custom on
+ * gateway.customBindHost, tailnet on the host's 100.64.0.0/10 address plus loopback.
+ * Moving them (cg_gateway_rebind) binds the new sockets before closing the old ones, so a
+ * port in use leaves the gateway listening where it was; when the new sockets need the
+ * port the old ones hold (same port, another bind or TLS), the old ones close first and
+ * come back if the new ones fail. A certificate that has to be generated is made on
+ * the thread pool.
+ *
+ * Shutdown: pending requests are answered UNAVAILABLE, connected clients get a
+ * `shutdown` event and close 1012; once every connection has finished its close (or
+ * after SHUTDOWN_GRACE_MS) the remaining sockets are closed and the loop ends. */
 #include "gateway/gateway.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "common/log.h"
 #include "gateway/gateway_int.h"
-#include "proto/frame.h"
+#include "net/tls.h"
 
 #define SWEEP_INTERVAL_MS 100
-#define LOOP_SAMPLE_MS 500
-#define HEALTH_CACHE_NS (1000ull * 1000 * 1000)
+#define SHUTDOWN_CHECK_MS 20
+#define SHUTDOWN_GRACE_MS 700
 
-static const char *const event_names[] = {"connect.challenge", "tick", "shutdown", NULL};
-
-json_t *cg_gateway_event_names(void)
+static uint64_t mono_ms(void)
 {
-    json_t *a = json_array();
-    for (const char *const *e = event_names; *e; e++)
-        json_array_append_new(a, json_string(*e));
-    return a;
+    return cg_mono_ns() / 1000000u;
 }
 
 uv_loop_t *cg_gateway_loop(cg_gateway *gw)
@@ -46,191 +53,197 @@ uint64_t cg_gateway_uptime_ms(cg_gateway *gw)
     return (cg_mono_ns() - gw->started_ns) / 1000000u;
 }
 
-void cg_gateway_conn_added(cg_gateway *gw, cg_conn *c)
-{
-    c->next = gw->conns;
-    if (gw->conns) gw->conns->prev = c;
-    gw->conns = c;
-    gw->n_conns++;
-}
+/* ---- listeners ---- */
 
-void cg_gateway_conn_removed(cg_gateway *gw, cg_conn *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (gw->conns == c)
-        gw->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    gw->n_conns--;
-    if (c->connected)
-        cg_log(CG_LOG_INFO, "gateway", "client disconnected",
-               json_pack("{s:s, s:s, s:s?}", "connId", c->conn_id, "ip", c->client_ip, "client",
-                         c->client_id));
-}
+typedef struct listen_address {
+    char host[64];
+    bool required; /* a failure to bind it fails the whole set */
+} listen_address;
 
-size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip)
+/* The addresses a bind mode listens on; returns how many. */
+static size_t bind_addresses(const cg_settings *s, listen_address out[CG_MAX_LISTENERS])
 {
     size_t n = 0;
-    for (cg_conn *c = gw->conns; c; c = c->next)
-        if (!c->connected && !c->closed && strcmp(c->peer_ip, ip) == 0) n++;
+#define ADD(h, req)                                                                                \
+    do {                                                                                           \
+        snprintf(out[n].host, sizeof out[n].host, "%s", (h));                                      \
+        out[n++].required = (req);                                                                 \
+    } while (0)
+    switch (s->bind) {
+    case CG_BIND_LOOPBACK:
+        ADD("127.0.0.1", true);
+        ADD("::1", false);
+        break;
+    case CG_BIND_ALL:
+        ADD("0.0.0.0", true);
+        ADD("::", false);
+        break;
+    case CG_BIND_CUSTOM:
+        ADD(s->custom_bind_host ? s->custom_bind_host : "127.0.0.1", true);
+        break;
+    case CG_BIND_TAILNET: {
+        char tailnet[64];
+        if (cg_tailnet_address(tailnet, sizeof tailnet))
+            ADD(tailnet, true);
+        else
+            cg_log(CG_LOG_WARN, "gateway", "no tailnet (100.64.0.0/10) address; loopback only",
+                   NULL);
+        ADD("127.0.0.1", true);
+        ADD("::1", false);
+        break;
+    }
+    }
+#undef ADD
     return n;
 }
 
-void cg_conn_send_event_raw(cg_conn *c, const char *event, const char *payload_json, size_t len)
+static void on_accept(cg_listener *l, uv_stream_t *server, void *data)
 {
-    if (!c->connected || c->closed || c->phase != CG_CONN_WS) return;
-    cg_buf b = {0};
-    cg_frame_event(&b, event, payload_json, len, ++c->event_seq);
-    cg_ws_send_text(c, b.data, b.len);
-    cg_buf_reset(&b);
+    cg_gateway *gw = data;
+    cg_conn_accept(gw, server, gw->listen.tls);
 }
 
-void cg_conn_send_ok(cg_conn *c, const char *id, const char *payload_json, size_t len)
+static void close_set(cg_listen_state *set)
 {
-    cg_buf b = {0};
-    cg_frame_res_ok(&b, id, payload_json, len);
-    cg_ws_send_text(c, b.data, b.len);
-    cg_buf_reset(&b);
+    for (size_t i = 0; i < set->n; i++)
+        cg_listener_close(set->items[i]);
+    set->n = 0;
 }
 
-void cg_conn_send_error(cg_conn *c, const char *id, json_t *error)
+/* Binds every address of s into set. 0, or a libuv error with the address in err. */
+static int open_set(cg_gateway *gw, const cg_settings *s, cg_listen_state *set, char *err,
+                    size_t errlen)
 {
-    cg_buf b = {0};
-    cg_frame_res_error(&b, id ? id : "invalid", error);
-    cg_ws_send_text(c, b.data, b.len);
-    cg_buf_reset(&b);
-    json_decref(error);
-}
-
-void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, unsigned roles,
-                          cg_scope scope)
-{
-    char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t len = strlen(text);
-    json_decref(payload);
-    for (cg_conn *c = gw->conns; c; c = c->next)
-        if (c->connected && (c->role & roles) && cg_scope_granted(c->role, c->scopes, scope))
-            cg_conn_send_event_raw(c, event, text, len);
-    free(text);
-}
-
-/* ---- event-loop health ---- */
-
-static uint64_t cpu_time_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
-           (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-}
-
-static void on_loop_sample(uv_timer_t *t)
-{
-    cg_gateway *gw = t->data;
-    cg_loop_stats *ls = &gw->loop_stats;
-    uint64_t now = uv_hrtime();
-    double late_ms = now > ls->expected_ns ? (double)(now - ls->expected_ns) / 1e6 : 0;
-    ls->delays_ms[ls->next_delay] = late_ms;
-    ls->next_delay = (ls->next_delay + 1) % CG_LOOP_SAMPLES;
-    if (ls->n_delays < CG_LOOP_SAMPLES) ls->n_delays++;
-    ls->expected_ns = now + ls->interval_ms * 1000000u;
-
-    uint64_t idle = uv_metrics_idle_time(gw->loop), cpu = cpu_time_us();
-    uint64_t wall = now - ls->last_wall_ns;
-    if (wall > 0) {
-        double busy = 1.0 - (double)(idle - ls->last_idle_ns) / (double)wall;
-        ls->utilization = busy < 0 ? 0 : busy > 1 ? 1 : busy;
-        ls->cpu_core_ratio = (double)(cpu - ls->last_cpu_us) * 1000.0 / (double)wall;
+    listen_address addrs[CG_MAX_LISTENERS];
+    size_t n = bind_addresses(s, addrs);
+    for (size_t i = 0; i < n; i++) {
+        cg_listener *l;
+        int rc = cg_listener_open(gw->loop, addrs[i].host, s->port, on_accept, gw, &l);
+        if (rc == 0) {
+            set->items[set->n++] = l;
+            continue;
+        }
+        bool v6 = strchr(addrs[i].host, ':') != NULL;
+        if (!addrs[i].required) {
+            cg_log(CG_LOG_WARN, "gateway", "optional listener unavailable",
+                   json_pack("{s:s, s:i, s:s}", "host", addrs[i].host, "port", s->port, "error",
+                             uv_strerror(rc)));
+            continue;
+        }
+        snprintf(err, errlen, v6 ? "cannot listen on [%s]:%d: %s" : "cannot listen on %s:%d: %s",
+                 addrs[i].host, s->port, uv_strerror(rc));
+        close_set(set);
+        return rc;
     }
-    ls->last_idle_ns = idle;
-    ls->last_wall_ns = now;
-    ls->last_cpu_us = cpu;
+    return 0;
 }
 
-static void forget_health(cg_gateway *gw)
+static void set_listen_facts(cg_listen_state *set, const cg_settings *s)
 {
-    json_decref(gw->health);
-    free(gw->health_json);
-    gw->health = NULL;
-    gw->health_json = NULL;
+    set->port = s->port;
+    set->bind = s->bind;
+    set->tls_enabled = s->tls_enabled;
+    set->custom_host = cg_strdup(s->custom_bind_host);
+    set->cert_path = cg_strdup(s->tls_cert_path);
+    set->key_path = cg_strdup(s->tls_key_path);
 }
 
-static int cmp_double(const void *a, const void *b)
+static void free_listen_facts(cg_listen_state *set)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    free(set->custom_host);
+    free(set->cert_path);
+    free(set->key_path);
+    if (set->tls) SSL_CTX_free(set->tls); /* accepted connections hold their own reference */
+    set->custom_host = set->cert_path = set->key_path = NULL;
+    set->tls = NULL;
 }
 
-static json_t *event_loop_json(cg_gateway *gw)
+static bool same(const char *a, const char *b)
 {
-    cg_loop_stats *ls = &gw->loop_stats;
-    double sorted[CG_LOOP_SAMPLES], p99 = 0, max = 0;
-    memcpy(sorted, ls->delays_ms, ls->n_delays * sizeof(double));
-    qsort(sorted, ls->n_delays, sizeof(double), cmp_double);
-    if (ls->n_delays) {
-        max = sorted[ls->n_delays - 1];
-        p99 = sorted[(ls->n_delays * 99) / 100 < ls->n_delays ? (ls->n_delays * 99) / 100
-                                                              : ls->n_delays - 1];
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool cg_gateway_listener_differs(cg_gateway *gw, const cg_settings *next)
+{
+    const cg_listen_state *l = &gw->listen;
+    return l->port != next->port || l->bind != next->bind || l->tls_enabled != next->tls_enabled ||
+           !same(l->custom_host, next->custom_bind_host) ||
+           !same(l->cert_path, next->tls_cert_path) || !same(l->key_path, next->tls_key_path);
+}
+
+static void log_listening(const cg_listen_state *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        cg_log(CG_LOG_INFO, "gateway", "listening",
+               json_pack("{s:s, s:s}", "address", cg_listener_address(set->items[i]), "scheme",
+                         set->tls ? "wss" : "ws"));
+}
+
+json_t *cg_gateway_listen_urls(cg_gateway *gw)
+{
+    json_t *urls = json_array();
+    for (size_t i = 0; i < gw->listen.n; i++) {
+        char url[96];
+        snprintf(url, sizeof url, "%s://%s", gw->listen.tls ? "wss" : "ws",
+                 cg_listener_address(gw->listen.items[i]));
+        json_array_append_new(urls, json_string(url));
     }
-    json_t *reasons = json_array();
-    if (p99 > 200) json_array_append_new(reasons, json_string("event_loop_delay"));
-    if (ls->utilization > 0.95)
-        json_array_append_new(reasons, json_string("event_loop_utilization"));
-    if (ls->cpu_core_ratio > 0.95) json_array_append_new(reasons, json_string("cpu"));
-    bool degraded = json_array_size(reasons) > 0;
-    if (degraded && !ls->degraded_since_ms) ls->degraded_since_ms = cg_now_ms();
-    if (!degraded) ls->degraded_since_ms = 0;
-    json_t *o = json_pack("{s:b, s:o, s:f, s:f, s:f, s:f, s:f}", "degraded", degraded, "reasons",
-                          reasons, "intervalMs", (double)ls->interval_ms, "delayP99Ms", p99,
-                          "delayMaxMs", max, "utilization", ls->utilization, "cpuCoreRatio",
-                          ls->cpu_core_ratio < 0 ? 0.0 : ls->cpu_core_ratio);
-    json_object_set_new(o, "degradedSinceMs",
-                        ls->degraded_since_ms ? json_integer(ls->degraded_since_ms) : json_null());
-    return o;
+    return urls;
 }
 
-/* The health object and its text, recomputed at most once a second: `health` answers
- * with the text, hello-ok embeds the object, so both show the same snapshot. */
-static void refresh_health(cg_gateway *gw)
+/* Moves to `next` with its TLS context already made (tls NULL for plain ws). */
+static int move_listeners(cg_gateway *gw, const cg_settings *next, SSL_CTX *tls, char *err,
+                          size_t errlen)
 {
-    uint64_t t0 = cg_mono_ns();
-    if (gw->health && t0 - gw->health_at_ns <= HEALTH_CACHE_NS) return;
-    json_t *h =
-        json_pack("{s:b, s:I, s:o, s:{s:s}}", "ok", 1, "ts", (json_int_t)cg_now_ms(), "eventLoop",
-                  event_loop_json(gw), "configReload", "hotReloadStatus", "active");
-    json_object_set_new(h, "durationMs",
-                        json_integer((json_int_t)((cg_mono_ns() - t0) / 1000000u)));
-    forget_health(gw);
-    gw->health = h;
-    gw->health_json = json_dumps(h, JSON_COMPACT);
-    gw->health_len = strlen(gw->health_json);
-    gw->health_at_ns = t0;
+    cg_listen_state fresh = {.tls = tls};
+    int rc = open_set(gw, next, &fresh, err, errlen);
+    if (rc == UV_EADDRINUSE && next->port == gw->listen.port) {
+        /* Our own sockets hold the port (say loopback -> all): make room, and put them
+         * back if the new ones still cannot bind. */
+        cg_listen_state old = gw->listen;
+        close_set(&gw->listen);
+        rc = open_set(gw, next, &fresh, err, errlen);
+        if (rc != 0) {
+            char ignored[256];
+            gw->listen.n = 0;
+            cg_settings restore = *next;
+            restore.port = old.port;
+            restore.bind = old.bind;
+            restore.custom_bind_host = old.custom_host;
+            if (open_set(gw, &restore, &gw->listen, ignored, sizeof ignored) != 0)
+                cg_log(CG_LOG_ERROR, "gateway", "could not restore the previous listeners",
+                       json_pack("{s:s}", "error", ignored));
+        }
+    }
+    if (rc != 0) {
+        if (tls) SSL_CTX_free(tls);
+        cg_log(CG_LOG_ERROR, "gateway", "listener move refused; still listening as before",
+               json_pack("{s:s}", "error", err));
+        return -1;
+    }
+    close_set(&gw->listen);
+    free_listen_facts(&gw->listen);
+    gw->listen = fresh;
+    set_listen_facts(&gw->listen, next);
+    log_listening(&gw->listen);
+    return 0;
 }
 
-json_t *cg_gateway_health(cg_gateway *gw)
+int cg_gateway_rebind(cg_gateway *gw, const cg_settings *next, char *err, size_t errlen)
 {
-    refresh_health(gw);
-    return json_incref(gw->health);
-}
-
-const char *cg_gateway_health_json(cg_gateway *gw, size_t *len)
-{
-    refresh_health(gw);
-    *len = gw->health_len;
-    return gw->health_json;
-}
-
-json_t *cg_gateway_readiness(cg_gateway *gw, int *status)
-{
-    json_t *failing = json_array();
-    if (!gw->ready) json_array_append_new(failing, json_string("startup"));
-    if (gw->shutting_down) json_array_append_new(failing, json_string("shutdown"));
-    if (!cg_config_valid(gw->cfg)) json_array_append_new(failing, json_string("config"));
-    bool ready = gw->ready && !gw->shutting_down;
-    *status = ready ? 200 : 503;
-    return json_pack("{s:b, s:o, s:I}", "ready", ready, "failing", failing, "uptimeMs",
-                     (json_int_t)cg_gateway_uptime_ms(gw));
+    if (!cg_gateway_listener_differs(gw, next)) return 0;
+    SSL_CTX *tls = NULL;
+    if (next->tls_enabled) {
+        cg_tls_files files;
+        if (cg_tls_paths(next->tls_cert_path, next->tls_key_path, cg_config_state_dir(gw->cfg),
+                         &files, err, errlen) != 0 ||
+            !(tls = cg_tls_server_ctx(&files, err, errlen)))
+            return -1;
+        if (files.generated)
+            cg_log(CG_LOG_INFO, "tls", "generated a self-signed certificate",
+                   json_pack("{s:s}", "cert", files.cert));
+    }
+    return move_listeners(gw, next, tls, err, errlen);
 }
 
 /* ---- timers ---- */
@@ -238,28 +251,23 @@ json_t *cg_gateway_readiness(cg_gateway *gw, int *status)
 static void on_tick(uv_timer_t *t)
 {
     cg_gateway_broadcast(t->data, "tick", json_pack("{s:I}", "ts", (json_int_t)cg_now_ms()),
-                         CG_ROLE_OPERATOR | CG_ROLE_NODE, CG_SCOPE_NONE);
+                         CG_ROLE_OPERATOR | CG_ROLE_NODE, CG_SCOPE_NONE, CG_EVENT_DROPPABLE);
 }
 
+/* Handshake timeouts: upgraded but no connect, or an HTTP connection idle too long. */
 static void on_sweep(uv_timer_t *t)
 {
     cg_gateway *gw = t->data;
-    uint64_t now = cg_mono_ns() / 1000000u;
+    uint64_t now = mono_ms();
     uint64_t timeout = (uint64_t)gw->settings->limits.handshake_timeout_ms;
-    int64_t wall = cg_now_ms();
-    cg_conn *next;
-    for (cg_conn *c = gw->conns; c; c = next) {
-        next = c->next;
-        if (c->closed) continue;
-        if (c->close_when_flushed) {
-            if (now >= c->close_deadline_ms) cg_conn_close(c);
-        } else if (!c->connected && now - c->accepted_ms >= timeout) {
-            if (c->phase == CG_CONN_WS)
-                cg_ws_close(c, 1008, "handshake timeout");
-            else
-                cg_conn_close(c);
-        }
+    for (cg_conn *c = gw->conns; c; c = c->next) {
+        if (c->connected || c->registered || c->phase == CG_PHASE_CLOSED) continue;
+        if (c->phase == CG_PHASE_WS && now - c->accepted_ms >= timeout)
+            cg_conn_ws_close(c, 1008, "handshake timeout");
+        else if (c->phase == CG_PHASE_HTTP && now - c->last_active_ms >= timeout)
+            cg_conn_close(c);
     }
+    int64_t wall = cg_now_ms();
     if (wall - gw->rate_limiter_swept_ms > 10000) {
         cg_rate_limiter_sweep(gw->rate_limiter, &gw->settings->rate_limit, wall);
         gw->rate_limiter_swept_ms = wall;
@@ -274,68 +282,36 @@ static void start_tick(cg_gateway *gw)
 
 /* ---- config changes ---- */
 
-static void on_relisten(uv_timer_t *t)
-{
-    cg_gateway *gw = t->data;
-    cg_listeners_close(gw);
-    char err[256] = "";
-    if (gw->settings->tls_enabled && !gw->ssl_ctx) {
-        gw->ssl_ctx =
-            cg_tls_server_ctx(gw->settings, cg_config_state_dir(gw->cfg), err, sizeof err);
-        if (!gw->ssl_ctx) cg_log(CG_LOG_ERROR, "tls", err, NULL);
-    }
-    if (cg_listeners_open(gw) != 0)
-        cg_log(CG_LOG_ERROR, "gateway", "listener restart failed", NULL);
-    else
-        cg_log(CG_LOG_INFO, "gateway", "listener restarted", NULL);
-}
-
-static void remember_bound(cg_gateway *gw)
-{
-    const cg_settings *s = gw->settings;
-    gw->bound_port = s->port;
-    gw->bound_bind = s->bind;
-    gw->bound_tls = s->tls_enabled;
-    free(gw->bound_custom_host);
-    gw->bound_custom_host = cg_strdup(s->custom_bind_host);
-}
-
-static bool listener_moved(const cg_gateway *gw)
-{
-    const cg_settings *s = gw->settings;
-    const char *a = gw->bound_custom_host ? gw->bound_custom_host : "";
-    const char *b = s->custom_bind_host ? s->custom_bind_host : "";
-    return gw->bound_port != s->port || gw->bound_bind != s->bind ||
-           gw->bound_tls != s->tls_enabled || strcmp(a, b) != 0;
-}
-
-void cg_gateway_settings_changed(cg_gateway *gw, bool may_rebind, int64_t restart_delay_ms)
+void cg_gateway_settings_changed(cg_gateway *gw)
 {
     int64_t old_tick = gw->settings->tick_interval_ms;
     gw->settings = cg_config_settings(gw->cfg);
-    forget_health(gw);
+    cg_health_forget(gw);
     cg_log_set_max_file_bytes(gw->settings->log_max_file_bytes);
     if (old_tick != gw->settings->tick_interval_ms) start_tick(gw);
-    if (may_rebind && listener_moved(gw)) {
-        remember_bound(gw);
-        if (gw->ssl_ctx) {
-            /* Accepted TLS connections hold their own reference to the context. */
-            SSL_CTX_free(gw->ssl_ctx);
-            gw->ssl_ctx = NULL;
-        }
-        uv_timer_start(&gw->relisten_timer, on_relisten,
-                       restart_delay_ms > 0 ? (uint64_t)restart_delay_ms : 0, 0);
+}
+
+static void report_config(cg_gateway *gw)
+{
+    if (cg_config_valid(gw->cfg)) {
+        cg_gateway_set_subsystem(gw, "config", true, NULL);
+        return;
     }
+    cg_gateway_set_subsystem(gw, "config", false,
+                             "the config file is invalid; running on the last good settings "
+                             "(see config.get issues)");
 }
 
 static void reload(cg_gateway *gw, const char *why)
 {
-    if (cg_config_reload(gw->cfg) == 1) {
-        cg_gateway_settings_changed(gw, false, 0);
-        /* A reload never moves the listener: that needs a restart or config.apply. */
-        cg_log(CG_LOG_INFO, "gateway", "settings applied",
-               json_pack("{s:s, s:b}", "trigger", why, "restartRequired", listener_moved(gw)));
-    }
+    int rc = cg_config_reload(gw->cfg);
+    report_config(gw);
+    if (rc != 1) return;
+    cg_gateway_settings_changed(gw);
+    /* A reload never moves the listener: that needs config.apply or a restart. */
+    cg_log(CG_LOG_INFO, "gateway", "settings applied",
+           json_pack("{s:s, s:b}", "trigger", why, "restartRequired",
+                     cg_gateway_listener_differs(gw, gw->settings)));
 }
 
 static void on_config_changed(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
@@ -361,31 +337,30 @@ static void close_handle(uv_handle_t *h)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-static void on_shutdown_deadline(uv_timer_t *t)
+static void finish_shutdown(cg_gateway *gw)
 {
-    cg_gateway *gw = t->data;
-    cg_listeners_close(gw);
+    close_set(&gw->listen);
     for (cg_conn *c = gw->conns; c; c = c->next)
         cg_conn_close(c);
     close_handle((uv_handle_t *)&gw->tick_timer);
     close_handle((uv_handle_t *)&gw->sweep_timer);
-    close_handle((uv_handle_t *)&gw->loop_stats.timer);
-    close_handle((uv_handle_t *)&gw->relisten_timer);
     close_handle((uv_handle_t *)&gw->sig_int);
     close_handle((uv_handle_t *)&gw->sig_term);
     close_handle((uv_handle_t *)&gw->sig_hup);
     close_handle((uv_handle_t *)&gw->config_watch);
     close_handle((uv_handle_t *)&gw->shutdown_timer);
     close_handle((uv_handle_t *)&gw->pending_timer);
+    cg_health_stop(gw);
 }
 
-static void on_drain_check(uv_timer_t *t)
+/* Done once no connection is still finishing its close, or at the deadline. */
+static void on_shutdown_check(uv_timer_t *t)
 {
     cg_gateway *gw = t->data;
-    bool pending = false;
-    for (cg_conn *c = gw->conns; c; c = c->next)
-        if (!c->closed && cg_conn_buffered(c) > 0) pending = true;
-    if (!pending || ++gw->drain_checks > 30) on_shutdown_deadline(t);
+    bool draining = false;
+    for (cg_conn *c = gw->conns; c && !draining; c = c->next)
+        if (c->phase != CG_PHASE_CLOSED || cg_stream_buffered(&c->stream) > 0) draining = true;
+    if (!draining || mono_ms() >= gw->shutdown_deadline_ms) finish_shutdown(gw);
 }
 
 void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
@@ -396,21 +371,16 @@ void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
     cg_pending_shutdown(gw);
     /* The listeners stay open while connections drain: /readyz answers 503 and new
      * upgrades are refused. */
-    json_t *payload = json_pack("{s:s}", "reason", "gateway stopping");
-    char *text = json_dumps(payload, JSON_COMPACT);
-    json_decref(payload);
-    cg_conn *next;
-    for (cg_conn *c = gw->conns; c; c = next) {
-        next = c->next;
-        if (c->connected) cg_conn_send_event_raw(c, "shutdown", text, strlen(text));
-        if (c->phase == CG_CONN_WS)
-            cg_ws_close(c, 1012, "service restart");
-        else
-            cg_conn_close(c);
+    cg_gateway_broadcast(gw, "shutdown", json_pack("{s:s}", "reason", "gateway stopping"),
+                         CG_ROLE_OPERATOR | CG_ROLE_NODE, CG_SCOPE_NONE, 0);
+    for (cg_conn *c = gw->conns; c; c = c->next) {
+        if (c->phase == CG_PHASE_WS)
+            cg_conn_ws_close(c, 1012, "service restart");
+        else if (c->phase == CG_PHASE_HTTP)
+            cg_stream_close_graceful(&c->stream);
     }
-    free(text);
-    /* Give the close frames up to ~1.5 s to leave, then close what remains. */
-    uv_timer_start(&gw->shutdown_timer, on_drain_check, 50, 50);
+    gw->shutdown_deadline_ms = mono_ms() + SHUTDOWN_GRACE_MS;
+    uv_timer_start(&gw->shutdown_timer, on_shutdown_check, 0, SHUTDOWN_CHECK_MS);
 }
 
 /* ---- life cycle ---- */
@@ -423,14 +393,14 @@ cg_gateway *cg_gateway_new(uv_loop_t *loop, cg_config *cfg)
     gw->settings = cg_config_settings(cfg);
     gw->started_ns = cg_mono_ns();
     gw->rate_limiter = cg_rate_limiter_new();
+    cg_clients_init(gw);
     cg_pending_init(gw);
+    cg_health_init(gw);
+    cg_presence_attach(gw);
     uv_timer_init(loop, &gw->tick_timer);
     uv_timer_init(loop, &gw->sweep_timer);
-    uv_timer_init(loop, &gw->relisten_timer);
     uv_timer_init(loop, &gw->shutdown_timer);
-    uv_timer_init(loop, &gw->loop_stats.timer);
-    gw->tick_timer.data = gw->sweep_timer.data = gw->relisten_timer.data = gw;
-    gw->shutdown_timer.data = gw->loop_stats.timer.data = gw;
+    gw->tick_timer.data = gw->sweep_timer.data = gw->shutdown_timer.data = gw;
     uv_signal_init(loop, &gw->sig_int);
     uv_signal_init(loop, &gw->sig_term);
     uv_signal_init(loop, &gw->sig_hup);
@@ -444,36 +414,25 @@ int cg_gateway_start(cg_gateway *gw)
 {
     char err[512] = "";
     signal(SIGPIPE, SIG_IGN);
-    if (gw->settings->tls_enabled) {
-        gw->ssl_ctx =
-            cg_tls_server_ctx(gw->settings, cg_config_state_dir(gw->cfg), err, sizeof err);
-        if (!gw->ssl_ctx) {
-            cg_log(CG_LOG_ERROR, "tls", err, NULL);
-            fprintf(stderr, "clawgate: %s\n", err);
-            return -1;
-        }
+    /* Nothing else runs on the loop yet: a certificate is made here, inline. */
+    gw->listen.port = -1; /* differs from anything: the first bind always happens */
+    if (cg_gateway_rebind(gw, gw->settings, err, sizeof err) != 0) {
+        cg_log(CG_LOG_ERROR, "gateway", "cannot start", json_pack("{s:s}", "error", err));
+        fprintf(stderr, "clawgate: %s\n", err);
+        return -1;
     }
-    remember_bound(gw);
-    int rc = cg_listeners_open(gw);
-    if (rc != 0) {
-        fprintf(stderr, "clawgate: cannot listen on port %d: %s\n", gw->settings->port,
-                uv_strerror(rc));
-        return rc;
-    }
-    cg_loop_stats *ls = &gw->loop_stats;
-    ls->interval_ms = LOOP_SAMPLE_MS;
-    ls->expected_ns = uv_hrtime() + LOOP_SAMPLE_MS * 1000000ull;
-    ls->last_wall_ns = uv_hrtime();
-    ls->last_idle_ns = uv_metrics_idle_time(gw->loop);
-    ls->last_cpu_us = cpu_time_us();
-    uv_timer_start(&ls->timer, on_loop_sample, LOOP_SAMPLE_MS, LOOP_SAMPLE_MS);
-    uv_unref((uv_handle_t *)&ls->timer);
+    cg_health_start(gw);
     start_tick(gw);
     uv_timer_start(&gw->sweep_timer, on_sweep, SWEEP_INTERVAL_MS, SWEEP_INTERVAL_MS);
     uv_signal_start(&gw->sig_int, on_signal, SIGINT);
     uv_signal_start(&gw->sig_term, on_signal, SIGTERM);
     uv_signal_start(&gw->sig_hup, on_signal, SIGHUP);
-    uv_fs_poll_start(&gw->config_watch, on_config_changed, cg_config_path(gw->cfg), 1000);
+    int rc = uv_fs_poll_start(&gw->config_watch, on_config_changed, cg_config_path(gw->cfg), 1000);
+    gw->config_watch_active = rc == 0;
+    if (rc != 0)
+        cg_log(CG_LOG_WARN, "config", "config file watcher not running; SIGHUP still reloads",
+               json_pack("{s:s}", "error", uv_strerror(rc)));
+    report_config(gw);
     gw->ready = true;
     cg_log(CG_LOG_INFO, "gateway", "ready",
            json_pack("{s:i, s:s, s:b, s:I}", "port", gw->settings->port, "bind",
@@ -484,10 +443,11 @@ int cg_gateway_start(cg_gateway *gw)
 
 void cg_gateway_free(cg_gateway *gw)
 {
-    if (gw->ssl_ctx) SSL_CTX_free(gw->ssl_ctx);
+    free_listen_facts(&gw->listen);
     cg_rate_limiter_free(gw->rate_limiter);
+    cg_presence_free(gw);
     cg_pending_free(gw);
-    forget_health(gw);
-    free(gw->bound_custom_host);
+    cg_health_free(gw);
+    cg_clients_free(gw);
     free(gw);
 }

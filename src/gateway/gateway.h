@@ -1,8 +1,14 @@
-/* The gateway: one libuv loop, its listeners, every connection, the tick timer, the
- * config store and the readiness state. Methods reach the rest of the system through it.
+/* The gateway's public face: what main.c, method families and the modules beside them
+ * use. The internals (gateway_int.h, conn.h) are for src/gateway only.
  *
- * Broadcasts go to every connected (post-handshake) client whose role and scopes allow
- * the event; each gets its own per-connection seq. */
+ * Connections: a method or module sees a connection as an opaque cg_conn. It can read
+ * what the client said at connect (client info, role, scopes, caps, commands,
+ * permissions, device; never the credentials), attach its own data under a key, be
+ * told when connections authenticate and close (hooks), find one by its connId, and
+ * send it events. Broadcasts go to every connected client whose role and scopes allow
+ * the event; each frame gets that connection's own seq. Events marked droppable (tick,
+ * health, presence, chat deltas) are skipped for a connection whose output is backed
+ * up past the low-water mark; responses are never dropped. */
 #ifndef CG_GATEWAY_GATEWAY_H
 #define CG_GATEWAY_GATEWAY_H
 
@@ -15,32 +21,95 @@
 #include "gateway/methods.h"
 
 typedef struct cg_gateway cg_gateway;
+typedef struct cg_conn cg_conn;
 
 cg_gateway *cg_gateway_new(uv_loop_t *loop, cg_config *cfg);
-/* Binds the listeners and starts timers, signals and the config watcher. 0 or -errno. */
+/* Binds the listeners and starts timers, signals and the config watcher. 0 or -1 (the
+ * reason printed and logged). */
 int cg_gateway_start(cg_gateway *gw);
 void cg_gateway_free(cg_gateway *gw);
+/* Begins a graceful shutdown: pending requests answered UNAVAILABLE, a `shutdown`
+ * event, close 1012, exit within a second. */
+void cg_gateway_shutdown(cg_gateway *gw, const char *reason);
 
 uv_loop_t *cg_gateway_loop(cg_gateway *gw);
 cg_config *cg_gateway_config(cg_gateway *gw);
 const cg_settings *cg_gateway_settings(cg_gateway *gw);
 uint64_t cg_gateway_uptime_ms(cg_gateway *gw);
+/* The addresses the gateway listens on ("ws://127.0.0.1:18789", ...). New ref. */
+json_t *cg_gateway_listen_urls(cg_gateway *gw);
 
-/* To every connected client allowed by `roles` and holding `scope`. payload consumed. */
-void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, unsigned roles,
-                          cg_scope scope);
+/* After a config write changed settings: applies what can change live (auth, limits,
+ * origins, tick, log size). Listener changes go through cg_gateway_rebind. */
+void cg_gateway_settings_changed(cg_gateway *gw);
+/* Moves the listeners to what `next` asks for (port, bind, TLS): the new sockets are
+ * bound before the old ones close, so on failure nothing changes. 0, or -1 with the
+ * address and the OS error in err. Open connections stay open. */
+int cg_gateway_rebind(cg_gateway *gw, const cg_settings *next, char *err, size_t errlen);
+/* Whether `next` would move the listeners. */
+bool cg_gateway_listener_differs(cg_gateway *gw, const cg_settings *next);
 
-/* After a config write or reload changed settings: applies what can change live (auth,
- * limits, origins, tick, log size) and, when may_rebind and the listeners' address
- * (port, bind, customBindHost, TLS) differs from the settings, re-binds them after
- * restart_delay_ms while keeping open connections open. */
-void cg_gateway_settings_changed(cg_gateway *gw, bool may_rebind, int64_t restart_delay_ms);
+/* ---- health ---- */
 
 /* The health snapshot (hello-ok.snapshot.health and the `health` method), at most a
  * second old. A new reference to a shared object: do not modify it. */
 json_t *cg_gateway_health(cg_gateway *gw);
+/* Its text. Borrowed until the next call. */
+const char *cg_gateway_health_json(cg_gateway *gw, size_t *len);
+/* A subsystem reports whether it works: a failing one makes health ok:false and
+ * /readyz list it. message NULL when ok. */
+void cg_gateway_set_subsystem(cg_gateway *gw, const char *name, bool ok, const char *message);
 
-/* Begins a graceful shutdown: `shutdown` event, close 1012, exit within 2 s. */
-void cg_gateway_shutdown(cg_gateway *gw, const char *reason);
+/* ---- connections ---- */
+
+typedef enum {
+    CG_CONN_AUTHENTICATED, /* connect succeeded; hello-ok is about to go out */
+    CG_CONN_CLOSED,        /* the connection is closing; nothing more can be sent */
+} cg_conn_event;
+typedef void (*cg_conn_hook_fn)(cg_gateway *gw, cg_conn *c, cg_conn_event ev, void *data);
+void cg_gateway_add_conn_hook(cg_gateway *gw, cg_conn_hook_fn fn, void *data);
+
+/* A connected client by its connId, or NULL. */
+cg_conn *cg_gateway_find_conn(cg_gateway *gw, const char *conn_id);
+size_t cg_gateway_conn_count(cg_gateway *gw);
+
+const char *cg_conn_id(const cg_conn *c);
+unsigned cg_conn_role(const cg_conn *c);   /* CG_ROLE_* */
+unsigned cg_conn_scopes(const cg_conn *c); /* CG_SCOPEBIT_* */
+int cg_conn_protocol(const cg_conn *c);
+/* The client's address (through trusted proxies), or CG_CLIENT_IP_UNKNOWN. */
+const char *cg_conn_client_ip(const cg_conn *c);
+const char *cg_conn_client_id(const cg_conn *c);
+const char *cg_conn_client_mode(const cg_conn *c);
+int64_t cg_conn_connected_at_ms(const cg_conn *c);
+/* The connect params as the client sent them, without `auth`. Borrowed. */
+const json_t *cg_conn_params(const cg_conn *c);
+
+/* Per-connection data of a module: declare one static key per module. The data is freed
+ * with key->free_data after the CLOSED hooks ran. */
+typedef struct cg_conn_key {
+    const char *name;
+    void (*free_data)(void *data);
+} cg_conn_key;
+void cg_conn_set_data(cg_conn *c, const cg_conn_key *key, void *data);
+void *cg_conn_get_data(const cg_conn *c, const cg_conn_key *key);
+
+/* ---- events ---- */
+
+#define CG_EVENT_DROPPABLE 1u
+
+/* One event to one connection (payload consumed). false when not sent. */
+bool cg_conn_send_event(cg_conn *c, const char *event, json_t *payload, unsigned flags);
+/* To every connected client allowed by `roles` and holding `scope` (payload consumed,
+ * serialized once). */
+void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, unsigned roles,
+                          cg_scope scope, unsigned flags);
+
+/* ---- presence (the connected clients, for system-presence and hello-ok) ---- */
+
+/* The presence list (PresenceEntry objects). New ref. */
+json_t *cg_gateway_presence(cg_gateway *gw);
+/* How many times the list changed (hello-ok.snapshot.stateVersion.presence). */
+int64_t cg_gateway_presence_version(cg_gateway *gw);
 
 #endif

@@ -1,5 +1,17 @@
-/* The gateway's internals, shared by the files of src/gateway, src/net and src/proto.
- * Method families use gateway.h only. */
+/* The gateway's internals, shared by the files of src/gateway only. Method families and
+ * modules use gateway/gateway.h.
+ *
+ *   gateway.c      the object, listeners (bind modes, bind-first moves), timers,
+ *                  signals, config reloads, shutdown
+ *   conn.c         a connection: stream callbacks, phases, sending, lifetime
+ *   http_routes.c  the HTTP phase: the route table, keep-alive, the upgrade
+ *   connect.c      connect.challenge and the connect steps (proto/handshake.c)
+ *   dispatch.c     message parsing (budgeted, off-loop when large) and dispatch
+ *   request.c      answering now or later: the pending-request registry
+ *   methods.c      the one method table
+ *   clients.c      connected clients: connId map, hooks, module data, broadcast
+ *   presence.c     the presence list
+ *   health.c       event-loop health, the health snapshot, readiness */
 #ifndef CG_GATEWAY_GATEWAY_INT_H
 #define CG_GATEWAY_GATEWAY_INT_H
 
@@ -8,19 +20,16 @@
 #include <uv.h>
 
 #include "auth/auth.h"
+#include "common/strmap.h"
 #include "gateway/conn.h"
 #include "gateway/gateway.h"
+#include "gateway/request.h"
+#include "net/listener.h"
 
-#define CG_READ_BUF_SIZE (64 * 1024)
 #define CG_MAX_LISTENERS 8
+#define CG_MAX_CONN_HOOKS 16
+#define CG_MAX_SUBSYSTEMS 16
 #define CG_LOOP_SAMPLES 128
-
-typedef struct cg_listener {
-    uv_tcp_t tcp;
-    cg_gateway *gw;
-    bool tls;
-    char addr[64];
-} cg_listener;
 
 /* Event-loop health: a timer measures how late it fires (delay) and libuv's idle time
  * gives utilization. */
@@ -35,27 +44,46 @@ typedef struct cg_loop_stats {
     int64_t degraded_since_ms; /* 0 when not degraded */
 } cg_loop_stats;
 
+/* What the listeners are bound to, to tell whether new settings move them. */
+typedef struct cg_listen_state {
+    cg_listener *items[CG_MAX_LISTENERS];
+    size_t n;
+    SSL_CTX *tls; /* NULL: plain ws */
+    int port;
+    cg_bind_mode bind;
+    char *custom_host;
+    bool tls_enabled;
+    char *cert_path, *key_path;
+} cg_listen_state;
+
+typedef struct cg_subsystem {
+    char *name;
+    bool ok;
+    char *message;
+} cg_subsystem;
+
+typedef struct cg_presence cg_presence;
+
 struct cg_gateway {
     uv_loop_t *loop;
     cg_config *cfg;
     const cg_settings *settings; /* the config's current settings */
     uint64_t started_ns;
 
-    cg_listener *listeners[CG_MAX_LISTENERS];
-    size_t n_listeners;
-    uv_timer_t relisten_timer;
-    /* What the listeners are bound to, to tell whether new settings move them. */
-    int bound_port;
-    cg_bind_mode bound_bind;
-    char *bound_custom_host;
-    bool bound_tls;
-    SSL_CTX *ssl_ctx;
+    cg_listen_state listen;
 
+    /* Connections. */
     cg_conn *conns; /* every open connection */
     size_t n_conns;
-    uint64_t next_serial;
-    char read_buf[CG_READ_BUF_SIZE];
-    bool read_buf_busy;
+    size_t n_ws;         /* upgraded ones, for gateway.limits.maxConnections */
+    cg_strmap *conn_ids; /* connId -> connected cg_conn */
+    size_t n_connected;
+    struct {
+        cg_conn_hook_fn fn;
+        void *data;
+    } hooks[CG_MAX_CONN_HOOKS];
+    size_t n_hooks;
+    cg_presence *presence;
 
     cg_rate_limiter *rate_limiter;
     int64_t rate_limiter_swept_ms;
@@ -66,21 +94,25 @@ struct cg_gateway {
     uv_timer_t pending_timer;
 
     uv_timer_t tick_timer;
-    uv_timer_t sweep_timer; /* handshake timeouts, closes that did not flush */
+    uv_timer_t sweep_timer; /* handshake and keep-alive idle timeouts */
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_fs_poll_t config_watch;
-    cg_loop_stats loop_stats;
+    bool config_watch_active;
 
-    /* The health snapshot and its text, reused while fresh. */
+    /* Health: the snapshot and its text, reused while fresh; subsystem states. */
+    cg_loop_stats loop_stats;
     json_t *health;
     char *health_json;
     size_t health_len;
     uint64_t health_at_ns;
+    int64_t health_version;
+    cg_subsystem subsystems[CG_MAX_SUBSYSTEMS];
+    size_t n_subsystems;
 
     bool ready;
     bool shutting_down;
-    uv_timer_t shutdown_timer; /* checks every 50 ms whether the close frames left */
-    int drain_checks;
+    uv_timer_t shutdown_timer; /* watches the connections drain */
+    uint64_t shutdown_deadline_ms;
 };
 
 /* gateway/request.c: the pending-request registry. */
@@ -91,59 +123,49 @@ void cg_pending_conn_closed(cg_conn *c);
 /* Answers every pending request UNAVAILABLE "gateway shutting down". */
 void cg_pending_shutdown(cg_gateway *gw);
 
-/* net/listener.c */
-int cg_listeners_open(cg_gateway *gw);
-void cg_listeners_close(cg_gateway *gw);
-
-/* net/tls.c */
-SSL_CTX *cg_tls_server_ctx(const cg_settings *s, const char *state_dir, char *err, size_t errlen);
-int cg_tls_conn_init(cg_conn *c, SSL_CTX *ctx);
-/* Encrypted bytes from the socket: decrypts and feeds the plaintext on. -1: fatal. */
-int cg_tls_read(cg_conn *c, const uint8_t *data, size_t len);
-/* Plaintext to send: encrypts into c->out. */
-void cg_tls_write(cg_conn *c, const void *data, size_t len);
-void cg_tls_conn_free(cg_conn *c);
-
-/* net/http.c */
-void cg_http_begin(cg_conn *c);
-void cg_http_feed(cg_conn *c, const uint8_t *data, size_t len);
-void cg_http_free(cg_conn *c);
-
-/* net/ws.c */
-int cg_ws_begin(cg_conn *c); /* after the 101 response */
-void cg_ws_feed(cg_conn *c, const uint8_t *data, size_t len);
-/* Queues one text message and sends it (flushes unless inside a read callback). */
-void cg_ws_send_text(cg_conn *c, const char *data, size_t len);
-/* Queues a close frame; the connection closes once it is written. */
-void cg_ws_close(cg_conn *c, uint16_t code, const char *reason);
-void cg_ws_free(cg_conn *c);
-/* Processes messages that completed while the connection was paused. */
-void cg_ws_resume(cg_conn *c);
-
-/* proto/handshake.c: the first message of an upgraded connection. */
-void cg_handshake_start(cg_conn *c);
-void cg_handshake_message(cg_conn *c, json_t *msg);
-
-/* gateway/dispatch.c: a message of a connected client. */
-void cg_dispatch_message(cg_conn *c, json_t *msg);
-/* A complete text/binary message: parses (off the loop when large) and routes it. */
-void cg_conn_message(cg_conn *c, const char *data, size_t len);
-
-/* gateway/gateway.c */
-void cg_gateway_conn_added(cg_gateway *gw, cg_conn *c);
-void cg_gateway_conn_removed(cg_gateway *gw, cg_conn *c);
-/* Sends one event to one connection with its next seq. payload_json is serialized. */
-void cg_conn_send_event_raw(cg_conn *c, const char *event, const char *payload_json, size_t len);
-/* A response frame to one connection. */
-void cg_conn_send_ok(cg_conn *c, const char *id, const char *payload_json, size_t len);
-/* An error response (error consumed); a NULL id answers on "invalid". */
-void cg_conn_send_error(cg_conn *c, const char *id, json_t *error);
+/* gateway/clients.c */
+void cg_clients_init(cg_gateway *gw);
+void cg_clients_free(cg_gateway *gw);
+void cg_clients_added(cg_gateway *gw, cg_conn *c);
+void cg_clients_removed(cg_gateway *gw, cg_conn *c);
+/* connect succeeded: into the connId map, AUTHENTICATED hooks. */
+void cg_clients_authenticated(cg_conn *c);
+/* The connection stopped: out of the map, CLOSED hooks. */
+void cg_clients_closed(cg_conn *c);
+void cg_conn_data_free(cg_conn *c);
+/* features.events of hello-ok. New ref. */
+json_t *cg_gateway_event_names(void);
 /* Preauth connections from ip (non-loopback only). */
 size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip);
-/* The health snapshot's text (cg_gateway_health's object, serialized). */
-const char *cg_gateway_health_json(cg_gateway *gw, size_t *len);
+
+/* gateway/presence.c (hooked into the connection lifecycle by cg_presence_attach). */
+void cg_presence_attach(cg_gateway *gw);
+void cg_presence_free(cg_gateway *gw);
+
+/* gateway/health.c */
+void cg_health_init(cg_gateway *gw);
+void cg_health_start(cg_gateway *gw);
+void cg_health_stop(cg_gateway *gw);
+void cg_health_free(cg_gateway *gw);
+/* Drops the cached snapshot (settings or a subsystem changed). */
+void cg_health_forget(cg_gateway *gw);
+/* hello-ok's snapshot.health: the health object, without ok and failing while a
+ * subsystem fails. New ref. */
+json_t *cg_gateway_health_snapshot(cg_gateway *gw);
+/* /readyz's body and status. */
 json_t *cg_gateway_readiness(cg_gateway *gw, int *status);
-/* features.events of hello-ok. */
-json_t *cg_gateway_event_names(void);
+
+/* gateway/http_routes.c: the HTTP phase of a connection. */
+size_t cg_http_conn_feed(cg_conn *c, const uint8_t *data, size_t len);
+void cg_http_conn_free(cg_conn *c);
+
+/* gateway/connect.c */
+void cg_connect_start(cg_conn *c);
+void cg_connect_message(cg_conn *c, json_t *msg);
+
+/* gateway/dispatch.c */
+/* A complete message: parses (off the loop when large) and routes it. */
+void cg_conn_message(cg_conn *c, const char *data, size_t len);
+void cg_dispatch_message(cg_conn *c, json_t *msg);
 
 #endif

@@ -13,13 +13,11 @@
 extern const cg_method cg_methods_health[];
 extern const cg_method cg_methods_config[];
 extern const cg_method cg_methods_logs[];
-extern const cg_method cg_methods_node[];
 
 static const cg_method *const families[] = {
     cg_methods_health,
     cg_methods_config,
     cg_methods_logs,
-    cg_methods_node,
 };
 
 /* The rows in table order, and by name for lookup, built once from the families:
@@ -63,45 +61,6 @@ const cg_method *cg_method_find(const char *name)
     return found ? *found : NULL;
 }
 
-const char *cg_scope_name(cg_scope scope)
-{
-    switch (scope) {
-    case CG_SCOPE_READ:
-        return "operator.read";
-    case CG_SCOPE_WRITE:
-        return "operator.write";
-    case CG_SCOPE_ADMIN:
-        return "operator.admin";
-    case CG_SCOPE_APPROVALS:
-        return "operator.approvals";
-    case CG_SCOPE_PAIRING:
-        return "operator.pairing";
-    case CG_SCOPE_NONE:
-        break;
-    }
-    return "";
-}
-
-bool cg_scope_granted(unsigned role, unsigned scopes, cg_scope scope)
-{
-    if (role == CG_ROLE_NODE || scope == CG_SCOPE_NONE) return true;
-    if (scopes & CG_SCOPEBIT_ADMIN) return true;
-    switch (scope) {
-    case CG_SCOPE_READ:
-        return scopes & (CG_SCOPEBIT_READ | CG_SCOPEBIT_WRITE);
-    case CG_SCOPE_WRITE:
-        return scopes & CG_SCOPEBIT_WRITE;
-    case CG_SCOPE_APPROVALS:
-        return scopes & CG_SCOPEBIT_APPROVALS;
-    case CG_SCOPE_PAIRING:
-        return scopes & CG_SCOPEBIT_PAIRING;
-    case CG_SCOPE_ADMIN:
-    case CG_SCOPE_NONE:
-        break;
-    }
-    return false;
-}
-
 static json_t *missing_scope(const char *scope)
 {
     char msg[96];
@@ -128,38 +87,4 @@ json_t *cg_authorize(unsigned role, unsigned scopes, const char *name, const cg_
     }
     if (!cg_scope_granted(role, scopes, m->scope)) return missing_scope(cg_scope_name(m->scope));
     return NULL;
-}
-
-int cg_params_check_empty(const json_t *params, char *err, size_t errlen)
-{
-    if (!json_is_object(params)) {
-        snprintf(err, errlen, "params must be an object");
-        return -1;
-    }
-    if (json_object_size(params) > 0) {
-        const char *key = json_object_iter_key(json_object_iter((json_t *)params));
-        snprintf(err, errlen, "unexpected property '%s'", key);
-        return -1;
-    }
-    return 0;
-}
-
-int cg_params_vunpack(const json_t *params, char *err, size_t errlen, const char *fmt, va_list ap)
-{
-    json_error_t je;
-    memset(&je, 0, sizeof je);
-    if (json_vunpack_ex((json_t *)params, &je, JSON_STRICT, fmt, ap) != 0) {
-        snprintf(err, errlen, "%s", je.text[0] ? je.text : "params do not match");
-        return -1;
-    }
-    return 0;
-}
-
-int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = cg_params_vunpack(params, err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
 }

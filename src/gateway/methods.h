@@ -11,21 +11,8 @@
 #include <stdint.h>
 
 #include "gateway/request.h"
-
-typedef enum {
-    CG_ROLE_OPERATOR = 1u << 0,
-    CG_ROLE_NODE = 1u << 1,
-} cg_role;
-
-/* The scope a method needs (the seed's tables). NODE methods need no operator scope. */
-typedef enum {
-    CG_SCOPE_NONE,      /* node-role methods */
-    CG_SCOPE_READ,      /* operator.read or operator.write */
-    CG_SCOPE_WRITE,     /* operator.write */
-    CG_SCOPE_ADMIN,     /* operator.admin */
-    CG_SCOPE_APPROVALS, /* operator.approvals */
-    CG_SCOPE_PAIRING,   /* operator.pairing */
-} cg_scope;
+#include "proto/params.h"
+#include "proto/scopes.h"
 
 /* Checks params (never NULL, any JSON type); returns 0, or -1 with a message such as
  * "unexpected property 'x'" in err. The dispatcher answers INVALID_REQUEST
@@ -48,32 +35,9 @@ typedef struct cg_method {
 const cg_method *cg_method_find(const char *name);
 /* Iterates every row: for (i = 0; (m = cg_method_at(i)); i++). */
 const cg_method *cg_method_at(size_t index);
-const char *cg_scope_name(cg_scope scope);
-
-/* Operator scope bits a connection holds. */
-enum {
-    CG_SCOPEBIT_READ = 1u << 0,
-    CG_SCOPEBIT_WRITE = 1u << 1,
-    CG_SCOPEBIT_ADMIN = 1u << 2,
-    CG_SCOPEBIT_APPROVALS = 1u << 3,
-    CG_SCOPEBIT_QUESTIONS = 1u << 4,
-    CG_SCOPEBIT_PAIRING = 1u << 5,
-    CG_SCOPEBIT_TALK = 1u << 6,
-    CG_SCOPEBIT_TALK_SECRETS = 1u << 7,
-};
-
-/* Whether a connection with this role and these scope bits holds `scope`:
- * operator.admin grants all, READ accepts read or write. Nodes need no operator scope. */
-bool cg_scope_granted(unsigned role, unsigned scopes, cg_scope scope);
 
 /* Authorization of one call, in CONTRACT.md's order: role, existence, scope. Returns
  * NULL when allowed, else the ErrorShape to answer. `m` is cg_method_find(name). */
 json_t *cg_authorize(unsigned role, unsigned scopes, const char *name, const cg_method *m);
-
-/* A params check for methods that take no params: {} or absent. */
-int cg_params_check_empty(const json_t *params, char *err, size_t errlen);
-/* Runs json_unpack_ex(params, JSON_STRICT, fmt, ...) and turns its error into err. */
-int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char *fmt, ...);
-int cg_params_vunpack(const json_t *params, char *err, size_t errlen, const char *fmt, va_list ap);
 
 #endif

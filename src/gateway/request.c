@@ -141,10 +141,9 @@ static void on_deadline(uv_timer_t *t)
         char message[200];
         snprintf(message, sizeof message, "TIMEOUT: %s did not finish in time",
                  req->method ? req->method->name : "request");
-        end_with_error(req,
-                       cg_error_new(CG_ERR_UNAVAILABLE, message,
-                                    json_pack("{s:s}", "code", "TIMEOUT")),
-                       CG_REQ_END_TIMEOUT);
+        end_with_error(
+            req, cg_error_new(CG_ERR_UNAVAILABLE, message, json_pack("{s:s}", "code", "TIMEOUT")),
+            CG_REQ_END_TIMEOUT);
     }
     arm_timer(gw);
 }

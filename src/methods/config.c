@@ -122,7 +122,6 @@ static void handle_write(cg_req *req, cg_config_write_kind kind)
     const json_t *params = req->params;
     const char *raw = json_string_value(json_object_get(params, "raw"));
     const char *base_hash = json_string_value(json_object_get(params, "baseHash"));
-    int64_t restart_delay_ms = json_integer_value(json_object_get(params, "restartDelayMs"));
     static const char *const context_fields[] = {"note", "sessionKey", "deliveryContext"};
     json_t *context = json_pack("{s:s}", "method", req->method->name);
     for (size_t i = 0; i < sizeof context_fields / sizeof context_fields[0]; i++) {
@@ -140,10 +139,16 @@ static void handle_write(cg_req *req, cg_config_write_kind kind)
         cg_req_error_shape(req, error);
         return;
     }
+    if (result.settings_changed) cg_gateway_settings_changed(req->gw);
     /* apply re-binds whenever the bound address differs from the config, including
      * after an earlier set/patch that only reported restartRequired. */
-    if (result.settings_changed || result.listener_changed || kind == CG_CONFIG_APPLY)
-        cg_gateway_settings_changed(req->gw, kind == CG_CONFIG_APPLY, restart_delay_ms);
+    char err[512];
+    if (kind == CG_CONFIG_APPLY &&
+        cg_gateway_rebind(req->gw, cg_gateway_settings(req->gw), err, sizeof err) != 0) {
+        json_decref(result.payload);
+        cg_req_error(req, "UNAVAILABLE", err, NULL);
+        return;
+    }
     cg_req_ok(req, result.payload);
 }
 

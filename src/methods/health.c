@@ -1,6 +1,6 @@
 /* health: the same object hello-ok carries as snapshot.health, served from a cache
  * that is at most a second old (it is polled hard by monitors and benchmarks). */
-#include "gateway/gateway_int.h"
+#include "gateway/gateway.h"
 #include "gateway/methods.h"
 
 static void handle_health(cg_req *req)

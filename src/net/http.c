@@ -1,173 +1,214 @@
-/* The HTTP phase of a connection: http-parser reads one request. GET /healthz and
- * /readyz are answered (then the socket closes); a valid WebSocket upgrade on `/` gets
- * 101 and the connection moves to net/ws.c, with any bytes after the headers handed
- * to it. Everything else gets a plain error status. Header bytes are bounded by
- * preauthMaxBytes; every response carries the security headers. */
+/* HTTP/1.1 requests in, responses out. See http.h. */
+#include "net/http.h"
+
 #include <ctype.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <http_parser.h>
-
-#include "common/log.h"
-#include "gateway/gateway_int.h"
-
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define SECURITY_HEADERS                                                                           \
     "X-Frame-Options: DENY\r\n"                                                                    \
     "X-Content-Type-Options: nosniff\r\n"                                                          \
-    "Content-Security-Policy: default-src 'self'\r\n"                                              \
     "Referrer-Policy: no-referrer\r\n"
+#define DEFAULT_CSP "Content-Security-Policy: default-src 'self'\r\n"
+#define MAX_HEADERS 128
 
-enum {
-    H_NONE,
-    H_HOST,
-    H_ORIGIN,
-    H_UPGRADE,
-    H_CONNECTION,
-    H_KEY,
-    H_VERSION,
-    H_FORWARDED_FOR,
-    H_REAL_IP,
-    H_OTHER
-};
-
-typedef struct cg_http_state {
-    http_parser parser;
-    size_t total;
-    cg_buf url;
-    cg_buf field;
-    int current; /* which header the value bytes belong to */
-    bool in_value;
-    cg_buf values[H_OTHER];
-    bool seen[H_OTHER];
-    bool message_done;
-} cg_http_state;
-
-static int header_id(const cg_buf *f)
+static cg_http_parser *parser_of(http_parser *p)
 {
-    static const struct {
-        const char *name;
-        int id;
-    } known[] = {
-        {"host", H_HOST},
-        {"origin", H_ORIGIN},
-        {"upgrade", H_UPGRADE},
-        {"connection", H_CONNECTION},
-        {"sec-websocket-key", H_KEY},
-        {"sec-websocket-version", H_VERSION},
-        {"x-forwarded-for", H_FORWARDED_FOR},
-        {"x-real-ip", H_REAL_IP},
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (f->len == strlen(known[i].name) && strncasecmp(f->data, known[i].name, f->len) == 0)
-            return known[i].id;
-    return H_OTHER;
+    return (cg_http_parser *)p; /* http_parser is the first member */
 }
 
-static cg_http_state *state_of(http_parser *p)
+/* Bounds the request line and headers; false once they pass the limit. */
+static bool count_header_bytes(cg_http_parser *p, size_t len)
 {
-    return (cg_http_state *)p; /* parser is the first member */
+    p->header_bytes += len;
+    if (p->header_bytes <= p->max_header_bytes) return true;
+    p->error_status = 431;
+    return false;
 }
 
-static int on_url(http_parser *p, const char *at, size_t len)
+static int on_url(http_parser *hp, const char *at, size_t len)
 {
-    cg_buf_append(&state_of(p)->url, at, len);
+    cg_http_parser *p = parser_of(hp);
+    if (!count_header_bytes(p, len)) return -1;
+    size_t old = p->request.target ? strlen(p->request.target) : 0;
+    p->request.target = cg_xrealloc(p->request.target, old + len + 1);
+    memcpy(p->request.target + old, at, len);
+    p->request.target[old + len] = 0;
     return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t len)
+/* Keeps the header just read. A repeated header is one list, as HTTP says: its values
+ * are joined into the first with ", ". */
+static bool store_header(cg_http_parser *p)
 {
-    cg_http_state *h = state_of(p);
-    if (h->in_value) {
-        h->in_value = false;
-        h->field.len = 0;
+    cg_http_request *r = &p->request;
+    char *name = cg_xmalloc(p->field.len + 1);
+    for (size_t i = 0; i < p->field.len; i++)
+        name[i] = (char)tolower((unsigned char)p->field.data[i]);
+    name[p->field.len] = 0;
+    cg_buf_append(&p->value, "", 1);
+    p->field.len = 0;
+    for (size_t i = 0; i < r->n_headers; i++) {
+        if (strcmp(r->headers[i].name, name) != 0) continue;
+        size_t a = strlen(r->headers[i].value), b = p->value.len;
+        r->headers[i].value = cg_xrealloc(r->headers[i].value, a + 2 + b);
+        memcpy(r->headers[i].value + a, ", ", 2);
+        memcpy(r->headers[i].value + a + 2, p->value.data, b);
+        free(name);
+        p->value.len = 0;
+        return true;
     }
-    cg_buf_append(&h->field, at, len);
-    return 0;
+    if (r->n_headers >= MAX_HEADERS) {
+        free(name);
+        return false;
+    }
+    if (r->n_headers % 16 == 0)
+        r->headers = cg_xrealloc(r->headers, (r->n_headers + 16) * sizeof *r->headers);
+    r->headers[r->n_headers].name = name;
+    r->headers[r->n_headers].value = cg_xmalloc(p->value.len);
+    memcpy(r->headers[r->n_headers].value, p->value.data, p->value.len);
+    r->n_headers++;
+    p->value.len = 0;
+    return true;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t len)
+static int on_header_field(http_parser *hp, const char *at, size_t len)
 {
-    cg_http_state *h = state_of(p);
-    if (!h->in_value) {
-        h->in_value = true;
-        h->current = header_id(&h->field);
-        if (h->current != H_OTHER) {
-            /* A repeated header is joined as HTTP says: "a, b". */
-            if (h->seen[h->current]) cg_buf_append(&h->values[h->current], ", ", 2);
-            h->seen[h->current] = true;
+    cg_http_parser *p = parser_of(hp);
+    if (!count_header_bytes(p, len)) return -1;
+    if (p->in_value) {
+        p->in_value = false;
+        if (!store_header(p)) {
+            p->error_status = 431;
+            return -1;
         }
     }
-    if (h->current != H_OTHER) cg_buf_append(&h->values[h->current], at, len);
+    cg_buf_append(&p->field, at, len);
     return 0;
 }
 
-static int on_message_complete(http_parser *p)
+static int on_header_value(http_parser *hp, const char *at, size_t len)
 {
-    /* One request per connection: stop here, a pipelined second one is not read. */
-    state_of(p)->message_done = true;
-    http_parser_pause(p, 1);
+    cg_http_parser *p = parser_of(hp);
+    if (!count_header_bytes(p, len)) return -1;
+    p->in_value = true;
+    cg_buf_append(&p->value, at, len);
     return 0;
 }
 
-static const http_parser_settings parser_settings = {
+static int on_headers_complete(http_parser *hp)
+{
+    cg_http_parser *p = parser_of(hp);
+    if (p->in_value && !store_header(p)) {
+        p->error_status = 431;
+        return -1;
+    }
+    p->in_value = false;
+    cg_http_request *r = &p->request;
+    r->method = (enum http_method)hp->method;
+    r->keep_alive = http_should_keep_alive(hp);
+    if (!r->target) r->target = cg_strdup("/");
+    char *q = strchr(r->target, '?');
+    r->path = q ? strndup(r->target, (size_t)(q - r->target)) : cg_strdup(r->target);
+    if (!r->path) abort();
+    r->query = q ? q + 1 : NULL;
+    if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->max_body_bytes) {
+        p->error_status = 413;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t len)
+{
+    cg_http_parser *p = parser_of(hp);
+    if (p->request.body.len + len > p->max_body_bytes) {
+        p->error_status = 413;
+        return -1;
+    }
+    cg_buf_append(&p->request.body, at, len);
+    return 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    parser_of(hp)->message_done = true;
+    http_parser_pause(hp, 1); /* one request at a time: the owner answers first */
+    return 0;
+}
+
+static const http_parser_settings settings = {
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
-void cg_http_begin(cg_conn *c)
+void cg_http_parser_init(cg_http_parser *p, size_t max_header_bytes, size_t max_body_bytes)
 {
-    c->http = cg_xcalloc(1, sizeof *c->http);
-    http_parser_init(&c->http->parser, HTTP_REQUEST);
+    memset(p, 0, sizeof *p);
+    http_parser_init(&p->parser, HTTP_REQUEST);
+    p->max_header_bytes = max_header_bytes;
+    p->max_body_bytes = max_body_bytes;
 }
 
-void cg_http_free(cg_conn *c)
+static void free_request(cg_http_request *r)
 {
-    cg_http_state *h = c->http;
-    if (!h) return;
-    cg_buf_reset(&h->url);
-    cg_buf_reset(&h->field);
-    for (int i = 0; i < H_OTHER; i++)
-        cg_buf_reset(&h->values[i]);
-    free(h);
-    c->http = NULL;
+    free(r->target);
+    free(r->path);
+    for (size_t i = 0; i < r->n_headers; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r->headers);
+    cg_buf_reset(&r->body);
+    memset(r, 0, sizeof *r);
 }
 
-static void respond(cg_conn *c, int status, const char *reason, const char *extra_headers,
-                    const char *content_type, const char *body)
+void cg_http_parser_free(cg_http_parser *p)
 {
-    char head[1024];
-    size_t blen = body ? strlen(body) : 0;
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\n" SECURITY_HEADERS
-                     "Content-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                     "Connection: close\r\n%s\r\n",
-                     status, reason, content_type, blen, extra_headers ? extra_headers : "");
-    cg_conn_write(c, head, (size_t)n);
-    if (blen) cg_conn_write(c, body, blen);
-    cg_conn_close_after_flush(c);
+    free_request(&p->request);
+    cg_buf_reset(&p->field);
+    cg_buf_reset(&p->value);
 }
 
-static void respond_json(cg_conn *c, int status, const char *reason, json_t *body)
+void cg_http_parser_next(cg_http_parser *p)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
-    respond(c, status, reason, NULL, "application/json; charset=utf-8", text);
-    free(text);
-    json_decref(body);
+    size_t max_header = p->max_header_bytes, max_body = p->max_body_bytes;
+    cg_http_parser_free(p);
+    cg_http_parser_init(p, max_header, max_body);
 }
 
-static bool has_token(const cg_buf *v, const char *token)
+cg_http_result cg_http_parser_feed(cg_http_parser *p, const uint8_t *data, size_t len, size_t *used)
 {
-    /* Comma-separated, case-insensitive list membership ("keep-alive, Upgrade"). */
-    if (!v->data) return false;
+    *used = http_parser_execute(&p->parser, &settings, (const char *)data, len);
+    if (p->parser.upgrade || p->message_done) {
+        p->request.upgrade = p->parser.upgrade;
+        return CG_HTTP_READY;
+    }
+    if (HTTP_PARSER_ERRNO(&p->parser) != HPE_OK) {
+        if (!p->error_status) p->error_status = 400;
+        return CG_HTTP_BAD;
+    }
+    return CG_HTTP_NEED_MORE;
+}
+
+const char *cg_http_request_header(const cg_http_request *r, const char *lowercase_name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcmp(r->headers[i].name, lowercase_name) == 0) return r->headers[i].value;
+    return NULL;
+}
+
+bool cg_http_header_has_token(const char *value, const char *token)
+{
+    if (!value) return false;
     size_t tl = strlen(token);
-    const char *s = v->data;
+    const char *s = value;
     while (*s) {
         while (*s == ' ' || *s == ',' || *s == '\t')
             s++;
@@ -183,109 +224,128 @@ static bool has_token(const cg_buf *v, const char *token)
     return false;
 }
 
-static bool websocket_accept(const char *key, char out[29])
+const char *cg_http_reason(int status)
 {
-    unsigned char decoded[32];
-    size_t klen = strlen(key);
-    if (klen != 24) return false;
-    if (EVP_DecodeBlock(decoded, (const unsigned char *)key, (int)klen) != 18) return false;
-    char concat[64];
-    snprintf(concat, sizeof concat, "%s%s", key, WS_GUID);
-    unsigned char digest[20];
-    unsigned int dlen = 0;
-    EVP_Digest(concat, strlen(concat), digest, &dlen, EVP_sha1(), NULL);
-    EVP_EncodeBlock((unsigned char *)out, digest, 20);
-    return true;
+    switch (status) {
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    }
+    return "Unknown";
 }
 
-static void upgrade(cg_conn *c, const uint8_t *rest, size_t rest_len)
+/* Status line, security headers, the caller's headers, connection. */
+static void write_head(cg_buf *b, int status, const char *content_type, const char *headers,
+                       bool keep_alive)
 {
-    cg_http_state *h = c->http;
-    cg_gateway *gw = c->gw;
-    const char *path = h->url.data ? h->url.data : "";
-    size_t plen = strcspn(path, "?");
-    if (h->parser.method != HTTP_GET || plen != 1 || path[0] != '/') {
-        respond(c, 404, "Not Found", NULL, "text/plain; charset=utf-8", "not found\n");
-        return;
+    char line[128];
+    snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, cg_http_reason(status));
+    cg_buf_appends(b, line);
+    cg_buf_appends(b, SECURITY_HEADERS);
+    if (!headers || !strcasestr(headers, "content-security-policy:"))
+        cg_buf_appends(b, DEFAULT_CSP);
+    if (content_type) {
+        cg_buf_appends(b, "Content-Type: ");
+        cg_buf_appends(b, content_type);
+        cg_buf_appends(b, "\r\n");
     }
-    char accept[29];
-    if (!has_token(&h->values[H_UPGRADE], "websocket") ||
-        !has_token(&h->values[H_CONNECTION], "upgrade") || !h->values[H_VERSION].data ||
-        strcmp(h->values[H_VERSION].data, "13") != 0 || !h->values[H_KEY].data ||
-        !websocket_accept(h->values[H_KEY].data, accept)) {
-        respond(c, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\n", "text/plain; charset=utf-8",
-                "invalid websocket upgrade\n");
-        return;
-    }
-    if (gw->shutting_down) {
-        respond(c, 503, "Service Unavailable", "Retry-After: 2\r\n", "text/plain; charset=utf-8",
-                "shutting down\n");
-        return;
-    }
-    if (!c->peer_loopback && cg_gateway_preauth_count(gw, c->peer_ip) >
-                                 (size_t)gw->settings->limits.max_preauth_per_ip) {
-        cg_log(CG_LOG_WARN, "http", "too many unauthenticated connections",
-               json_pack("{s:s}", "ip", c->peer_ip));
-        respond(c, 429, "Too Many Requests", "Retry-After: 5\r\n", "text/plain; charset=utf-8",
-                "too many unauthenticated connections\n");
-        return;
-    }
-    c->host = cg_strdup(h->values[H_HOST].data);
-    c->origin = cg_strdup(h->values[H_ORIGIN].data);
-    c->forwarded_for = cg_strdup(h->values[H_FORWARDED_FOR].data);
-    c->real_ip = cg_strdup(h->values[H_REAL_IP].data);
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n" SECURITY_HEADERS "\r\n",
-                     accept);
-    cg_conn_write(c, head, (size_t)n);
-    cg_http_free(c);
-    if (cg_ws_begin(c) != 0) {
-        cg_conn_close(c);
-        return;
-    }
-    cg_handshake_start(c);
-    if (rest_len > 0) cg_conn_feed(c, rest, rest_len);
+    if (headers) cg_buf_appends(b, headers);
+    if (status != 101)
+        cg_buf_appends(b, keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
 }
 
-static void serve(cg_conn *c)
+void cg_http_respond(cg_stream *s, const cg_http_response *r)
 {
-    cg_http_state *h = c->http;
-    const char *path = h->url.data ? h->url.data : "";
-    size_t plen = strcspn(path, "?");
-    bool get = h->parser.method == HTTP_GET || h->parser.method == HTTP_HEAD;
-    if (get && plen == 8 && strncmp(path, "/healthz", 8) == 0) {
-        respond_json(c, 200, "OK", json_pack("{s:b, s:s}", "ok", 1, "status", "live"));
-    } else if (get && plen == 7 && strncmp(path, "/readyz", 7) == 0) {
-        int status = 200;
-        json_t *body = cg_gateway_readiness(c->gw, &status);
-        respond_json(c, status, status == 200 ? "OK" : "Service Unavailable", body);
-    } else {
-        respond(c, 404, "Not Found", NULL, "text/plain; charset=utf-8", "not found\n");
-    }
+    cg_buf b = {0};
+    write_head(&b, r->status, r->content_type, r->headers, r->keep_alive);
+    char length[64];
+    snprintf(length, sizeof length, "Content-Length: %zu\r\n\r\n", r->body_len);
+    cg_buf_appends(&b, length);
+    if (r->body_len && !r->head_only) cg_buf_append(&b, r->body, r->body_len);
+    cg_stream_write(s, b.data, b.len);
+    cg_buf_reset(&b);
 }
 
-void cg_http_feed(cg_conn *c, const uint8_t *data, size_t len)
+void cg_http_respond_switching(cg_stream *s, const char *headers)
 {
-    cg_http_state *h = c->http;
-    if (!h) return;
-    h->total += len;
-    size_t n = http_parser_execute(&h->parser, &parser_settings, (const char *)data, len);
-    if (h->parser.upgrade) {
-        upgrade(c, data + n, len - n);
-        return;
+    cg_buf b = {0};
+    write_head(&b, 101, NULL, headers, true);
+    cg_buf_appends(&b, "\r\n");
+    cg_stream_write(s, b.data, b.len);
+    cg_buf_reset(&b);
+}
+
+void cg_http_stream_begin(cg_stream *s, int status, const char *content_type, const char *headers,
+                          bool keep_alive)
+{
+    cg_buf b = {0};
+    write_head(&b, status, content_type, headers, keep_alive);
+    cg_buf_appends(&b, "Transfer-Encoding: chunked\r\n\r\n");
+    cg_stream_write(s, b.data, b.len);
+    cg_buf_reset(&b);
+}
+
+void cg_http_stream_chunk(cg_stream *s, const void *data, size_t len)
+{
+    if (len == 0) return; /* an empty chunk would end the body */
+    cg_buf b = {0};
+    char size[32];
+    snprintf(size, sizeof size, "%zx\r\n", len);
+    cg_buf_appends(&b, size);
+    cg_buf_append(&b, data, len);
+    cg_buf_appends(&b, "\r\n");
+    cg_stream_write(s, b.data, b.len);
+    cg_buf_reset(&b);
+}
+
+void cg_http_stream_sse(cg_stream *s, const char *event, const char *data, size_t len)
+{
+    cg_buf b = {0};
+    if (event) {
+        cg_buf_appends(&b, "event: ");
+        cg_buf_appends(&b, event);
+        cg_buf_appends(&b, "\n");
     }
-    if (h->message_done) {
-        serve(c);
-        return;
+    /* Each line of the data is its own data: field; a receiver joins them with "\n". */
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && data[i] != '\n') continue;
+        cg_buf_appends(&b, "data: ");
+        cg_buf_append(&b, data + start, i - start);
+        cg_buf_appends(&b, "\n");
+        start = i + 1;
     }
-    if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK) {
-        respond(c, 400, "Bad Request", NULL, "text/plain; charset=utf-8", "bad request\n");
-        return;
-    }
-    if (h->total > (size_t)c->gw->settings->limits.preauth_max_bytes) {
-        respond(c, 431, "Request Header Fields Too Large", NULL, "text/plain; charset=utf-8",
-                "request too large\n");
-    }
+    cg_buf_appends(&b, "\n");
+    cg_http_stream_chunk(s, b.data, b.len);
+    cg_buf_reset(&b);
+}
+
+void cg_http_stream_end(cg_stream *s)
+{
+    cg_stream_write(s, "0\r\n\r\n", 5);
 }

@@ -1,13 +1,12 @@
-/* TLS for the listener (gateway.tls.*), with OpenSSL.
- *
- * Each connection's SSL reads and writes through a pipe BIO (net/tls_bio.h): reads
- * come straight from the bytes libuv just read, writes append to the connection's
- * output buffer. It holds nothing itself, and SSL_MODE_RELEASE_BUFFERS lets an idle
- * connection drop OpenSSL's own buffers.
+/* TLS server contexts (gateway.tls.*), with OpenSSL. Per-connection TLS is in
+ * net/stream.c.
  *
  * With no certPath/keyPath configured, a self-signed P-256 certificate for localhost,
  * 127.0.0.1 and ::1 is generated once under DIR/tls/ (gateway-cert.pem,
- * gateway-key.pem, the key 0600) and reused. */
+ * gateway-key.pem, the key 0600) and reused. Generation touches only the files and
+ * OpenSSL, so it may run on the thread pool. */
+#include "net/tls.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -17,10 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/log.h"
-#include "gateway/gateway_int.h"
-
-static uint8_t plain_buf[16384];
+#include "common/util.h"
 
 static int generate_self_signed(const char *cert_path, const char *key_path, char *err,
                                 size_t errlen)
@@ -65,9 +61,6 @@ static int generate_self_signed(const char *cert_path, const char *key_path, cha
         rc = 0;
     BIO_free(kb);
     BIO_free(cb);
-    if (rc == 0)
-        cg_log(CG_LOG_INFO, "tls", "generated a self-signed certificate",
-               json_pack("{s:s}", "cert", cert_path));
 out:
     if (rc != 0) snprintf(err, errlen, "could not generate a TLS certificate under %s", cert_path);
     X509_free(x);
@@ -75,80 +68,44 @@ out:
     return rc;
 }
 
-SSL_CTX *cg_tls_server_ctx(const cg_settings *s, const char *state_dir, char *err, size_t errlen)
+int cg_tls_paths(const char *cert_path, const char *key_path, const char *state_dir,
+                 cg_tls_files *out, char *err, size_t errlen)
 {
-    char cert[4096], key[4096];
-    if (s->tls_cert_path && s->tls_key_path) {
-        snprintf(cert, sizeof cert, "%s", s->tls_cert_path);
-        snprintf(key, sizeof key, "%s", s->tls_key_path);
-    } else {
-        char dir[3900];
-        snprintf(dir, sizeof dir, "%s/tls", state_dir);
-        cg_mkdir_p(dir, 0700);
-        snprintf(cert, sizeof cert, "%s/gateway-cert.pem", dir);
-        snprintf(key, sizeof key, "%s/gateway-key.pem", dir);
-        struct stat st;
-        if ((stat(cert, &st) != 0 || stat(key, &st) != 0) &&
-            generate_self_signed(cert, key, err, errlen) != 0)
-            return NULL;
+    memset(out, 0, sizeof *out);
+    if (cert_path && key_path) {
+        snprintf(out->cert, sizeof out->cert, "%s", cert_path);
+        snprintf(out->key, sizeof out->key, "%s", key_path);
+        return 0;
     }
+    char dir[3900];
+    snprintf(dir, sizeof dir, "%s/tls", state_dir);
+    snprintf(out->cert, sizeof out->cert, "%s/gateway-cert.pem", dir);
+    snprintf(out->key, sizeof out->key, "%s/gateway-key.pem", dir);
+    struct stat st;
+    if (stat(out->cert, &st) == 0 && stat(out->key, &st) == 0) return 0;
+    int rc = cg_mkdir_p(dir, 0700);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
+        return -1;
+    }
+    if (generate_self_signed(out->cert, out->key, err, errlen) != 0) return -1;
+    out->generated = true;
+    return 0;
+}
+
+SSL_CTX *cg_tls_server_ctx(const cg_tls_files *files, char *err, size_t errlen)
+{
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+    if (SSL_CTX_use_certificate_chain_file(ctx, files->cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, files->key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "gateway.tls: cannot load certificate %s / key %s: %s", cert, key,
-                 ERR_reason_error_string(ERR_get_error()));
+        snprintf(err, errlen, "gateway.tls: cannot load certificate %s / key %s: %s", files->cert,
+                 files->key, ERR_reason_error_string(ERR_get_error()));
+        ERR_clear_error();
         SSL_CTX_free(ctx);
         return NULL;
     }
     return ctx;
-}
-
-int cg_tls_conn_init(cg_conn *c, SSL_CTX *ctx)
-{
-    c->ssl = SSL_new(ctx);
-    if (!c->ssl) return -1;
-    c->tls.out = &c->out;
-    BIO *b = cg_tls_pipe_bio(&c->tls);
-    if (!b) return -1;
-    SSL_set_bio(c->ssl, b, b);
-    SSL_set_accept_state(c->ssl);
-    return 0;
-}
-
-int cg_tls_read(cg_conn *c, const uint8_t *data, size_t len)
-{
-    c->tls.in = data;
-    c->tls.in_len = len;
-    int rc = 0;
-    for (;;) {
-        if (c->closed) break;
-        int n = SSL_read(c->ssl, plain_buf, sizeof plain_buf);
-        if (n > 0) {
-            cg_conn_feed(c, plain_buf, (size_t)n);
-            continue;
-        }
-        int e = SSL_get_error(c->ssl, n);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
-        if (e != SSL_ERROR_ZERO_RETURN) ERR_clear_error();
-        rc = -1;
-        break;
-    }
-    c->tls.in = NULL;
-    c->tls.in_len = 0;
-    return rc;
-}
-
-void cg_tls_write(cg_conn *c, const void *data, size_t len)
-{
-    if (len == 0) return;
-    if (SSL_write(c->ssl, data, (int)len) <= 0) ERR_clear_error();
-}
-
-void cg_tls_conn_free(cg_conn *c)
-{
-    if (c->ssl) SSL_free(c->ssl);
-    c->ssl = NULL;
 }

@@ -1,34 +1,21 @@
-/* The connect handshake: connect.challenge, then one `connect` request.
+/* The connect handshake's steps, as pure functions over the connect frame, the request
+ * facts and the settings (gateway/connect.c runs them in order and sends the frames).
  *
- * Order of checks: the frame, protocol negotiation (min(maxProtocol, 4) must be at least
- * max(minProtocol, 1), else PROTOCOL_MISMATCH and close 1002), the params (strictly
- * against ConnectParams for v3/v4, loosely for v1/v2), the browser origin, the
- * failed-auth lockout, then the credential (or the local bypass). Any failure answers
- * the error and closes 1008. Success answers hello-ok in the negotiated shape. */
+ * Order (CONTRACT.md "Connecting"): the frame, protocol negotiation (min(maxProtocol, 4)
+ * must be at least max(minProtocol, 1), else PROTOCOL_MISMATCH and close 1002), the
+ * params (strictly against ConnectParams for v3/v4, loosely for v1/v2), the browser
+ * origin, the failed-auth lockout (gateway state), the credential or the local bypass,
+ * then role and scopes. Each step returns NULL or the ErrorShape to answer. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "gateway/gateway_int.h"
+#include "auth/auth.h"
 #include "proto/frame.h"
 #include "proto/handshake.h"
-
-static const struct {
-    const char *name;
-    unsigned bit;
-} operator_scopes[] = {
-    {"operator.read", CG_SCOPEBIT_READ},
-    {"operator.write", CG_SCOPEBIT_WRITE},
-    {"operator.admin", CG_SCOPEBIT_ADMIN},
-    {"operator.approvals", CG_SCOPEBIT_APPROVALS},
-    {"operator.questions", CG_SCOPEBIT_QUESTIONS},
-    {"operator.pairing", CG_SCOPEBIT_PAIRING},
-    {"operator.talk", CG_SCOPEBIT_TALK},
-    {"operator.talk.secrets", CG_SCOPEBIT_TALK_SECRETS},
-};
-#define N_OPERATOR_SCOPES (sizeof operator_scopes / sizeof operator_scopes[0])
+#include "proto/params.h"
+#include "proto/scopes.h"
 
 static const char *const client_ids[] = {"webchat-ui",
                                          "openclaw-control-ui",
@@ -50,32 +37,6 @@ static const char *const client_ids[] = {"webchat-ui",
                                          NULL};
 static const char *const client_modes[] = {"webchat", "cli",   "ui",   "backend", "node",
                                            "worker",  "probe", "test", NULL};
-
-void cg_handshake_start(cg_conn *c)
-{
-    cg_uuid4(c->nonce);
-    json_t *p = json_pack("{s:s, s:I}", "nonce", c->nonce, "ts", (json_int_t)cg_now_ms());
-    char *text = json_dumps(p, JSON_COMPACT);
-    cg_buf b = {0};
-    cg_frame_event(&b, "connect.challenge", text, strlen(text), 0);
-    cg_ws_send_text(c, b.data, b.len);
-    cg_buf_reset(&b);
-    free(text);
-    json_decref(p);
-}
-
-static void refuse(cg_conn *c, const char *id, json_t *error, uint16_t close_code)
-{
-    json_t *d = json_object_get(error, "details");
-    cg_log(CG_LOG_WARN, "auth", "connect refused",
-           json_pack("{s:s, s:s, s:s}", "ip", c->client_ip[0] ? c->client_ip : c->peer_ip, "code",
-                     json_is_object(d) && json_is_string(json_object_get(d, "code"))
-                         ? json_string_value(json_object_get(d, "code"))
-                         : json_string_value(json_object_get(error, "code")),
-                     "reason", json_string_value(json_object_get(error, "message"))));
-    cg_conn_send_error(c, id, error);
-    cg_ws_close(c, close_code, close_code == 1002 ? "protocol mismatch" : "connect refused");
-}
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -236,9 +197,8 @@ static const char *auth_string(const json_t *params, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* NULL when the credential (or the local bypass) admits the connection. */
-static json_t *authenticate(const cg_http_facts *facts, const json_t *params, const cg_settings *s,
-                            bool *mismatch)
+json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params,
+                                const cg_settings *s, bool *mismatch)
 {
     *mismatch = false;
     if (s->auth_mode == CG_AUTH_NONE) return NULL;
@@ -269,47 +229,6 @@ static json_t *authenticate(const cg_http_facts *facts, const json_t *params, co
                                        "AUTH_PASSWORD_MISSING");
 }
 
-json_t *cg_scope_names(unsigned bits)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < N_OPERATOR_SCOPES; i++)
-        if (bits & operator_scopes[i].bit)
-            json_array_append_new(a, json_string(operator_scopes[i].name));
-    return a;
-}
-
-static json_t *method_names(void)
-{
-    json_t *a = json_array();
-    const cg_method *m;
-    for (size_t i = 0; (m = cg_method_at(i)); i++)
-        json_array_append_new(a, json_string(m->name));
-    return a;
-}
-
-static json_t *hello_ok(cg_conn *c)
-{
-    cg_gateway *gw = c->gw;
-    const cg_settings *s = gw->settings;
-    if (c->protocol < 3) {
-        return json_pack("{s:s, s:i, s:s, s:o}", "event", "hello-ok", "protocolVersion",
-                         c->protocol, "serverVersion", CLAWGATE_VERSION, "capabilities",
-                         method_names());
-    }
-    return json_pack(
-        "{s:s, s:i, s:{s:s, s:s}, s:{s:o, s:o}, s:{s:[], s:o, s:{s:i, s:i}, s:I}, s:{s:s, s:o},"
-        " s:{s:I, s:I, s:I}}",
-        "type", "hello-ok", "protocol", c->protocol, "server", "version", CLAWGATE_VERSION,
-        "connId", c->conn_id, "features", "methods", method_names(), "events",
-        cg_gateway_event_names(), "snapshot", "presence", "health", cg_gateway_health(gw),
-        "stateVersion", "presence", 0, "health", 0, "uptimeMs",
-        (json_int_t)cg_gateway_uptime_ms(gw), "auth", "role",
-        c->role == CG_ROLE_NODE ? "node" : "operator", "scopes", cg_scope_names(c->scopes),
-        "policy", "maxPayload", (json_int_t)s->limits.max_payload_bytes, "maxBufferedBytes",
-        (json_int_t)s->limits.max_buffered_bytes, "tickIntervalMs",
-        (json_int_t)s->tick_interval_ms);
-}
-
 int cg_negotiate_protocol(json_int_t min_protocol, json_int_t max_protocol)
 {
     json_int_t chosen = max_protocol < CG_MAX_PROTOCOL ? max_protocol : CG_MAX_PROTOCOL;
@@ -322,136 +241,102 @@ int cg_connect_params_check(const json_t *params, int protocol, char *err, size_
                          : check_connect_loose(params, err, errlen);
 }
 
-unsigned cg_scope_bits(const json_t *scopes)
+json_t *cg_connect_check_frame(const json_t *msg, const char **id, json_t **params)
 {
-    unsigned bits = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(scopes, i, v)
-    {
-        for (size_t k = 0; k < N_OPERATOR_SCOPES; k++)
-            if (json_is_string(v) && strcmp(json_string_value(v), operator_scopes[k].name) == 0)
-                bits |= operator_scopes[k].bit;
+    const char *method;
+    char err[400], text[480];
+    if (cg_frame_parse_req(msg, id, &method, params, err, sizeof err) != 0) {
+        snprintf(text, sizeof text, "invalid handshake: %s", err);
+        return cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL);
     }
-    return bits;
+    if (strcmp(method, "connect") != 0)
+        return cg_error_new(CG_ERR_INVALID_REQUEST,
+                            "invalid handshake: first request must be connect", NULL);
+    if (!json_is_object(*params) || !json_is_integer(json_object_get(*params, "minProtocol")) ||
+        !json_is_integer(json_object_get(*params, "maxProtocol")))
+        return cg_error_new(CG_ERR_INVALID_REQUEST,
+                            "invalid connect params: minProtocol and maxProtocol must be integers",
+                            NULL);
+    return NULL;
 }
 
-void cg_handshake_message(cg_conn *c, json_t *msg)
+json_t *cg_connect_negotiate(const json_t *params, int *protocol)
 {
-    cg_gateway *gw = c->gw;
-    const cg_settings *s = gw->settings;
-    const char *id, *method;
-    json_t *params;
+    json_int_t minp = json_integer_value(json_object_get(params, "minProtocol"));
+    json_int_t maxp = json_integer_value(json_object_get(params, "maxProtocol"));
+    *protocol = cg_negotiate_protocol(minp, maxp);
+    if (*protocol > 0) return NULL;
+    char text[200];
+    snprintf(text, sizeof text,
+             "protocol mismatch: client supports %lld-%lld, gateway supports 1-%d", (long long)minp,
+             (long long)maxp, CG_MAX_PROTOCOL);
+    return cg_error_new(CG_ERR_INVALID_REQUEST, text,
+                        json_pack("{s:s, s:i, s:i}", "code", "PROTOCOL_MISMATCH", "minProtocol", 1,
+                                  "maxProtocol", CG_MAX_PROTOCOL));
+}
+
+json_t *cg_connect_check_params(const json_t *params, int protocol)
+{
     char err[400], text[480];
-    if (cg_frame_parse_req(msg, &id, &method, &params, err, sizeof err) != 0) {
-        snprintf(text, sizeof text, "invalid handshake: %s", err);
-        refuse(c, id, cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL), 1008);
-        return;
-    }
-    if (strcmp(method, "connect") != 0) {
-        refuse(c, id,
-               cg_error_new(CG_ERR_INVALID_REQUEST,
-                            "invalid handshake: first request must be connect", NULL),
-               1008);
-        return;
-    }
-    json_int_t minp, maxp;
-    if (!json_is_object(params) || !json_is_integer(json_object_get(params, "minProtocol")) ||
-        !json_is_integer(json_object_get(params, "maxProtocol"))) {
-        refuse(c, id,
-               cg_error_new(CG_ERR_INVALID_REQUEST,
-                            "invalid connect params: minProtocol and maxProtocol must be integers",
-                            NULL),
-               1008);
-        return;
-    }
-    minp = json_integer_value(json_object_get(params, "minProtocol"));
-    maxp = json_integer_value(json_object_get(params, "maxProtocol"));
-    int chosen = cg_negotiate_protocol(minp, maxp);
-    if (chosen < 0) {
-        snprintf(text, sizeof text,
-                 "protocol mismatch: client supports %lld-%lld, gateway supports 1-%d",
-                 (long long)minp, (long long)maxp, CG_MAX_PROTOCOL);
-        refuse(c, id,
-               cg_error_new(CG_ERR_INVALID_REQUEST, text,
-                            json_pack("{s:s, s:i, s:i}", "code", "PROTOCOL_MISMATCH", "minProtocol",
-                                      1, "maxProtocol", CG_MAX_PROTOCOL)),
-               1002);
-        return;
-    }
-    if (cg_connect_params_check(params, chosen, err, sizeof err) != 0) {
-        snprintf(text, sizeof text, "invalid connect params: %s", err);
-        refuse(c, id, cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL), 1008);
-        return;
-    }
-    if (c->origin && !cg_origin_allowed(c->origin, c->host, s)) {
-        refuse(c, id,
-               cg_error_coded(CG_ERR_INVALID_REQUEST,
-                              "origin not allowed (open the Control UI from the gateway host or "
-                              "add it to gateway.controlUi.allowedOrigins)",
-                              "CONTROL_UI_ORIGIN_NOT_ALLOWED"),
-               1008);
-        return;
-    }
-    cg_http_facts facts = {.peer_ip = c->peer_ip,
-                           .host = c->host,
-                           .origin = c->origin,
-                           .forwarded_for = c->forwarded_for,
-                           .real_ip = c->real_ip};
-    cg_client_ip(&facts, s, c->client_ip, sizeof c->client_ip);
-    /* Limited per client address; browser connects even from loopback. */
-    bool limited =
-        !(cg_addr_is_loopback(c->client_ip) && s->rate_limit.exempt_loopback && !c->origin);
-    int64_t now = cg_now_ms();
-    if (limited && s->auth_mode != CG_AUTH_NONE) {
-        int64_t left = cg_rate_limiter_check(gw->rate_limiter, c->client_ip, &s->rate_limit, now);
-        if (left > 0) {
-            json_t *e = cg_error_coded(CG_ERR_INVALID_REQUEST,
-                                       "unauthorized: too many failed authentication attempts "
-                                       "(retry later)",
-                                       "AUTH_RATE_LIMITED");
-            json_object_set_new(e, "retryable", json_true());
-            json_object_set_new(e, "retryAfterMs", json_integer(left));
-            refuse(c, id, e, 1008);
-            return;
-        }
-    }
-    bool mismatch;
-    json_t *denied = authenticate(&facts, params, s, &mismatch);
-    if (denied) {
-        if (mismatch && limited)
-            cg_rate_limiter_fail(gw->rate_limiter, c->client_ip, &s->rate_limit, now);
-        refuse(c, id, denied, 1008);
-        return;
-    }
-    if (limited) cg_rate_limiter_reset(gw->rate_limiter, c->client_ip);
+    if (cg_connect_params_check(params, protocol, err, sizeof err) == 0) return NULL;
+    snprintf(text, sizeof text, "invalid connect params: %s", err);
+    return cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL);
+}
 
-    const char *role = json_string_value(json_object_get(params, "role"));
-    if (!role || strcmp(role, "operator") == 0) {
-        c->role = CG_ROLE_OPERATOR;
-    } else if (strcmp(role, "node") == 0) {
-        c->role = CG_ROLE_NODE;
-    } else {
-        snprintf(text, sizeof text, "invalid connect params: unknown role '%.64s'", role);
-        refuse(c, id, cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL), 1008);
-        return;
-    }
-    c->scopes = c->role == CG_ROLE_OPERATOR ? cg_scope_bits(json_object_get(params, "scopes")) : 0;
-    json_t *client = json_object_get(params, "client");
-    c->client_id = cg_strdup(json_string_value(json_object_get(client, "id")));
-    c->client_mode = cg_strdup(json_string_value(json_object_get(client, "mode")));
-    c->protocol = chosen;
-    cg_uuid4(c->conn_id);
-    c->connected = true;
+json_t *cg_connect_check_origin(const char *origin, const char *host, const cg_settings *s)
+{
+    if (!origin || cg_origin_allowed(origin, host, s)) return NULL;
+    return cg_error_coded(CG_ERR_INVALID_REQUEST,
+                          "origin not allowed (open the Control UI from the gateway host or add "
+                          "it to gateway.controlUi.allowedOrigins)",
+                          "CONTROL_UI_ORIGIN_NOT_ALLOWED");
+}
 
-    json_t *hello = hello_ok(c);
-    char *payload = json_dumps(hello, JSON_COMPACT);
-    json_decref(hello);
-    cg_conn_send_ok(c, id, payload, strlen(payload));
-    free(payload);
-    cg_log(CG_LOG_INFO, "gateway", "client connected",
-           json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:o}", "connId", c->conn_id, "ip",
-                     c->client_ip, "client", c->client_id, "mode", c->client_mode, "role",
-                     c->role == CG_ROLE_NODE ? "node" : "operator", "protocol", c->protocol,
-                     "scopes", cg_scope_names(c->scopes)));
+json_t *cg_connect_rate_limited(int64_t retry_after_ms)
+{
+    json_t *e = cg_error_coded(CG_ERR_INVALID_REQUEST,
+                               "unauthorized: too many failed authentication attempts (retry "
+                               "later)",
+                               "AUTH_RATE_LIMITED");
+    json_object_set_new(e, "retryable", json_true());
+    json_object_set_new(e, "retryAfterMs", json_integer(retry_after_ms));
+    return e;
+}
+
+json_t *cg_connect_role(const json_t *params, unsigned *role, unsigned *scopes)
+{
+    const char *name = json_string_value(json_object_get(params, "role"));
+    if (!name || strcmp(name, "operator") == 0) {
+        *role = CG_ROLE_OPERATOR;
+        *scopes = cg_scope_bits(json_object_get(params, "scopes"));
+        return NULL;
+    }
+    if (strcmp(name, "node") == 0) {
+        *role = CG_ROLE_NODE;
+        *scopes = 0;
+        return NULL;
+    }
+    char text[160];
+    snprintf(text, sizeof text, "invalid connect params: unknown role '%.64s'", name);
+    return cg_error_new(CG_ERR_INVALID_REQUEST, text, NULL);
+}
+
+json_t *cg_hello_ok(const cg_hello_inputs *in)
+{
+    if (in->protocol < 3) {
+        return json_pack("{s:s, s:i, s:s, s:O}", "event", "hello-ok", "protocolVersion",
+                         in->protocol, "serverVersion", CLAWGATE_VERSION, "capabilities",
+                         in->methods);
+    }
+    return json_pack(
+        "{s:s, s:i, s:{s:s, s:s}, s:{s:O, s:O}, s:{s:O, s:O, s:{s:I, s:I}, s:I},"
+        " s:{s:s, s:o}, s:{s:I, s:I, s:I}}",
+        "type", "hello-ok", "protocol", in->protocol, "server", "version", CLAWGATE_VERSION,
+        "connId", in->conn_id, "features", "methods", in->methods, "events", in->events, "snapshot",
+        "presence", in->presence, "health", in->health, "stateVersion", "presence",
+        (json_int_t)in->presence_version, "health", (json_int_t)in->health_version, "uptimeMs",
+        (json_int_t)in->uptime_ms, "auth", "role", in->role == CG_ROLE_NODE ? "node" : "operator",
+        "scopes", cg_scope_names(in->scopes), "policy", "maxPayload",
+        (json_int_t)in->max_payload_bytes, "maxBufferedBytes", (json_int_t)in->max_buffered_bytes,
+        "tickIntervalMs", (json_int_t)in->tick_interval_ms);
 }

@@ -1,10 +1,16 @@
-/* The pure parts of the connect handshake, exposed for unit tests. The handshake
- * itself (cg_handshake_start / cg_handshake_message) is in gateway_int.h. */
+/* The connect handshake's steps (see handshake.c), pure over their inputs so they are
+ * unit-tested directly. gateway/connect.c runs them in order against a connection. */
 #ifndef CG_PROTO_HANDSHAKE_H
 #define CG_PROTO_HANDSHAKE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "config/config.h"
+#include "proto/scopes.h"
 
 #define CG_MAX_PROTOCOL 4
 
@@ -16,9 +22,38 @@ int cg_negotiate_protocol(json_int_t min_protocol, json_int_t max_protocol);
  * 3 and 4, loosely (the seed's shape) for 1 and 2. 0, or -1 with what was wrong. */
 int cg_connect_params_check(const json_t *params, int protocol, char *err, size_t errlen);
 
-/* Operator scope bits for the recognized scope names in `scopes` (others dropped). */
-unsigned cg_scope_bits(const json_t *scopes);
-/* The names of the scope bits, in a fixed order. New ref. */
-json_t *cg_scope_names(unsigned bits);
+/* The steps, in order. Each returns NULL, or the ErrorShape to answer (new ref), after
+ * which the connection closes 1008 (1002 for a protocol mismatch). */
+/* A request frame for `connect` with integer min/maxProtocol. *id is set whenever the
+ * frame had a usable string id; *params borrowed from msg. */
+json_t *cg_connect_check_frame(const json_t *msg, const char **id, json_t **params);
+json_t *cg_connect_negotiate(const json_t *params, int *protocol);
+json_t *cg_connect_check_params(const json_t *params, int protocol);
+json_t *cg_connect_check_origin(const char *origin, const char *host, const cg_settings *s);
+/* The refusal during a failed-auth lockout. */
+json_t *cg_connect_rate_limited(int64_t retry_after_ms);
+/* The credential or the local bypass; *mismatch when a credential was wrong (counts
+ * toward the rate limit). */
+json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params,
+                                const cg_settings *s, bool *mismatch);
+/* Role (operator by default, or node) and the granted operator scope bits. */
+json_t *cg_connect_role(const json_t *params, unsigned *role, unsigned *scopes);
+
+/* What hello-ok reports. */
+typedef struct cg_hello_inputs {
+    int protocol;
+    const char *conn_id;
+    const json_t *methods;  /* features.methods (v1/v2: capabilities) */
+    const json_t *events;   /* features.events */
+    const json_t *health;   /* snapshot.health */
+    const json_t *presence; /* snapshot.presence */
+    int64_t presence_version, health_version;
+    uint64_t uptime_ms;
+    unsigned role, scopes;
+    int64_t max_payload_bytes, max_buffered_bytes, tick_interval_ms;
+} cg_hello_inputs;
+
+/* The hello-ok payload in the negotiated shape (v3/v4: HelloOk; v1/v2: the seed's). */
+json_t *cg_hello_ok(const cg_hello_inputs *in);
 
 #endif

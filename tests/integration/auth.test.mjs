@@ -29,6 +29,32 @@ function assertAccepted({ res }) {
   assert.equal(res.ok, true, `refused: ${JSON.stringify(res.error)}`);
 }
 
+describe('behind a trusted proxy (gateway.trustedProxies: ["127.0.0.1"])', () => {
+  let gw;
+  before(async () => { gw = await startGateway({ config: { gateway: { trustedProxies: ['127.0.0.1'] } } }); });
+  after(async () => { await gw.stop(); });
+
+  test('an unreadable X-Forwarded-For makes the client unknown: no bypass, logged once', async () => {
+    const bad = ['x', '', ', ,', '1'.repeat(300), '203.0.113.7, x', '[2001:db8::1'];
+    for (const value of bad) {
+      assertRefused(await attempt(gw, { auth: undefined, headers: { 'X-Forwarded-For': value } }), 'AUTH_TOKEN_MISSING');
+    }
+    assertRefused(await attempt(gw, { auth: undefined, headers: { 'X-Real-IP': 'x' } }), 'AUTH_TOKEN_MISSING');
+    const logged = gw.logLines().filter((l) => /client address unknown/.test(l.message));
+    assert.equal(logged.length, bad.length + 1, 'one log line per connection');
+    assert.ok(logged.every((l) => l.peer === '127.0.0.1'));
+  });
+
+  test('a forwarded remote client gets no bypass; the token still works for it', async () => {
+    assertRefused(await attempt(gw, { auth: undefined, headers: { 'X-Forwarded-For': '127.0.0.1, 203.0.113.5' } }), 'AUTH_TOKEN_MISSING');
+    assertAccepted(await attempt(gw, { auth: { token: gw.token }, headers: { 'X-Forwarded-For': '[2001:db8::1]:443' } }));
+  });
+
+  test('the proxy itself, forwarding nothing, is local', async () => {
+    assertAccepted(await attempt(gw, { auth: undefined }));
+  });
+});
+
 describe('token mode', () => {
   let gw;
   before(async () => { gw = await startGateway(); });

@@ -330,8 +330,12 @@ describe('external edits, invalid files, SIGHUP', () => {
     const rz = await gw.http('/readyz');
     assert.equal(rz.status, 200);
     assert.deepEqual(rz.json.failing, ['config']);
+    const h = await c.call('health', {});
+    assert.equal(h.ok, false, 'health says the config failed');
+    assert.deepEqual(h.failing.map((f) => f.name), ['config']);
     const fresh = await connectClient(gw);
     assert.equal(fresh.hello.policy.tickIntervalMs, 777, 'still running on the last good config');
+    assert.equal(fresh.hello.snapshot.health.ok, undefined, 'hello-ok stays schema-valid: no ok:false there');
     fresh.close();
     // a known key with a bad value is invalid too
     writeFile({ gateway: { tickIntervalMs: 'oops' } });
@@ -344,6 +348,9 @@ describe('external edits, invalid files, SIGHUP', () => {
     const rz2 = await gw.http('/readyz');
     assert.equal(rz2.status, 200);
     assert.deepEqual(rz2.json.failing, []);
+    const h2 = await c.call('health', {});
+    assert.equal(h2.ok, true);
+    assert.equal(h2.failing, undefined);
   });
 
   test("clawgate's own writes do not trigger a reload; an external edit does (log)", async () => {

@@ -199,32 +199,35 @@ static void test_local_direct_behind_proxy(void **state)
     cg_settings s = base_settings();
     cg_http_facts proxied = {
         .peer_ip = "127.0.0.1", .host = "localhost:18789", .forwarded_for = "127.0.0.1"};
-    /* A local reverse proxy forwarding someone else: not local unless trusted. */
+    /* A local reverse proxy forwarding someone: not local unless trusted. */
     assert_false(cg_is_local_direct(&proxied, &s));
 
+    /* Trusted, but a chain of only loopback / our own hops names no client: unknown, not
+     * local (the real gateway resolves no client there either). */
     char *trusted[] = {"127.0.0.1"};
     s.trusted_proxies = trusted;
     s.trusted_proxies_len = 1;
-    assert_true(cg_is_local_direct(&proxied, &s));
-
-    char *trusted_cidr[] = {"10.0.0.0/8", "127.0.0.0/8"};
-    s.trusted_proxies = trusted_cidr;
-    s.trusted_proxies_len = 2;
-    assert_true(cg_is_local_direct(&proxied, &s));
-
-    char *other[] = {"10.0.0.1"};
-    s.trusted_proxies = other;
-    s.trusted_proxies_len = 1;
     assert_false(cg_is_local_direct(&proxied, &s));
 
+    /* A trusted local proxy that forwards nothing is itself the client. */
+    cg_http_facts bare = {.peer_ip = "127.0.0.1", .host = "localhost:18789"};
+    assert_true(cg_is_local_direct(&bare, &s));
+
+    /* The reported hole: an unparsable forwarded value must not fall back to the proxy's
+     * own loopback address. */
+    cg_http_facts garbage = {.peer_ip = "127.0.0.1", .host = "localhost", .forwarded_for = "x"};
+    assert_false(cg_is_local_direct(&garbage, &s));
+    cg_http_facts bad_real = {.peer_ip = "127.0.0.1", .host = "localhost", .real_ip = "x"};
+    assert_false(cg_is_local_direct(&bad_real, &s));
+
     /* A trusted proxy on another host is still not a loopback peer. */
+    char *other[] = {"10.0.0.1"};
+    s.trusted_proxies = other;
     cg_http_facts lan_proxy = {.peer_ip = "10.0.0.1", .host = "localhost", .forwarded_for = "::1"};
     assert_false(cg_is_local_direct(&lan_proxy, &s));
 
     /* A trusted local proxy forwarding a remote client: the client is not local. */
-    char *local[] = {"127.0.0.1"};
-    s.trusted_proxies = local;
-    s.trusted_proxies_len = 1;
+    s.trusted_proxies = trusted;
     cg_http_facts remote_client = {
         .peer_ip = "127.0.0.1", .host = "localhost", .forwarded_for = "203.0.113.7"};
     assert_false(cg_is_local_direct(&remote_client, &s));
@@ -232,33 +235,66 @@ static void test_local_direct_behind_proxy(void **state)
     assert_false(cg_is_local_direct(&real_ip, &s));
 }
 
+/* Resolves f's client; asserts the address (or unknown). */
+static void expect_client(const cg_settings *s, const char *forwarded_for, const char *real_ip,
+                          const char *expected)
+{
+    cg_http_facts f = {.peer_ip = "127.0.0.1", .forwarded_for = forwarded_for, .real_ip = real_ip};
+    char ip[64];
+    bool known = cg_client_ip(&f, s, ip, sizeof ip);
+    assert_string_equal(ip, expected);
+    assert_int_equal(known, strcmp(expected, CG_CLIENT_IP_UNKNOWN) != 0);
+    assert_int_equal(cg_addr_is_loopback(ip), strcmp(expected, "127.0.0.1") == 0);
+}
+
 static void test_client_ip_resolution(void **state)
 {
     cg_settings s = base_settings();
     char ip[64];
     cg_http_facts f = {.peer_ip = "10.0.0.5", .forwarded_for = "203.0.113.7"};
-    cg_client_ip(&f, &s, ip, sizeof ip);
+    assert_true(cg_client_ip(&f, &s, ip, sizeof ip));
     assert_string_equal(ip, "10.0.0.5"); /* untrusted peer: headers ignored */
 
-    char *trusted[] = {"10.0.0.0/8"};
+    char *trusted[] = {"127.0.0.1", "10.0.0.0/8"};
     s.trusted_proxies = trusted;
-    s.trusted_proxies_len = 1;
-    cg_client_ip(&f, &s, ip, sizeof ip);
-    assert_string_equal(ip, "203.0.113.7");
-
-    /* rightmost hop that is not one of ours; a spoofed leftmost entry is ignored */
-    cg_http_facts chain = {.peer_ip = "10.0.0.5",
-                           .forwarded_for = "1.2.3.4, 198.51.100.9, 10.0.0.7"};
-    cg_client_ip(&chain, &s, ip, sizeof ip);
-    assert_string_equal(ip, "198.51.100.9");
-
-    cg_http_facts garbage = {.peer_ip = "10.0.0.5", .forwarded_for = "not-an-ip"};
-    cg_client_ip(&garbage, &s, ip, sizeof ip);
-    assert_string_equal(ip, "10.0.0.5");
-
-    cg_http_facts real = {.peer_ip = "10.0.0.5", .real_ip = " 2001:db8::1 "};
-    cg_client_ip(&real, &s, ip, sizeof ip);
-    assert_string_equal(ip, "2001:db8::1");
+    s.trusted_proxies_len = 2;
+    expect_client(&s, "203.0.113.7", NULL, "203.0.113.7");
+    /* the rightmost hop that is not ours; a spoofed leftmost entry is ignored */
+    expect_client(&s, "1.2.3.4, 198.51.100.9, 10.0.0.7", NULL, "198.51.100.9");
+    expect_client(&s, "127.0.0.1, 203.0.113.5", NULL, "203.0.113.5");
+    /* IPv6 with brackets and ports, IPv4 with a port */
+    expect_client(&s, "[2001:db8::1]:443", NULL, "2001:db8::1");
+    expect_client(&s, "[2001:db8::1]", NULL, "2001:db8::1");
+    expect_client(&s, " 2001:db8::2 ", NULL, "2001:db8::2");
+    expect_client(&s, "203.0.113.9:8080, 10.0.0.7", NULL, "203.0.113.9");
+    /* unreadable: garbage, empty, only separators, over-long, broken brackets or ports */
+    char long_entry[301];
+    memset(long_entry, '1', 300);
+    long_entry[300] = 0;
+    const char *unknown[] = {"x",
+                             "",
+                             ", ,",
+                             long_entry,
+                             "203.0.113.7, x",
+                             "x, 203.0.113.7",
+                             "[2001:db8::1",
+                             "[2001:db8::1]:",
+                             "203.0.113.9:80x",
+                             "203.0.113.9:",
+                             "::1]:80"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
+        expect_client(&s, unknown[i], NULL, CG_CLIENT_IP_UNKNOWN);
+    /* a chain of only our own hops (loopback or trusted) names no client */
+    expect_client(&s, "10.0.0.7, 10.0.0.8", NULL, CG_CLIENT_IP_UNKNOWN);
+    expect_client(&s, "127.0.0.1", NULL, CG_CLIENT_IP_UNKNOWN);
+    /* X-Real-IP only without X-Forwarded-For */
+    expect_client(&s, NULL, " 2001:db8::1 ", "2001:db8::1");
+    expect_client(&s, NULL, "203.0.113.4:99", "203.0.113.4");
+    expect_client(&s, NULL, "x", CG_CLIENT_IP_UNKNOWN);
+    expect_client(&s, "x", "203.0.113.4", CG_CLIENT_IP_UNKNOWN);
+    expect_client(&s, "203.0.113.7", "198.51.100.1", "203.0.113.7");
+    /* a trusted proxy that forwards nothing is the client */
+    expect_client(&s, NULL, NULL, "127.0.0.1");
 }
 
 static const cg_rate_limit LIMIT3 = {

@@ -33,7 +33,7 @@ static void test_table_is_consistent(void **state)
         for (size_t j = 0; j < i; j++)
             assert_string_not_equal(cg_method_at(j)->name, m->name);
     }
-    assert_true(n >= 9);
+    assert_true(n >= 7);
     assert_null(cg_method_find("no.such.method"));
 }
 
@@ -46,7 +46,9 @@ static void test_seed_scopes(void **state)
     assert_int_equal(cg_method_find("config.patch")->scope, CG_SCOPE_ADMIN);
     assert_int_equal(cg_method_find("config.apply")->scope, CG_SCOPE_ADMIN);
     assert_int_equal(cg_method_find("logs.tail")->scope, CG_SCOPE_READ);
-    assert_int_equal(cg_method_find("node.event")->roles, CG_ROLE_NODE);
+    /* Listed only when they work (issue 6): these return with the nodes issue. */
+    assert_null(cg_method_find("node.event"));
+    assert_null(cg_method_find("skills.bins"));
 }
 
 static void test_scope_grants(void **state)
@@ -64,10 +66,20 @@ static void test_scope_grants(void **state)
         assert_true(cg_scope_granted(op, CG_SCOPEBIT_ADMIN, s));
 }
 
+/* A node-role row, as the nodes issue will add them. */
+static void answer_nothing(cg_req *req)
+{
+    (void)req;
+}
+static const cg_method node_row = {.name = "node.example",
+                                   .roles = CG_ROLE_NODE,
+                                   .scope = CG_SCOPE_NONE,
+                                   .handler = answer_nothing};
+
 static void test_authorize_order(void **state)
 {
     const cg_method *health = cg_method_find("health"), *set = cg_method_find("config.set"),
-                    *node_event = cg_method_find("node.event");
+                    *node_event = &node_row;
     json_t *e;
 
     assert_null(cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_READ, "health", health));
@@ -103,8 +115,8 @@ static void test_authorize_order(void **state)
     e = cg_authorize(CG_ROLE_NODE, 0, "nope", NULL);
     assert_string_equal(err_msg(e), "unauthorized role: node");
     json_decref(e);
-    assert_null(cg_authorize(CG_ROLE_NODE, 0, "node.event", node_event));
-    e = cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_ADMIN, "node.event", node_event);
+    assert_null(cg_authorize(CG_ROLE_NODE, 0, "node.example", node_event));
+    e = cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_ADMIN, "node.example", node_event);
     assert_string_equal(err_msg(e), "unauthorized role: operator");
     json_decref(e);
 }

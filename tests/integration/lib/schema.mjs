@@ -58,12 +58,33 @@ function abbreviate(value) {
 
 /** Throws SchemaViolation when value does not validate against definition `def`. */
 export function validate(def, value, what = 'value') {
+  if (def === HEALTH_DEF && value && value.ok === false) return validateFailingHealth(value, what);
   const v = validatorFor(def);
   if (!v(value)) throw new SchemaViolation(what, def, v.errors, value);
   return value;
 }
 
 export const HEALTH_DEF = 'HelloOk/properties/snapshot/properties/health';
+
+/**
+ * The one deliberate deviation (issue 6, docs/design.md): `health` reports ok:false and a
+ * `failing` list [{name, message}] when a subsystem fails, where the schema has ok const
+ * true and no such field. Everything else must still validate.
+ */
+function validateFailingHealth(value, what) {
+  const { ok, failing, ...rest } = value;
+  const problems = [];
+  if (!Array.isArray(failing) || failing.length === 0) problems.push('ok:false needs a non-empty failing list');
+  else for (const f of failing) {
+    if (!f || typeof f.name !== 'string' || !f.name || typeof f.message !== 'string' || Object.keys(f).length !== 2) {
+      problems.push(`failing entries are {name, message}: ${JSON.stringify(f)}`);
+    }
+  }
+  if (problems.length) throw new SchemaViolation(what, HEALTH_DEF, problems.map((m) => ({ instancePath: '', message: m })), value);
+  const v = validatorFor(HEALTH_DEF);
+  if (!v(rest)) throw new SchemaViolation(what, HEALTH_DEF, v.errors, value);
+  return value;
+}
 
 // CONTRACT.md table: methods whose result has a definition.
 const RESULT_DEFS = {
