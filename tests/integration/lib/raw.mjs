@@ -122,8 +122,11 @@ export class RawSocket {
     }
   }
 
-  /** Reads an HTTP response head (+ body when Content-Length says so). Does not consume frames. */
-  readHttpResponse(timeoutMs = 5000) {
+  /**
+   * Reads an HTTP response head (+ body when Content-Length says so, not after a HEAD
+   * request: pass {head: true}). Does not consume frames.
+   */
+  readHttpResponse(timeoutMs = 5000, { head: headRequest = false } = {}) {
     return this.waitFor(() => {
       const end = this.buf.indexOf('\r\n\r\n');
       if (end < 0) {
@@ -141,7 +144,7 @@ export class RawSocket {
       }
       const status = Number(m[1]);
       let bodyLen = 0;
-      if (status !== 101 && headers['content-length'] !== undefined) bodyLen = Number(headers['content-length']);
+      if (status !== 101 && !headRequest && headers['content-length'] !== undefined) bodyLen = Number(headers['content-length']);
       if (this.buf.length < end + 4 + bodyLen) {
         if (this.ended) bodyLen = this.buf.length - end - 4;
         else return undefined;
