@@ -167,7 +167,10 @@ bool cg_conn_send_event_raw(cg_conn *c, const char *event, const char *payload_j
         return false;
     }
     cg_buf b = {0};
-    cg_frame_event(&b, event, payload_json, len, ++c->event_seq);
+    cg_state_version sv = {.presence = cg_gateway_presence_version(c->gw),
+                           .health = c->gw->health_version};
+    cg_frame_event(&b, event, payload_json, len, ++c->event_seq,
+                   (flags & CG_EVENT_STATE_VERSION) ? &sv : NULL);
     bool sent = cg_ws_send_text(c->ws, b.data, b.len);
     cg_buf_reset(&b);
     return sent;
@@ -185,7 +188,7 @@ bool cg_conn_send_event(cg_conn *c, const char *event, json_t *payload, unsigned
 void cg_conn_send_challenge(cg_conn *c, const char *payload_json, size_t len)
 {
     cg_buf b = {0};
-    cg_frame_event(&b, "connect.challenge", payload_json, len, 0);
+    cg_frame_event(&b, "connect.challenge", payload_json, len, 0, NULL);
     cg_ws_send_text(c->ws, b.data, b.len);
     cg_buf_reset(&b);
 }

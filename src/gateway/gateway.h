@@ -96,7 +96,8 @@ void *cg_conn_get_data(const cg_conn *c, const cg_conn_key *key);
 
 /* ---- events ---- */
 
-#define CG_EVENT_DROPPABLE 1u
+#define CG_EVENT_DROPPABLE 1u     /* skipped for a backed-up connection */
+#define CG_EVENT_STATE_VERSION 2u /* the frame carries stateVersion {presence, health} */
 
 /* One event to one connection (payload consumed). false when not sent. */
 bool cg_conn_send_event(cg_conn *c, const char *event, json_t *payload, unsigned flags);

@@ -11,8 +11,9 @@
  * X-Content-Type-Options nosniff, Referrer-Policy no-referrer, and a
  * Content-Security-Policy of default-src 'self' unless the caller gives its own).
  * Streaming responses use chunked transfer coding; Server-Sent Events are chunks in
- * text/event-stream form. A producer keeps to a bound by checking
- * cg_stream_buffered() and waiting for the stream's on_drain. */
+ * text/event-stream form. A producer writes while cg_stream_writable() says so and
+ * goes on from the stream's on_drain otherwise, so a slow reader holds at most
+ * CG_STREAM_WRITE_HIGH_WATER plus one chunk. */
 #ifndef CG_NET_HTTP_H
 #define CG_NET_HTTP_H
 

@@ -259,6 +259,15 @@ void cg_stream_flush(cg_stream *s)
     if (s->state == CG_STREAM_DRAINING && cg_stream_buffered(s) == 0) shut_down_writing(s);
 }
 
+bool cg_stream_writable(cg_stream *s)
+{
+    if (s->state != CG_STREAM_OPEN) return false;
+    if (s->out.len > 0 && s->in_flight < CG_STREAM_WRITE_HIGH_WATER) write_out(s);
+    /* Still this much queued means some of it is with uv_write: on_written will call
+     * on_drain once everything is out. */
+    return cg_stream_buffered(s) < CG_STREAM_WRITE_HIGH_WATER;
+}
+
 void cg_stream_pause(cg_stream *s)
 {
     if (s->paused || s->state != CG_STREAM_OPEN) return;

@@ -90,6 +90,10 @@ void cg_stream_write(cg_stream *s, const void *data, size_t len);
 void cg_stream_flush(cg_stream *s);
 /* Bytes queued toward the peer and not yet written. */
 size_t cg_stream_buffered(const cg_stream *s);
+/* For a producer (a streamed response): whether to write more now. Writes out what is
+ * queued first (even inside a read callback); false means the kernel is not keeping
+ * up: stop, and go on when on_drain is called (it will be). */
+bool cg_stream_writable(cg_stream *s);
 /* Whether the kernel has stopped taking our bytes (output is in flight). */
 bool cg_stream_backed_up(const cg_stream *s);
 /* Drops queued bytes not yet handed to the kernel (whole frames, on plain streams only:

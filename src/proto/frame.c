@@ -58,7 +58,7 @@ void cg_frame_res_error(cg_buf *out, const char *id, const json_t *error)
 }
 
 void cg_frame_event(cg_buf *out, const char *event, const char *payload_json, size_t payload_len,
-                    uint64_t seq)
+                    uint64_t seq, const cg_state_version *state_version)
 {
     cg_buf_appends(out, "{\"type\":\"event\",\"event\":");
     append_json_string(out, event);
@@ -69,6 +69,12 @@ void cg_frame_event(cg_buf *out, const char *event, const char *payload_json, si
     if (seq) {
         char s[32];
         snprintf(s, sizeof s, ",\"seq\":%llu", (unsigned long long)seq);
+        cg_buf_appends(out, s);
+    }
+    if (state_version) {
+        char s[96];
+        snprintf(s, sizeof s, ",\"stateVersion\":{\"presence\":%lld,\"health\":%lld}",
+                 (long long)state_version->presence, (long long)state_version->health);
         cg_buf_appends(out, s);
     }
     cg_buf_appends(out, "}");

@@ -28,9 +28,15 @@ json_t *cg_error_coded(const char *code, const char *message, const char *detail
 void cg_frame_res_ok(cg_buf *out, const char *id, const char *payload_json, size_t payload_len);
 /* {"type":"res","id":ID,"ok":false,"error":E} into out. */
 void cg_frame_res_error(cg_buf *out, const char *id, const json_t *error);
-/* {"type":"event","event":NAME,"payload":P[,"seq":N]} into out; seq 0 omits it. */
+/* StateVersion: how many times presence and health changed. */
+typedef struct cg_state_version {
+    int64_t presence, health;
+} cg_state_version;
+
+/* {"type":"event","event":NAME,"payload":P[,"seq":N][,"stateVersion":{...}]} into out;
+ * seq 0 omits it, a NULL state_version too. */
 void cg_frame_event(cg_buf *out, const char *event, const char *payload_json, size_t payload_len,
-                    uint64_t seq);
+                    uint64_t seq, const cg_state_version *state_version);
 
 /* A request frame's parts, borrowed from the parsed message. Returns 0, or -1 with a
  * message; *id is still set when the frame had a usable string id. */

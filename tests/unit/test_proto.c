@@ -58,13 +58,23 @@ static void test_error_frame_and_shape(void **state)
 static void test_event_frame_seq(void **state)
 {
     cg_buf b = {0};
-    cg_frame_event(&b, "tick", "{\"ts\":5}", 8, 3);
+    cg_frame_event(&b, "tick", "{\"ts\":5}", 8, 3, NULL);
     json_t *f = parse(b.data);
     assert_int_equal(json_integer_value(json_object_get(f, "seq")), 3);
     assert_string_equal(json_string_value(json_object_get(f, "event")), "tick");
+    assert_null(json_object_get(f, "stateVersion"));
     json_decref(f);
     cg_buf_reset(&b);
-    cg_frame_event(&b, "connect.challenge", "{}", 2, 0);
+    cg_state_version sv = {.presence = 7, .health = 2};
+    cg_frame_event(&b, "presence", "{\"presence\":[]}", 15, 4, &sv);
+    f = parse(b.data);
+    json_t *v = json_object_get(f, "stateVersion");
+    assert_int_equal(json_integer_value(json_object_get(v, "presence")), 7);
+    assert_int_equal(json_integer_value(json_object_get(v, "health")), 2);
+    assert_int_equal(json_object_size(v), 2);
+    json_decref(f);
+    cg_buf_reset(&b);
+    cg_frame_event(&b, "connect.challenge", "{}", 2, 0, NULL);
     f = parse(b.data);
     assert_null(json_object_get(f, "seq"));
     json_decref(f);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { peerRequire } from './peer.mjs';
 import {
   validate, validateChallenge, validateLegacyHello, resultDefinitionFor, eventDefinitionFor,
-  SchemaViolation,
+  validatePresenceEvent, validatePresenceList, SchemaViolation,
 } from './schema.mjs';
 
 const WebSocket = peerRequire('ws');
@@ -157,6 +157,7 @@ export class GatewayClient {
       this.expectedSeq++;
       const def = eventDefinitionFor(frame.event);
       if (def) validate(def, frame.payload, `${frame.event} event payload`);
+      if (frame.event === 'presence') validatePresenceEvent(frame.payload);
       if (this.onEventValidate) this.onEventValidate(frame);
       return;
     }
@@ -182,6 +183,7 @@ export class GatewayClient {
       }
       const def = resultDefinitionFor(sent.method, sent.params);
       if (def) validate(def, frame.payload, `${sent.method} result`);
+      if (sent.method === 'system-presence') validatePresenceList(frame.payload, 'system-presence result');
       return;
     }
     throw new Error(`server sent a frame of unknown type: ${JSON.stringify(frame).slice(0, 300)}`);

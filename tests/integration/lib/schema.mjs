@@ -129,6 +129,26 @@ export function eventDefinitionFor(event) {
   return EVENT_DEFS[event] || null;
 }
 
+/**
+ * Shapes with no definition of their own but made of PresenceEntry (CONTRACT.md table):
+ * the `presence` event payload {presence: [PresenceEntry]} and the system-presence result
+ * [PresenceEntry]. Throws SchemaViolation.
+ */
+export function validatePresenceList(list, what) {
+  if (!Array.isArray(list)) {
+    throw new SchemaViolation(what, 'PresenceEntry[]', [{ instancePath: '', message: 'must be an array' }], list);
+  }
+  list.forEach((e, i) => validate('PresenceEntry', e, `${what}[${i}]`));
+}
+
+export function validatePresenceEvent(payload) {
+  const keys = payload && typeof payload === 'object' ? Object.keys(payload) : [];
+  if (keys.length !== 1 || keys[0] !== 'presence') {
+    throw new SchemaViolation('presence event payload', '{presence}', [{ instancePath: '', message: 'must be exactly {presence: [...]}' }], payload);
+  }
+  validatePresenceList(payload.presence, 'presence event payload.presence');
+}
+
 export function paramsDefinitionFor(method) {
   const name = pascalMethod(method) + 'Params';
   return hasDefinition(name) ? name : null;
