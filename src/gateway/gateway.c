@@ -347,6 +347,11 @@ static void finish_shutdown(cg_gateway *gw)
     close_handle((uv_handle_t *)&gw->sig_int);
     close_handle((uv_handle_t *)&gw->sig_term);
     close_handle((uv_handle_t *)&gw->sig_hup);
+    /* Closing the handles restores the default actions; a second signal during the last
+     * milliseconds of cleanup must not kill the process mid-exit. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     close_handle((uv_handle_t *)&gw->config_watch);
     close_handle((uv_handle_t *)&gw->shutdown_timer);
     close_handle((uv_handle_t *)&gw->pending_timer);
