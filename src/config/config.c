@@ -12,6 +12,8 @@
  * config.get's payload is built (and serialized once) whenever the file or its validity
  * changes, so answering config.get costs a pointer read.
  *
+ * Secrets are those of the schema (see schema.c); parse errors never quote the input.
+ *
  * Writes never trust the cached file: they re-read it and refuse with
  * CONFIG_HASH_MISMATCH unless the disk still holds what the caller's baseHash names and
  * what we last saw. Reloads compare bytes, so our own writes read back as "no change". */
@@ -184,14 +186,40 @@ static void hash_bytes(const char *data, size_t len, char out[HASH_TEXT_LEN])
     out[7 + 2 * digest_len] = 0;
 }
 
-/* Parses file or request text as a configuration document: plain JSON, an object. */
-static json_t *parse_document(const char *text, size_t len, json_t *issues)
+static const char *json_error_description(const json_error_t *error)
+{
+    switch (json_error_code(error)) {
+    case json_error_out_of_memory:
+        return "out of memory";
+    case json_error_stack_overflow:
+        return "nested too deeply";
+    case json_error_invalid_utf8:
+        return "invalid UTF-8";
+    case json_error_premature_end_of_input:
+        return "unexpected end of input";
+    case json_error_end_of_input_expected:
+        return "unexpected text after the document";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "NUL character";
+    case json_error_duplicate_key:
+        return "duplicate object key";
+    case json_error_numeric_overflow:
+        return "number out of range";
+    default:
+        return "invalid syntax";
+    }
+}
+
+json_t *cg_config_parse(const char *text, size_t len, json_t *issues)
 {
     json_error_t error;
+    memset(&error, 0, sizeof error);
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
     if (!doc) {
+        /* jansson's own text quotes the input near the error, which may be a secret. */
         cg_config_issue_add(issues, "", "not valid JSON (line %d, column %d): %s", error.line,
-                            error.column, error.text);
+                            error.column, json_error_description(&error));
         return NULL;
     }
     if (!json_is_object(doc)) {
@@ -350,7 +378,7 @@ int cg_config_load(cg_config *cfg, char **generated_token, char *err, size_t err
         return -1;
     }
     json_t *issues = json_array();
-    json_t *doc = raw ? parse_document(raw, len, issues) : json_object();
+    json_t *doc = raw ? cg_config_parse(raw, len, issues) : json_object();
     set_file_state(cfg, raw, len, doc);
     cg_settings *settings = doc ? evaluate(cfg, doc, false, issues) : NULL;
     if (settings && settings->auth_mode == CG_AUTH_TOKEN && !settings->token) {
@@ -412,7 +440,7 @@ int cg_config_reload(cg_config *cfg)
     if (rc < 0) {
         cg_config_issue_add(issues, "", "cannot read %s: %s", cfg->path, strerror(-rc));
     } else {
-        json_t *doc = raw ? parse_document(raw, len, issues) : json_object();
+        json_t *doc = raw ? cg_config_parse(raw, len, issues) : json_object();
         set_file_state(cfg, raw, len, doc);
         if (doc) settings = evaluate(cfg, doc, true, issues);
     }
@@ -522,12 +550,12 @@ static json_t *write_payload(const cg_config *cfg, cg_config_write_kind kind, co
 static json_t *proposed_document(const cg_config *cfg, cg_config_write_kind kind, const char *raw,
                                  json_t *issues, size_t *restored, json_t **error)
 {
-    json_t *incoming = parse_document(raw, strlen(raw), issues);
+    json_t *incoming = cg_config_parse(raw, strlen(raw), issues);
     if (!incoming) {
         *error = invalid_config_refusal(kind, issues);
         return NULL;
     }
-    json_t *doc = incoming;
+    json_t *merged = incoming;
     if (kind == CG_CONFIG_PATCH) {
         if (!cfg->doc) {
             json_decref(incoming);
@@ -537,10 +565,11 @@ static json_t *proposed_document(const cg_config *cfg, cg_config_write_kind kind
                              NULL);
             return NULL;
         }
-        doc = cg_json_merge_patch(cfg->doc, incoming);
+        merged = cg_json_merge_patch(cfg->doc, incoming);
         json_decref(incoming);
     }
-    *restored = cg_config_restore_redacted(doc, cfg->doc, issues);
+    json_t *doc = cg_config_restore_redacted(merged, cfg->doc, issues, restored);
+    json_decref(merged);
     if (json_array_size(issues)) {
         *error = invalid_config_refusal(kind, issues);
         json_decref(doc);
