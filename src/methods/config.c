@@ -6,10 +6,17 @@
  * listener; set and patch report what would need it in restartRequired. config.get
  * answers with the store's pre-serialized payload. note, sessionKey and deliveryContext
  * are logged and otherwise ignored; replacePaths is accepted (RFC 7396 replaces arrays
- * anyway). */
+ * anyway).
+ *
+ * Writes run on the thread pool (cg_config_write_async), so a write request is deferred
+ * (cg_req_defer) and answered when the store calls back. If the registry ends the request
+ * first (the client left, the deadline passed, the gateway is stopping), the write still
+ * completes, is installed and applied live; only the answer is dropped. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
@@ -117,12 +124,43 @@ static void handle_get(cg_req *req)
     cg_req_ok_raw(req, payload, len);
 }
 
+/* A write in flight. */
+typedef struct config_write_call {
+    cg_req *req; /* the deferred request; NULL once the registry ended it */
+    cg_gateway *gw;
+    cg_config_write_kind kind;
+    int64_t restart_delay_ms;
+} config_write_call;
+
+static void on_request_ended(cg_req *req, cg_req_end why, void *data)
+{
+    config_write_call *call = data;
+    call->req = NULL;
+}
+
+static void on_written(cg_config *cfg, cg_config_write_result *result, void *data)
+{
+    config_write_call *call = data;
+    /* apply re-binds whenever the bound address differs from the config, including
+     * after an earlier set/patch that only reported restartRequired. */
+    if (result->payload &&
+        (result->settings_changed || result->listener_changed || call->kind == CG_CONFIG_APPLY))
+        cg_gateway_settings_changed(call->gw, call->kind == CG_CONFIG_APPLY,
+                                    call->restart_delay_ms);
+    if (!call->req) {
+        json_decref(result->payload);
+        json_decref(result->error);
+    } else if (result->error) {
+        cg_req_error_shape(call->req, result->error);
+    } else {
+        cg_req_ok(call->req, result->payload);
+    }
+    free(call);
+}
+
 static void handle_write(cg_req *req, cg_config_write_kind kind)
 {
     const json_t *params = req->params;
-    const char *raw = json_string_value(json_object_get(params, "raw"));
-    const char *base_hash = json_string_value(json_object_get(params, "baseHash"));
-    int64_t restart_delay_ms = json_integer_value(json_object_get(params, "restartDelayMs"));
     static const char *const context_fields[] = {"note", "sessionKey", "deliveryContext"};
     json_t *context = json_pack("{s:s}", "method", req->method->name);
     for (size_t i = 0; i < sizeof context_fields / sizeof context_fields[0]; i++) {
@@ -134,17 +172,21 @@ static void handle_write(cg_req *req, cg_config_write_kind kind)
     else
         json_decref(context);
 
-    cg_config_write_result result;
-    json_t *error;
-    if (cg_config_write(cg_gateway_config(req->gw), kind, raw, base_hash, &result, &error) < 0) {
-        cg_req_error_shape(req, error);
-        return;
-    }
-    /* apply re-binds whenever the bound address differs from the config, including
-     * after an earlier set/patch that only reported restartRequired. */
-    if (result.settings_changed || result.listener_changed || kind == CG_CONFIG_APPLY)
-        cg_gateway_settings_changed(req->gw, kind == CG_CONFIG_APPLY, restart_delay_ms);
-    cg_req_ok(req, result.payload);
+    cg_gateway *gw = req->gw;
+    cg_req *pending = cg_req_defer(req);
+    if (!pending) return;
+    config_write_call *call = cg_xcalloc(1, sizeof *call);
+    *call = (config_write_call){
+        .req = pending,
+        .gw = gw,
+        .kind = kind,
+        .restart_delay_ms = json_integer_value(json_object_get(pending->params, "restartDelayMs")),
+    };
+    cg_req_on_cancel(pending, on_request_ended, call);
+    cg_config_write_async(cg_gateway_config(gw), cg_gateway_loop(gw), kind,
+                          json_string_value(json_object_get(pending->params, "raw")),
+                          json_string_value(json_object_get(pending->params, "baseHash")),
+                          on_written, call);
 }
 
 static void handle_set(cg_req *req)

@@ -5,6 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import { createHash } from 'node:crypto';
 import { startGateway, freePort, httpRequest, eventually, sleep } from './lib/gateway.mjs';
 import { connectClient } from './lib/client.mjs';
 
@@ -56,8 +57,10 @@ describe('config.get / set / patch', () => {
     assert.equal(typeof g.path, 'string');
     assert.ok(g.path.endsWith('clawgate.json'), g.path);
     assert.equal(fs.realpathSync(require_dir(g.path)), fs.realpathSync(gw.stateDir));
-    assert.deepEqual({ exists: g.exists, raw: g.raw, config: g.config, hash: g.hash, valid: g.valid, issues: g.issues },
-      { exists: false, raw: null, config: {}, hash: null, valid: true, issues: [] });
+    assert.deepEqual({ exists: g.exists, raw: g.raw, config: g.config, valid: g.valid, issues: g.issues },
+      { exists: false, raw: null, config: {}, valid: true, issues: [] });
+    // Always a string (CONTRACT.md), as the real gateway's: "sha256:" + SHA-256 of zero bytes.
+    assert.equal(g.hash, `sha256:${createHash('sha256').update('').digest('hex')}`);
   });
 
   test('config.set creates the file (no baseHash needed while there is none)', async () => {
@@ -196,6 +199,29 @@ describe('config.get / set / patch', () => {
     assert.ok(s.schema.properties && s.schema.properties.gateway, 'schema describes gateway');
     assert.equal(typeof s.version, 'string');
     assert.ok(!Number.isNaN(Date.parse(s.generatedAt)), `generatedAt ${s.generatedAt}`);
+  });
+});
+
+describe('the first write', () => {
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway();
+    c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  test("takes config.get's no-file hash; a stale one gets CONFIG_HASH_MISMATCH and writes nothing", async () => {
+    const before = fileState(gw);
+    for (const method of ['config.set', 'config.patch', 'config.apply']) {
+      assertHashMismatch(await c.request(method, { raw: '{"a":1}', baseHash: 'sha256:stale' }));
+    }
+    assertFileUnchanged(before, fileState(gw), 'stale hash without a file');
+    const g = await c.call('config.get', {});
+    assert.equal(g.exists, false);
+    const r = await c.call('config.patch', { raw: '{"first":true}', baseHash: g.hash });
+    assert.equal(r.ok, true);
+    assert.notEqual(r.hash, g.hash);
+    assert.deepEqual(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')), { first: true });
   });
 });
 
