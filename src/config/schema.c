@@ -13,11 +13,14 @@
  * their secrets from its "x-sensitive" annotations. What is validated, what is redacted
  * and what clients are told therefore cannot drift apart.
  *
- * Secrets: every path OpenClaw 2026.9.6's config.schema marks `sensitive` (its base
- * schema with the bundled channels), generalized with "*" where it lists one path per
- * channel, media capability or provider; plus, at any depth, members named apiKey,
- * botToken, secret or password (secret_member_names). A secret clawgate reads itself is
- * typed (a string); an OpenClaw secret-reference object there is refused by name.
+ * Secrets: every path a running OpenClaw 2026.9.6 gateway's config.schema marks
+ * `sensitive` in its uiHints (204 paths: base schema, bundled channels and plugins),
+ * generalized with "*" where it lists one path per channel, media capability, provider
+ * or plugin (a sensitive object, such as a secret-reference under webhookSecret, is
+ * redacted whole, which covers the paths it lists below one); plus, at any depth,
+ * members named apiKey, botToken, secret or password (secret_member_names). A secret
+ * clawgate reads itself is typed (a string); an OpenClaw secret-reference object there is
+ * refused by name.
  *
  * The walker (cg_config_walk) visits a document alongside this schema and, optionally, a
  * second document at the same paths; validation, redaction and placeholder restore are
@@ -173,6 +176,15 @@ static const schema_row schema_rows[] = {
     CHANNEL_SECRET("voice.tts.personas.*.providers.*.apiKey"),
     CHANNEL_SECRET("peers.*.token"),
     CHANNEL_SECRET("peers.*.outboundToken"),
+    CHANNEL_SECRET("guard.apiKeyEnv"),
+
+    SECRET("plugins.entries.*.config.apiKey"),
+    SECRET("plugins.entries.*.config.mirror.token"),
+    SECRET("plugins.entries.*.config.webSearch.apiKey"),
+    SECRET("plugins.entries.*.config.webSearch.headers.*"),
+    SECRET("plugins.entries.*.config.accounts.*.password"),
+    SECRET("plugins.entries.*.config.routes.*.secret"),
+    SECRET("plugins.entries.onepassword"),
 
     SECRET("hooks.token"),
     SECRET("hooks.gmail.pushToken"),

@@ -197,6 +197,7 @@ static void test_every_sensitive_hint_is_redacted_and_restored(void **state)
         "hooks.token",
         "hooks.mappings[].sessionKey",
         "mcp.servers.*.env.*",
+        "plugins.entries.*.config.webSearch.apiKey",
         "tools.media.models[].request.tls.key",
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
