@@ -147,6 +147,31 @@ static int write_config(cg_config *cfg, cg_config_write_kind kind, const char *r
     return out->error ? -1 : 0;
 }
 
+typedef struct reload_outcome {
+    int calls;
+    int results[4];
+} reload_outcome;
+
+static void record_reload(cg_config *cfg, int result, void *data)
+{
+    reload_outcome *outcome = data;
+    outcome->results[outcome->calls++] = result;
+}
+
+/* Runs one reload to completion on a private loop; returns its result. */
+static int reload_config(cg_config *cfg)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    reload_outcome outcome = {0};
+    assert_int_equal(cg_config_reload_async(cfg, &loop, record_reload, &outcome), 0);
+    assert_int_equal(outcome.calls, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(outcome.calls, 1);
+    return outcome.results[0];
+}
+
 static void test_paths_from_environment(void **state)
 {
     fixture *f = *state;
@@ -446,7 +471,7 @@ static void test_patch_writes_and_reports(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
 
     /* Our own write reads back as no change. */
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
 
     char *log = read_text(cg_log_path());
     assert_non_null(strstr(log, "\"subsystem\":\"config\""));
@@ -554,20 +579,20 @@ static void test_reload(void **state)
     fixture *f = *state;
     write_text(f->path, "{\"gateway\":{\"port\":19040,\"auth\":{\"token\":\"tok\"}}}");
     cg_config *cfg = load_config(f, NULL);
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
 
     /* Only an unknown key changes: the file is new, the settings are not. */
     write_text(f->path, "{\"gateway\":{\"port\":19040,\"auth\":{\"token\":\"tok\"}},\"note\":1}");
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
 
     write_text(f->path, "{\"gateway\":{\"port\":19041,\"auth\":{\"token\":\"tok\"}}}");
-    assert_int_equal(cg_config_reload(cfg), 1);
+    assert_int_equal(reload_config(cfg), 1);
     assert_true(cg_config_listener_changed(cfg));
     assert_int_equal(cg_config_settings(cfg)->port, 19041);
 
     /* Invalid: the running settings stay; config.get shows the file and its issues. */
     write_text(f->path, "{\"gateway\":{\"port\":\"nope\",\"auth\":{\"token\":\"tok\"}}}");
-    assert_int_equal(cg_config_reload(cfg), -1);
+    assert_int_equal(reload_config(cfg), -1);
     assert_false(cg_config_valid(cfg));
     assert_int_equal(cg_config_settings(cfg)->port, 19041);
     json_t *result = cg_config_get_result(cfg);
@@ -577,16 +602,16 @@ static void test_reload(void **state)
     json_decref(result);
     size_t len;
     assert_non_null(strstr(cg_config_get_result_json(cfg, &len), "\"valid\":false"));
-    assert_int_equal(cg_config_reload(cfg), -1); /* same bytes, still invalid */
+    assert_int_equal(reload_config(cfg), -1); /* same bytes, still invalid */
 
     write_text(f->path, "not json");
-    assert_int_equal(cg_config_reload(cfg), -1);
+    assert_int_equal(reload_config(cfg), -1);
     result = cg_config_get_result(cfg);
     assert_true(json_is_null(json_object_get(result, "raw")));
     json_decref(result);
 
     write_text(f->path, "{\"gateway\":{\"port\":19041,\"auth\":{\"token\":\"tok\"}}}");
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
     assert_true(cg_config_valid(cfg));
     cg_config_free(cfg);
 }
@@ -670,17 +695,6 @@ static void test_writes_run_in_order_against_the_state_their_turn_finds(void **s
     json_decref(b.result.error);
     json_decref(c.result.error);
     cg_config_free(cfg);
-}
-
-typedef struct reload_outcome {
-    int calls;
-    int results[4];
-} reload_outcome;
-
-static void record_reload(cg_config *cfg, int result, void *data)
-{
-    reload_outcome *outcome = data;
-    outcome->results[outcome->calls++] = result;
 }
 
 static void test_reload_triggers_coalesce_and_queue_behind_writes(void **state)
