@@ -115,16 +115,16 @@ int cg_config_load(cg_config *cfg, char **generated_token, char *err, size_t err
  * 0, or -1 with err. */
 int cg_config_read(cg_config *cfg, char *err, size_t errlen);
 
-/* Re-reads the file now, on the calling thread (the gateway's reload until it uses
- * cg_config_reload_async). Returns 1 when the settings changed, 0 when nothing changed
- * (including our own writes), -1 when the file is invalid: the running settings stay,
- * and valid:false + issues are kept for config.get and /readyz until a valid file is
- * read. */
+/* cg_config_reload_async's reload, now, on the calling thread: the gateway's reload until
+ * it uses cg_config_reload_async. Returns what done would receive. */
 int cg_config_reload(cg_config *cfg);
 
 typedef void (*cg_config_reload_done)(cg_config *cfg, int result, void *data);
 /* Re-reads the file on the thread pool (SIGHUP or a change seen by the watcher) and calls
- * done on the loop with cg_config_reload's result, after the new state is installed.
+ * done on the loop, after the new state is installed, with 1 when the settings changed,
+ * 0 when nothing changed (including our own writes), -1 when the file is invalid: the
+ * running settings stay, and valid:false + issues are kept for config.get and /readyz
+ * until a valid file is read.
  * Reloads queue behind writes in flight. Triggers coalesce: while a reload is waiting
  * for its turn, another call joins it (returns 1; its done is not called, the waiting
  * reload reads the file after this call anyway). Otherwise returns 0 and done is called

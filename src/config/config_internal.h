@@ -174,8 +174,8 @@ bool cg_config_install(cg_config *cfg, cg_config_change *change);
 void cg_config_change_discard(cg_config_change *change);
 
 /* A reload, in two halves: reading and evaluating the file against the current version
- * (any thread), then installing and logging on the loop. Returns 1 / 0 / -1 as
- * cg_config_reload. */
+ * (any thread), then installing and logging on the loop, which returns the result
+ * cg_config_reload_async's done receives. */
 typedef struct cg_config_reload_plan {
     bool unchanged; /* the disk holds the current version */
     cg_config_change change;
