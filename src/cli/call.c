@@ -1,9 +1,11 @@
 /* `clawgate call`: one request to a gateway, as `openclaw gateway call` does it.
  *
- * Settings are resolved first (flag > environment > config file > default): the state
- * dir, the config file (read here as plain JSON, only for gateway.port,
- * gateway.tls.enabled / certPath and gateway.auth.token / password), the URL and the
- * credentials. Then a private libuv loop runs one cg_ws_client through three phases:
+ * Settings are resolved first, by the config module exactly as the gateway resolves its
+ * own (flag > environment > config file > default, "${VAR}" substitution, validation):
+ * the state dir, gateway.port, gateway.tls.enabled / certPath. Credentials: --token /
+ * --password, else *_GATEWAY_TOKEN / *_GATEWAY_PASSWORD, else, for a loopback URL only,
+ * gateway.auth.token / password from the config (the local gateway's own secret never
+ * goes elsewhere). Then a private libuv loop runs one cg_ws_client through three phases:
  * wait for the connect.challenge event, send `connect` (client "cli", mode "cli", role
  * operator, every operator scope unless --scopes), and once hello-ok arrives send the
  * method request and wait for its response; other events (tick, presence...) are
@@ -14,11 +16,11 @@
 
 #include "client/ws_client.h"
 #include "common/util.h"
+#include "config/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +29,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define DEFAULT_PORT 18789
 #define DEFAULT_TIMEOUT_MS 10000
-#define MAX_CONFIG_BYTES (16 * 1024 * 1024)
 
 static const char *const all_operator_scopes[] = {
     "operator.read",    "operator.write",     "operator.admin", "operator.approvals",
@@ -83,90 +83,6 @@ static int usage_error(const char *message)
 }
 
 /* ---- settings ---- */
-
-static const char *env2(const char *a, const char *b)
-{
-    const char *v = getenv(a);
-    if (v && *v) return v;
-    v = getenv(b);
-    return v && *v ? v : NULL;
-}
-
-static char *default_state_dir(void)
-{
-    const char *home = getenv("HOME");
-    if (!home || !*home) {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : "/";
-    }
-    size_t n = strlen(home) + sizeof "/.clawgate";
-    char *s = cg_xmalloc(n);
-    snprintf(s, n, "%s/.clawgate", home);
-    return s;
-}
-
-/* The config document, an empty object when the file does not exist, NULL (with
- * `err` set) when it cannot be read or parsed. */
-static json_t *load_config(const char *path, char *err, size_t errlen)
-{
-    char *data = NULL;
-    size_t len = 0;
-    int r = cg_read_file(path, MAX_CONFIG_BYTES, &data, &len);
-    if (r == -ENOENT) return json_object();
-    if (r < 0) {
-        snprintf(err, errlen, "cannot read config %s: %s", path, strerror(-r));
-        return NULL;
-    }
-    json_error_t je;
-    json_t *doc = json_loadb(data, len, 0, &je);
-    free(data);
-    if (!json_is_object(doc)) {
-        snprintf(err, errlen, "invalid config %s: %s", path, doc ? "not a JSON object" : je.text);
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
-}
-
-/* A string from the config with "${VAR}" replaced from the environment, or NULL. */
-static char *config_string(json_t *cfg, const char *path)
-{
-    json_t *v = cfg;
-    char key[64];
-    for (const char *p = path; v && *p;) {
-        size_t n = strcspn(p, ".");
-        if (n >= sizeof key) return NULL;
-        memcpy(key, p, n);
-        key[n] = '\0';
-        v = json_object_get(v, key);
-        p += n + (p[n] == '.');
-    }
-    if (!json_is_string(v)) return NULL;
-    const char *s = json_string_value(v);
-    cg_buf b = {0};
-    while (*s) {
-        const char *end;
-        if (s[0] == '$' && s[1] == '{' && (end = strchr(s + 2, '}'))) {
-            char name[256];
-            size_t n = (size_t)(end - s - 2);
-            if (n < sizeof name) {
-                memcpy(name, s + 2, n);
-                name[n] = '\0';
-                const char *val = getenv(name);
-                cg_buf_appends(&b, val ? val : "");
-                s = end + 1;
-                continue;
-            }
-        }
-        cg_buf_append(&b, s, 1);
-        s++;
-    }
-    if (b.len == 0) {
-        cg_buf_reset(&b);
-        return NULL;
-    }
-    return b.data;
-}
 
 static bool host_is_loopback(const char *host)
 {
@@ -465,50 +381,26 @@ int cg_cli_call(int argc, char **argv)
     cx.params = a.params ? json_loads(a.params, JSON_DECODE_ANY, &je) : json_object();
     if (!cx.params) return usage_error("--params must be valid JSON.");
 
-    char *state_dir = a.state_dir ? cg_strdup(a.state_dir)
-                                  : cg_strdup(env2("CLAWGATE_STATE_DIR", "OPENCLAW_STATE_DIR"));
-    if (!state_dir) state_dir = default_state_dir();
-    const char *cfg_env = env2("CLAWGATE_CONFIG_PATH", "OPENCLAW_CONFIG_PATH");
-    char *cfg_path;
-    if (cfg_env) {
-        cfg_path = cg_strdup(cfg_env);
-    } else {
-        size_t n = strlen(state_dir) + sizeof "/clawgate.json";
-        cfg_path = cg_xmalloc(n);
-        snprintf(cfg_path, n, "%s/clawgate.json", state_dir);
+    long port = 0;
+    if (a.port && !parse_positive(a.port, 65535, &port)) {
+        json_decref(cx.params);
+        return usage_error("--port must be a port number.");
     }
-    json_t *cfg = load_config(cfg_path, err, sizeof err);
-    free(cfg_path);
+    cg_overrides ov = {.state_dir = a.state_dir, .port = (int)port};
+    cg_config *cfg = cg_config_new(&ov, err, sizeof err);
     int rc;
-    if (!cfg) {
+    if (!cfg || cg_config_read(cfg, err, sizeof err) != 0) {
         rc = usage_error(err);
-        goto out_state;
+        goto out_cfg;
     }
+    const cg_settings *s = cg_config_settings(cfg);
 
-    bool tls_on = json_is_true(
-        json_object_get(json_object_get(json_object_get(cfg, "gateway"), "tls"), "enabled"));
     char url_buf[300];
     if (a.url) {
         cx.url = a.url;
     } else {
-        long port = DEFAULT_PORT;
-        const char *penv = env2("CLAWGATE_GATEWAY_PORT", "OPENCLAW_GATEWAY_PORT");
-        json_t *pcfg = json_object_get(json_object_get(cfg, "gateway"), "port");
-        if (a.port) {
-            if (!parse_positive(a.port, 65535, &port)) {
-                rc = usage_error("--port must be a port number.");
-                goto out_cfg;
-            }
-        } else if (penv) {
-            if (!parse_positive(penv, 65535, &port)) {
-                rc = usage_error("the gateway port in the environment is not a port number.");
-                goto out_cfg;
-            }
-        } else if (json_is_integer(pcfg) && json_integer_value(pcfg) >= 1 &&
-                   json_integer_value(pcfg) <= 65535) {
-            port = (long)json_integer_value(pcfg);
-        }
-        snprintf(url_buf, sizeof url_buf, "%s://127.0.0.1:%ld", tls_on ? "wss" : "ws", port);
+        snprintf(url_buf, sizeof url_buf, "%s://127.0.0.1:%d", s->tls_enabled ? "wss" : "ws",
+                 s->port);
         cx.url = url_buf;
     }
     cg_ws_url u;
@@ -522,20 +414,14 @@ int cg_cli_call(int argc, char **argv)
     bool wss = u.tls;
     cg_ws_url_free(&u);
 
-    char *cfg_token = NULL, *cfg_password = NULL;
-    if (a.token || a.password) {
+    const char *env_token = cg_config_env("GATEWAY_TOKEN");
+    const char *env_password = cg_config_env("GATEWAY_PASSWORD");
+    if (a.token || a.password)
         cx.auth = make_auth(a.token, a.password);
-    } else if (env2("CLAWGATE_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_TOKEN") ||
-               env2("CLAWGATE_GATEWAY_PASSWORD", "OPENCLAW_GATEWAY_PASSWORD")) {
-        cx.auth = make_auth(env2("CLAWGATE_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_TOKEN"),
-                            env2("CLAWGATE_GATEWAY_PASSWORD", "OPENCLAW_GATEWAY_PASSWORD"));
-    } else if (loopback) {
-        cfg_token = config_string(cfg, "gateway.auth.token");
-        cfg_password = config_string(cfg, "gateway.auth.password");
-        cx.auth = make_auth(cfg_token, cfg_password);
-    }
-    free(cfg_token);
-    free(cfg_password);
+    else if (env_token || env_password)
+        cx.auth = make_auth(env_token, env_password);
+    else if (loopback)
+        cx.auth = make_auth(s->token, s->password); /* from the file: no flag or variable */
 
     if (a.scopes) {
         cx.scopes = parse_scopes(a.scopes);
@@ -549,11 +435,12 @@ int cg_cli_call(int argc, char **argv)
     cg_ws_client_options opts = {0};
     char *cert = NULL;
     if (wss && loopback) {
-        cert = config_string(cfg, "gateway.tls.certPath");
-        if (!cert) {
-            size_t n = strlen(state_dir) + sizeof "/tls/gateway-cert.pem";
+        if (s->tls_cert_path) {
+            cert = cg_strdup(s->tls_cert_path);
+        } else {
+            size_t n = strlen(cg_config_state_dir(cfg)) + sizeof "/tls/gateway-cert.pem";
             cert = cg_xmalloc(n);
-            snprintf(cert, n, "%s/tls/gateway-cert.pem", state_dir);
+            snprintf(cert, n, "%s/tls/gateway-cert.pem", cg_config_state_dir(cfg));
         }
         if (access(cert, R_OK) == 0) {
             opts.ca_file = cert;
@@ -565,9 +452,7 @@ int cg_cli_call(int argc, char **argv)
     json_decref(cx.scopes);
     json_decref(cx.auth);
 out_cfg:
-    json_decref(cfg);
-out_state:
-    free(state_dir);
+    cg_config_free(cfg);
     json_decref(cx.params);
     return rc;
 }

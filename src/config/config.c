@@ -1,20 +1,23 @@
 /* The config store: one file, what it holds, and the settings running from it.
  *
  * Three layers, each replaced as a whole:
- *   file      exists / raw bytes / "sha256:<hex>" of those bytes / parsed document (NULL
- *             when the bytes are not a JSON object). Always what is on disk as of the last
+ *   file      a cg_config_file version: exists / raw bytes / "sha256:<hex>" of those
+ *             bytes (of zero bytes when there is no file) / parsed document (NULL when
+ *             the bytes are not a JSON object). Always what is on disk as of the last
  *             load, reload or write, valid or not: config.get shows it and patches and
- *             hash checks apply to it.
+ *             hash checks apply to it. Versions are immutable and counted, so a job on
+ *             the thread pool can read the one it started from while the loop goes on.
  *   validity  valid + issues of that file.
  *   settings  the last good cg_settings. An invalid file never replaces them, nor do
  *             equal ones. The previous generation is kept until the next swap, so the
  *             gateway can compare old and new after being told of a change.
- * config.get's payload is built (and serialized once) whenever the file or its validity
- * changes, so answering config.get costs a pointer read.
+ * config.get's payload (the view) is built and serialized whenever the file or its
+ * validity changes, by whoever prepared the change (a thread-pool job, mostly), so
+ * answering config.get costs a pointer read.
  *
- * Writes never trust the cached file: they re-read it and refuse with
- * CONFIG_HASH_MISMATCH unless the disk still holds what the caller's baseHash names and
- * what we last saw. Reloads compare bytes, so our own writes read back as "no change". */
+ * Reloads compare bytes, so our own writes read back as "no change". The preparing
+ * halves of reloads and writes (cg_config_prepare_*) touch no store state; the loop
+ * installs what they made (cg_config_install). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pwd.h>
@@ -26,35 +29,20 @@
 #include "common/util.h"
 #include "config/config_internal.h"
 
-#define CONFIG_FILE_MAX_BYTES (16u * 1024 * 1024)
 #define CONFIG_FILE_MODE 0600
 #define GENERATED_TOKEN_BYTES 24
-#define HASH_TEXT_LEN (7 + 64 + 1) /* "sha256:" + hex + NUL */
 
-struct cg_config {
-    char *state_dir;
-    char *path;
-    /* Flags, copied: ov's strings point into the owned_* fields. */
-    cg_overrides ov;
-    char *owned_bind, *owned_auth_mode, *owned_token, *owned_password;
-
-    bool exists;
-    char *raw; /* NULL when the file does not exist */
-    size_t raw_len;
-    char hash[HASH_TEXT_LEN];
-    json_t *doc; /* parsed file; {} when missing; NULL when not a JSON object */
-
-    bool valid;
-    json_t *issues;
-
-    cg_settings *settings;
-    cg_settings *retired_settings;
-    bool listener_changed;
-
-    json_t *get_result;
-    char *get_result_json;
-    size_t get_result_json_len;
-};
+const char *cg_config_env(const char *suffix)
+{
+    static const char *const prefixes[] = {"CLAWGATE_", "OPENCLAW_"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s%s", prefixes[i], suffix);
+        const char *value = getenv(name);
+        if (value && *value) return value;
+    }
+    return NULL;
+}
 
 static char *expand_home(const char *path)
 {
@@ -71,106 +59,7 @@ static char *expand_home(const char *path)
     return out.data;
 }
 
-static const char *first_env(const char *a, const char *b)
-{
-    const char *value = getenv(a);
-    if (value && *value) return value;
-    value = getenv(b);
-    return value && *value ? value : NULL;
-}
-
-cg_config *cg_config_new(const cg_overrides *ov, char *err, size_t errlen)
-{
-    const char *state =
-        ov->state_dir ? ov->state_dir : first_env("CLAWGATE_STATE_DIR", "OPENCLAW_STATE_DIR");
-    const char *path = ov->config_path ? ov->config_path
-                                       : first_env("CLAWGATE_CONFIG_PATH", "OPENCLAW_CONFIG_PATH");
-    cg_config *cfg = cg_xcalloc(1, sizeof *cfg);
-    cfg->state_dir = expand_home(state ? state : "~/.clawgate");
-    if (path) {
-        cfg->path = expand_home(path);
-    } else {
-        cg_buf joined = {0};
-        cg_buf_appends(&joined, cfg->state_dir);
-        cg_buf_appends(&joined, "/clawgate.json");
-        cg_buf_append(&joined, "", 1);
-        cfg->path = joined.data;
-    }
-    int rc = cg_mkdir_p(cfg->state_dir, 0700);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot create state dir %s: %s", cfg->state_dir, strerror(-rc));
-        cg_config_free(cfg);
-        return NULL;
-    }
-    cfg->ov.state_dir = cfg->state_dir;
-    cfg->ov.config_path = cfg->path;
-    cfg->ov.port = ov->port;
-    cfg->ov.bind = cfg->owned_bind = cg_strdup(ov->bind);
-    cfg->ov.auth_mode = cfg->owned_auth_mode = cg_strdup(ov->auth_mode);
-    cfg->ov.token = cfg->owned_token = cg_strdup(ov->token);
-    cfg->ov.password = cfg->owned_password = cg_strdup(ov->password);
-    cfg->doc = json_object();
-    cfg->valid = true;
-    cfg->issues = json_array();
-    return cfg;
-}
-
-void cg_config_free(cg_config *cfg)
-{
-    if (!cfg) return;
-    free(cfg->state_dir);
-    free(cfg->path);
-    free(cfg->owned_bind);
-    free(cfg->owned_auth_mode);
-    free(cfg->owned_token);
-    free(cfg->owned_password);
-    free(cfg->raw);
-    json_decref(cfg->doc);
-    json_decref(cfg->issues);
-    cg_settings_free(cfg->settings);
-    cg_settings_free(cfg->retired_settings);
-    json_decref(cfg->get_result);
-    free(cfg->get_result_json);
-    free(cfg);
-}
-
-const cg_settings *cg_config_settings(const cg_config *cfg)
-{
-    return cfg->settings;
-}
-
-const char *cg_config_state_dir(const cg_config *cfg)
-{
-    return cfg->state_dir;
-}
-
-const char *cg_config_path(const cg_config *cfg)
-{
-    return cfg->path;
-}
-
-bool cg_config_valid(const cg_config *cfg)
-{
-    return cfg->valid;
-}
-
-bool cg_config_listener_changed(const cg_config *cfg)
-{
-    return cfg->listener_changed;
-}
-
-json_t *cg_config_get_result(const cg_config *cfg)
-{
-    return json_deep_copy(cfg->get_result);
-}
-
-const char *cg_config_get_result_json(const cg_config *cfg, size_t *len)
-{
-    *len = cfg->get_result_json_len;
-    return cfg->get_result_json;
-}
-
-static void hash_bytes(const char *data, size_t len, char out[HASH_TEXT_LEN])
+static void hash_bytes(const char *data, size_t len, char out[CG_CONFIG_HASH_LEN])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -184,14 +73,97 @@ static void hash_bytes(const char *data, size_t len, char out[HASH_TEXT_LEN])
     out[7 + 2 * digest_len] = 0;
 }
 
-/* Parses file or request text as a configuration document: plain JSON, an object. */
-static json_t *parse_document(const char *text, size_t len, json_t *issues)
+/* ---- file versions ---- */
+
+cg_config_file *cg_config_file_new(char *raw, size_t raw_len, json_t *doc)
+{
+    cg_config_file *file = cg_xcalloc(1, sizeof *file);
+    file->refs = 1;
+    file->exists = raw != NULL;
+    file->raw = raw;
+    file->raw_len = raw ? raw_len : 0;
+    file->doc = doc;
+    hash_bytes(raw ? raw : "", file->raw_len, file->hash);
+    return file;
+}
+
+cg_config_file *cg_config_file_ref(cg_config_file *file)
+{
+    file->refs++;
+    return file;
+}
+
+void cg_config_file_unref(cg_config_file *file)
+{
+    if (!file || --file->refs > 0) return;
+    free(file->raw);
+    json_decref(file->doc);
+    free(file);
+}
+
+bool cg_config_file_holds(const cg_config_file *file, const char *raw, size_t len)
+{
+    if (!raw || !file->exists) return !raw && !file->exists;
+    return len == file->raw_len && !memcmp(raw, file->raw, len);
+}
+
+int cg_config_read_disk(const cg_config_sources *src, char **raw, size_t *len)
+{
+    *raw = NULL;
+    *len = 0;
+    int rc = cg_read_file(src->path, CG_CONFIG_FILE_MAX_BYTES, raw, len);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+int cg_config_write_disk(const cg_config_sources *src, const char *text, size_t len)
+{
+    return cg_write_file_atomic(src->path, text, len, CONFIG_FILE_MODE);
+}
+
+char *cg_config_serialize(const json_t *doc, size_t *len)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    *len = strlen(text);
+    char *with_newline = cg_xrealloc(text, *len + 2);
+    with_newline[(*len)++] = '\n';
+    with_newline[*len] = 0;
+    return with_newline;
+}
+
+static const char *json_error_description(const json_error_t *error)
+{
+    switch (json_error_code(error)) {
+    case json_error_out_of_memory:
+        return "out of memory";
+    case json_error_stack_overflow:
+        return "nested too deeply";
+    case json_error_invalid_utf8:
+        return "invalid UTF-8";
+    case json_error_premature_end_of_input:
+        return "unexpected end of input";
+    case json_error_end_of_input_expected:
+        return "unexpected text after the document";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "NUL character";
+    case json_error_duplicate_key:
+        return "duplicate object key";
+    case json_error_numeric_overflow:
+        return "number out of range";
+    default:
+        return "invalid syntax";
+    }
+}
+
+json_t *cg_config_parse(const char *text, size_t len, json_t *issues)
 {
     json_error_t error;
+    memset(&error, 0, sizeof error);
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
     if (!doc) {
+        /* jansson's own text quotes the input near the error, which may be a secret. */
         cg_config_issue_add(issues, "", "not valid JSON (line %d, column %d): %s", error.line,
-                            error.column, error.text);
+                            error.column, json_error_description(&error));
         return NULL;
     }
     if (!json_is_object(doc)) {
@@ -202,15 +174,12 @@ static json_t *parse_document(const char *text, size_t len, json_t *issues)
     return doc;
 }
 
-/* Validates doc with the current flags and environment. Returns settings, or NULL with
- * issues. A token-mode configuration without any token is an issue here (only the first
- * load generates one). */
-static cg_settings *evaluate(const cg_config *cfg, const json_t *doc, bool token_required,
-                             json_t *issues)
+cg_settings *cg_config_evaluate(const cg_config_sources *src, const json_t *doc,
+                                bool token_required, json_t *issues)
 {
     json_t *resolved = cg_config_resolve(doc, issues);
     cg_settings *settings = NULL;
-    if (json_array_size(issues) == 0) settings = cg_settings_build(resolved, &cfg->ov, issues);
+    if (json_array_size(issues) == 0) settings = cg_settings_build(resolved, &src->ov, issues);
     json_decref(resolved);
     if (settings && token_required && settings->auth_mode == CG_AUTH_TOKEN && !settings->token) {
         cg_config_issue_add(issues, "gateway.auth.token",
@@ -222,7 +191,7 @@ static cg_settings *evaluate(const cg_config *cfg, const json_t *doc, bool token
     return settings;
 }
 
-static void format_issue(const json_t *issues, char *out, size_t outlen)
+void cg_config_describe_issues(const json_t *issues, char *out, size_t outlen)
 {
     const json_t *first = json_array_get(issues, 0);
     const char *path = json_string_value(json_object_get(first, "path"));
@@ -234,52 +203,44 @@ static void format_issue(const json_t *issues, char *out, size_t outlen)
         snprintf(out + n, outlen - (size_t)n, " (and %zu more)", more);
 }
 
-static void rebuild_get_result(cg_config *cfg)
+void cg_config_view_build(cg_config_view *view, const cg_config_sources *src,
+                          const cg_config_file *file, const json_t *issues)
 {
     json_t *raw = json_null(), *config;
-    if (cfg->doc) {
+    if (file->doc) {
         size_t redacted;
-        config = cg_config_redact_counted(cfg->doc, &redacted);
-        if (cfg->exists && redacted) {
+        config = cg_config_redact_counted(file->doc, &redacted);
+        if (file->exists && redacted) {
             char *text = json_dumps(config, JSON_INDENT(2));
             raw = json_string(text);
             free(text);
-        } else if (cfg->exists) {
-            raw = json_stringn(cfg->raw, cfg->raw_len);
+        } else if (file->exists) {
+            raw = json_stringn(file->raw, file->raw_len);
         }
     } else {
         config = json_object(); /* unparsable: the text may hold secrets we cannot find */
     }
-    json_decref(cfg->get_result);
-    cfg->get_result = json_pack("{s:s, s:b, s:o, s:o, s:o, s:b, s:O}", "path", cfg->path, "exists",
-                                cfg->exists, "raw", raw, "config", config, "hash",
-                                cfg->exists ? json_string(cfg->hash) : json_null(), "valid",
-                                cfg->valid, "issues", cfg->issues);
-    free(cfg->get_result_json);
-    cfg->get_result_json = json_dumps(cfg->get_result, JSON_COMPACT);
-    cfg->get_result_json_len = strlen(cfg->get_result_json);
+    view->result = json_pack("{s:s, s:b, s:o, s:o, s:s, s:b, s:O}", "path", src->path, "exists",
+                             file->exists, "raw", raw, "config", config, "hash", file->hash,
+                             "valid", json_array_size(issues) == 0, "issues", issues);
+    view->json = json_dumps(view->result, JSON_COMPACT);
+    view->json_len = strlen(view->json);
 }
 
-/* Replaces the file layer. Takes ownership of raw (NULL: no file) and doc. */
-static void set_file_state(cg_config *cfg, char *raw, size_t raw_len, json_t *doc)
+static void view_free(cg_config_view *view)
 {
-    free(cfg->raw);
-    json_decref(cfg->doc);
-    cfg->exists = raw != NULL;
-    cfg->raw = raw;
-    cfg->raw_len = raw_len;
-    cfg->doc = doc;
-    if (raw)
-        hash_bytes(raw, raw_len, cfg->hash);
-    else
-        cfg->hash[0] = 0;
+    json_decref(view->result);
+    free(view->json);
+    *view = (cg_config_view){0};
 }
 
-static void set_validity(cg_config *cfg, json_t *issues)
+void cg_config_change_discard(cg_config_change *change)
 {
-    json_decref(cfg->issues);
-    cfg->issues = json_incref(issues);
-    cfg->valid = json_array_size(issues) == 0;
+    cg_config_file_unref(change->file);
+    json_decref(change->issues);
+    cg_settings_free(change->settings);
+    view_free(&change->view);
+    *change = (cg_config_change){0};
 }
 
 /* Makes settings the running ones; returns whether anything in them changed. Equal
@@ -299,318 +260,255 @@ static bool install_settings(cg_config *cfg, cg_settings *settings)
     return true;
 }
 
-/* Reads the file: 0 (with *raw NULL when it does not exist) or -errno. */
-static int read_config_file(const cg_config *cfg, char **raw, size_t *len)
+bool cg_config_install(cg_config *cfg, cg_config_change *change)
 {
-    *raw = NULL;
-    *len = 0;
-    int rc = cg_read_file(cfg->path, CONFIG_FILE_MAX_BYTES, raw, len);
-    return rc == -ENOENT ? 0 : rc;
+    if (change->file) {
+        cg_config_file_unref(cfg->file);
+        cfg->file = change->file;
+    }
+    if (change->issues) {
+        json_decref(cfg->issues);
+        cfg->issues = change->issues;
+        cfg->valid = json_array_size(cfg->issues) == 0;
+    }
+    if (change->view.result) {
+        view_free(&cfg->view);
+        cfg->view = change->view;
+    }
+    bool changed = change->settings && install_settings(cfg, change->settings);
+    *change = (cg_config_change){0};
+    return changed;
 }
 
-static bool same_as_cached(const cg_config *cfg, const char *raw, size_t len)
+/* ---- the store ---- */
+
+cg_config *cg_config_new(const cg_overrides *ov, char *err, size_t errlen)
 {
-    if (!raw || !cfg->exists) return !raw && !cfg->exists;
-    return len == cfg->raw_len && !memcmp(raw, cfg->raw, len);
+    const char *state = ov->state_dir ? ov->state_dir : cg_config_env("STATE_DIR");
+    const char *path = ov->config_path ? ov->config_path : cg_config_env("CONFIG_PATH");
+    cg_config *cfg = cg_xcalloc(1, sizeof *cfg);
+    cg_config_sources *src = &cfg->sources;
+    src->state_dir = expand_home(state ? state : "~/.clawgate");
+    if (path) {
+        src->path = expand_home(path);
+    } else {
+        cg_buf joined = {0};
+        cg_buf_appends(&joined, src->state_dir);
+        cg_buf_appends(&joined, "/clawgate.json");
+        cg_buf_append(&joined, "", 1);
+        src->path = joined.data;
+    }
+    src->ov.state_dir = src->state_dir;
+    src->ov.config_path = src->path;
+    src->ov.port = ov->port;
+    src->ov.bind = src->owned_bind = cg_strdup(ov->bind);
+    src->ov.auth_mode = src->owned_auth_mode = cg_strdup(ov->auth_mode);
+    src->ov.token = src->owned_token = cg_strdup(ov->token);
+    src->ov.password = src->owned_password = cg_strdup(ov->password);
+    cfg->file = cg_config_file_new(NULL, 0, json_object());
+    cfg->valid = true;
+    cfg->issues = json_array();
+    cg_config_view_build(&cfg->view, src, cfg->file, cfg->issues);
+    int rc = cg_mkdir_p(src->state_dir, 0700);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot create state dir %s: %s", src->state_dir, strerror(-rc));
+        cg_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
 }
 
-static char *serialize_document(const json_t *doc, size_t *len)
+void cg_config_free(cg_config *cfg)
 {
-    char *text = json_dumps(doc, JSON_INDENT(2));
-    *len = strlen(text);
-    char *with_newline = cg_xrealloc(text, *len + 2);
-    with_newline[(*len)++] = '\n';
-    with_newline[*len] = 0;
-    return with_newline;
+    if (!cfg) return;
+    cg_config_sources *src = &cfg->sources;
+    free(src->state_dir);
+    free(src->path);
+    free(src->owned_bind);
+    free(src->owned_auth_mode);
+    free(src->owned_token);
+    free(src->owned_password);
+    cg_config_file_unref(cfg->file);
+    json_decref(cfg->issues);
+    cg_settings_free(cfg->settings);
+    cg_settings_free(cfg->retired_settings);
+    view_free(&cfg->view);
+    free(cfg);
 }
 
-static int save_file(cg_config *cfg, const char *data, size_t len)
+const cg_settings *cg_config_settings(const cg_config *cfg)
 {
-    return cg_write_file_atomic(cfg->path, data, len, CONFIG_FILE_MODE);
+    return cfg->settings;
 }
 
-/* Puts a generated token into doc at gateway.auth.token. */
-static void set_generated_token(json_t *doc, const char *token)
+const char *cg_config_state_dir(const cg_config *cfg)
 {
-    json_t *gateway = json_object_get(doc, "gateway");
-    if (!gateway) json_object_set_new(doc, "gateway", gateway = json_object());
+    return cfg->sources.state_dir;
+}
+
+const char *cg_config_path(const cg_config *cfg)
+{
+    return cfg->sources.path;
+}
+
+bool cg_config_valid(const cg_config *cfg)
+{
+    return cfg->valid;
+}
+
+bool cg_config_listener_changed(const cg_config *cfg)
+{
+    return cfg->listener_changed;
+}
+
+json_t *cg_config_get_result(const cg_config *cfg)
+{
+    return json_deep_copy(cfg->view.result);
+}
+
+const char *cg_config_get_result_json(const cg_config *cfg, size_t *len)
+{
+    *len = cfg->view.json_len;
+    return cfg->view.json;
+}
+
+/* ---- the first load ---- */
+
+/* Saves doc with a generated token at gateway.auth.token. Returns the new file version
+ * (NULL with err set on failure) and the token. */
+static cg_config_file *save_generated_token(const cg_config_sources *src, const json_t *doc,
+                                            char token[2 * GENERATED_TOKEN_BYTES + 1], char *err,
+                                            size_t errlen)
+{
+    cg_random_hex(token, GENERATED_TOKEN_BYTES);
+    json_t *with_token = json_deep_copy(doc);
+    json_t *gateway = json_object_get(with_token, "gateway");
+    if (!json_is_object(gateway))
+        json_object_set_new(with_token, "gateway", gateway = json_object());
     json_t *auth = json_object_get(gateway, "auth");
-    if (!auth) json_object_set_new(gateway, "auth", auth = json_object());
+    if (!json_is_object(auth)) json_object_set_new(gateway, "auth", auth = json_object());
     json_object_set_new(auth, "token", json_string(token));
+    size_t len;
+    char *text = cg_config_serialize(with_token, &len);
+    int rc = cg_config_write_disk(src, text, len);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot save the generated token to %s: %s", src->path,
+                 strerror(-rc));
+        free(text);
+        json_decref(with_token);
+        return NULL;
+    }
+    return cg_config_file_new(text, len, with_token);
+}
+
+/* Reads, validates and installs the file; with generated_token set, generates and saves
+ * a missing token. */
+static int load(cg_config *cfg, char **generated_token, char *err, size_t errlen)
+{
+    const cg_config_sources *src = &cfg->sources;
+    char *raw;
+    size_t len;
+    int rc = cg_config_read_disk(src, &raw, &len);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", src->path, strerror(-rc));
+        return -1;
+    }
+    cg_config_change change = {.issues = json_array()};
+    json_t *doc = raw ? cg_config_parse(raw, len, change.issues) : json_object();
+    change.file = cg_config_file_new(raw, len, doc);
+    if (doc) change.settings = cg_config_evaluate(src, doc, false, change.issues);
+    if (generated_token && change.settings && change.settings->auth_mode == CG_AUTH_TOKEN &&
+        !change.settings->token) {
+        char token[2 * GENERATED_TOKEN_BYTES + 1];
+        cg_config_file *with_token = save_generated_token(src, doc, token, err, errlen);
+        if (!with_token) {
+            cg_config_change_discard(&change);
+            return -1;
+        }
+        cg_settings_free(change.settings);
+        cg_config_file_unref(change.file);
+        change.file = with_token;
+        change.settings = cg_config_evaluate(src, with_token->doc, true, change.issues);
+        *generated_token = cg_strdup(token);
+        cg_log(CG_LOG_INFO, "config", "generated gateway.auth.token",
+               json_pack("{s:s}", "path", src->path));
+    }
+    if (!change.settings) {
+        char what[400];
+        cg_config_describe_issues(change.issues, what, sizeof what);
+        snprintf(err, errlen, "invalid config %s: %s", src->path, what);
+        cg_config_change_discard(&change);
+        return -1;
+    }
+    cg_config_view_build(&change.view, src, change.file, change.issues);
+    cg_config_install(cfg, &change);
+    cfg->listener_changed = false;
+    return 0;
 }
 
 int cg_config_load(cg_config *cfg, char **generated_token, char *err, size_t errlen)
 {
-    if (generated_token) *generated_token = NULL;
-    char *raw;
-    size_t len;
-    int rc = read_config_file(cfg, &raw, &len);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot read %s: %s", cfg->path, strerror(-rc));
-        return -1;
-    }
-    json_t *issues = json_array();
-    json_t *doc = raw ? parse_document(raw, len, issues) : json_object();
-    set_file_state(cfg, raw, len, doc);
-    cg_settings *settings = doc ? evaluate(cfg, doc, false, issues) : NULL;
-    if (settings && settings->auth_mode == CG_AUTH_TOKEN && !settings->token) {
-        char token[2 * GENERATED_TOKEN_BYTES + 1];
-        cg_random_hex(token, GENERATED_TOKEN_BYTES);
-        json_t *with_token = json_deep_copy(doc);
-        set_generated_token(with_token, token);
-        size_t text_len;
-        char *text = serialize_document(with_token, &text_len);
-        rc = save_file(cfg, text, text_len);
-        if (rc < 0) {
-            snprintf(err, errlen, "cannot save the generated token to %s: %s", cfg->path,
-                     strerror(-rc));
-            free(text);
-            json_decref(with_token);
-            cg_settings_free(settings);
-            json_decref(issues);
-            return -1;
-        }
-        set_file_state(cfg, text, text_len, with_token);
-        cg_settings_free(settings);
-        settings = evaluate(cfg, with_token, true, issues);
-        if (generated_token) *generated_token = cg_strdup(token);
-        cg_log(CG_LOG_INFO, "config", "generated gateway.auth.token",
-               json_pack("{s:s}", "path", cfg->path));
-    }
-    set_validity(cfg, issues);
-    rebuild_get_result(cfg);
-    if (!settings) {
-        char what[400];
-        format_issue(issues, what, sizeof what);
-        snprintf(err, errlen, "invalid config %s: %s", cfg->path, what);
+    char *generated = NULL;
+    if (load(cfg, &generated, err, errlen) < 0) {
         cg_log(CG_LOG_ERROR, "config", "invalid config",
-               json_pack("{s:s, s:O}", "path", cfg->path, "issues", issues));
-        json_decref(issues);
+               json_pack("{s:s, s:s}", "path", cfg->sources.path, "error", err));
         return -1;
     }
-    json_decref(issues);
-    install_settings(cfg, settings);
-    cfg->listener_changed = false;
+    if (generated_token)
+        *generated_token = generated;
+    else
+        free(generated);
     cg_log(CG_LOG_INFO, "config", "config loaded",
-           json_pack("{s:s, s:b, s:s?}", "path", cfg->path, "exists", cfg->exists, "hash",
-                     cfg->exists ? cfg->hash : NULL));
+           json_pack("{s:s, s:b, s:s}", "path", cfg->sources.path, "exists", cfg->file->exists,
+                     "hash", cfg->file->hash));
     return 0;
 }
 
-int cg_config_reload(cg_config *cfg)
+int cg_config_read(cg_config *cfg, char *err, size_t errlen)
 {
+    return load(cfg, NULL, err, errlen);
+}
+
+/* ---- reloads ---- */
+
+void cg_config_prepare_reload(const cg_config_sources *src, const cg_config_file *current,
+                              cg_config_reload_plan *plan)
+{
+    *plan = (cg_config_reload_plan){0};
     char *raw;
     size_t len;
-    json_t *issues = json_array();
-    int rc = read_config_file(cfg, &raw, &len);
-    if (rc == 0 && same_as_cached(cfg, raw, len)) {
+    int rc = cg_config_read_disk(src, &raw, &len);
+    if (rc == 0 && cg_config_file_holds(current, raw, len)) {
         free(raw);
-        json_decref(issues);
-        return cfg->valid ? 0 : -1;
+        plan->unchanged = true;
+        return;
     }
-    cg_settings *settings = NULL;
+    cg_config_change *change = &plan->change;
+    change->issues = json_array();
     if (rc < 0) {
-        cg_config_issue_add(issues, "", "cannot read %s: %s", cfg->path, strerror(-rc));
-    } else {
-        json_t *doc = raw ? parse_document(raw, len, issues) : json_object();
-        set_file_state(cfg, raw, len, doc);
-        if (doc) settings = evaluate(cfg, doc, true, issues);
+        cg_config_issue_add(change->issues, "", "cannot read %s: %s", src->path, strerror(-rc));
+        cg_config_view_build(&change->view, src, current, change->issues);
+        return;
     }
-    set_validity(cfg, issues);
-    rebuild_get_result(cfg);
-    if (!settings) {
+    json_t *doc = raw ? cg_config_parse(raw, len, change->issues) : json_object();
+    change->file = cg_config_file_new(raw, len, doc);
+    if (doc) change->settings = cg_config_evaluate(src, doc, true, change->issues);
+    cg_config_view_build(&change->view, src, change->file, change->issues);
+}
+
+int cg_config_finish_reload(cg_config *cfg, cg_config_reload_plan *plan)
+{
+    if (plan->unchanged) return cfg->valid ? 0 : -1;
+    const char *path = cfg->sources.path;
+    if (!plan->change.settings) {
         cg_log(CG_LOG_WARN, "config", "config reload refused: keeping the running settings",
-               json_pack("{s:s, s:O}", "path", cfg->path, "issues", issues));
-        json_decref(issues);
+               json_pack("{s:s, s:O}", "path", path, "issues", plan->change.issues));
+        cg_config_install(cfg, &plan->change);
         return -1;
     }
-    json_decref(issues);
-    bool changed = install_settings(cfg, settings);
+    bool changed = cg_config_install(cfg, &plan->change);
     cg_log(CG_LOG_INFO, "config", "config reloaded",
-           json_pack("{s:s, s:s?, s:b, s:b}", "path", cfg->path, "hash",
-                     cfg->exists ? cfg->hash : NULL, "settingsChanged", changed, "listenerChanged",
-                     cfg->listener_changed));
+           json_pack("{s:s, s:s, s:b, s:b}", "path", path, "hash", cfg->file->hash,
+                     "settingsChanged", changed, "listenerChanged", cfg->listener_changed));
     return changed ? 1 : 0;
-}
-
-static const char *kind_name(cg_config_write_kind kind)
-{
-    return kind == CG_CONFIG_SET     ? "config.set"
-           : kind == CG_CONFIG_PATCH ? "config.patch"
-                                     : "config.apply";
-}
-
-static json_t *refusal(cg_config_write_kind kind, const char *code, const char *message,
-                       json_t *details)
-{
-    cg_log(CG_LOG_WARN, "config", "config write refused",
-           json_pack("{s:s, s:s, s:O?}", "method", kind_name(kind), "reason", message, "details",
-                     details));
-    json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
-    if (details) json_object_set_new(error, "details", details);
-    return error;
-}
-
-static json_t *hash_refusal(cg_config_write_kind kind, const char *message)
-{
-    return refusal(kind, "INVALID_REQUEST", message,
-                   json_pack("{s:s}", "code", "CONFIG_HASH_MISMATCH"));
-}
-
-static json_t *invalid_config_refusal(cg_config_write_kind kind, json_t *issues)
-{
-    char what[400], message[480];
-    format_issue(issues, what, sizeof what);
-    snprintf(message, sizeof message, "invalid config: %s", what);
-    return refusal(kind, "INVALID_REQUEST", message,
-                   json_pack("{s:s, s:O}", "code", "INVALID_CONFIG", "issues", issues));
-}
-
-/* Checks that the disk still holds what we last saw and what the caller based its edit
- * on. Returns NULL or the refusal. */
-static json_t *check_base(const cg_config *cfg, cg_config_write_kind kind, const char *base_hash)
-{
-    char *raw;
-    size_t len;
-    int rc = read_config_file(cfg, &raw, &len);
-    bool unchanged = rc == 0 && same_as_cached(cfg, raw, len);
-    free(raw);
-    if (rc < 0) {
-        char message[300];
-        snprintf(message, sizeof message, "cannot read %s: %s", cfg->path, strerror(-rc));
-        return refusal(kind, "UNAVAILABLE", message, NULL);
-    }
-    if (!unchanged)
-        return hash_refusal(kind, "config changed since last load; re-run config.get and retry");
-    if (!cfg->exists) return NULL;
-    if (!base_hash || !*base_hash)
-        return hash_refusal(kind, "config base hash required; re-run config.get and retry");
-    if (strcmp(base_hash, cfg->hash))
-        return hash_refusal(kind, "config changed since last load; re-run config.get and retry");
-    return NULL;
-}
-
-/* The changed keys that need a listener restart: port, bind, customBindHost, tls.*. */
-static json_t *restart_required(const json_t *changed)
-{
-    json_t *out = json_array();
-    size_t i;
-    const json_t *path;
-    json_array_foreach(changed, i, path)
-    {
-        const char *p = json_string_value(path);
-        if (!strcmp(p, "gateway.port") || !strcmp(p, "gateway.bind") ||
-            !strcmp(p, "gateway.customBindHost") || !strncmp(p, "gateway.tls.", 12))
-            json_array_append(out, (json_t *)path);
-    }
-    return out;
-}
-
-static json_t *write_payload(const cg_config *cfg, cg_config_write_kind kind, const json_t *changed,
-                             bool noop)
-{
-    json_t *payload = json_pack("{s:b, s:s, s:s?, s:o, s:o}", "ok", 1, "path", cfg->path, "hash",
-                                cfg->exists ? cfg->hash : NULL, "config",
-                                cg_config_redact(cfg->doc), "restartRequired",
-                                kind == CG_CONFIG_APPLY ? json_array() : restart_required(changed));
-    if (kind == CG_CONFIG_PATCH) json_object_set(payload, "changedPaths", (json_t *)changed);
-    if (noop) json_object_set_new(payload, "noop", json_true());
-    return payload;
-}
-
-/* The document a write would leave on disk, or NULL with *error set. */
-static json_t *proposed_document(const cg_config *cfg, cg_config_write_kind kind, const char *raw,
-                                 json_t *issues, size_t *restored, json_t **error)
-{
-    json_t *incoming = parse_document(raw, strlen(raw), issues);
-    if (!incoming) {
-        *error = invalid_config_refusal(kind, issues);
-        return NULL;
-    }
-    json_t *doc = incoming;
-    if (kind == CG_CONFIG_PATCH) {
-        if (!cfg->doc) {
-            json_decref(incoming);
-            *error = refusal(kind, "INVALID_REQUEST",
-                             "the config file is not a JSON object and cannot be patched; use "
-                             "config.set",
-                             NULL);
-            return NULL;
-        }
-        doc = cg_json_merge_patch(cfg->doc, incoming);
-        json_decref(incoming);
-    }
-    *restored = cg_config_restore_redacted(doc, cfg->doc, issues);
-    if (json_array_size(issues)) {
-        *error = invalid_config_refusal(kind, issues);
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
-}
-
-int cg_config_write(cg_config *cfg, cg_config_write_kind kind, const char *raw,
-                    const char *base_hash, cg_config_write_result *out, json_t **error)
-{
-    *out = (cg_config_write_result){0};
-    *error = check_base(cfg, kind, base_hash);
-    if (*error) return -1;
-
-    json_t *issues = json_array();
-    size_t restored = 0;
-    json_t *doc = proposed_document(cfg, kind, raw, issues, &restored, error);
-    cg_settings *settings = doc ? evaluate(cfg, doc, true, issues) : NULL;
-    if (doc && !settings) *error = invalid_config_refusal(kind, issues);
-    json_decref(issues);
-    if (!settings) {
-        json_decref(doc);
-        return -1;
-    }
-
-    json_t *changed = json_array();
-    cg_json_changed_paths(cfg->doc, doc, "", changed);
-    if (kind == CG_CONFIG_PATCH && json_array_size(changed) == 0) {
-        cg_settings_free(settings);
-        json_decref(doc);
-        out->payload = write_payload(cfg, kind, changed, true);
-        json_decref(changed);
-        cg_log(CG_LOG_INFO, "config", "config patch changes nothing; not written",
-               json_pack("{s:s}", "path", cfg->path));
-        return 0;
-    }
-
-    size_t len;
-    char *text;
-    if (kind == CG_CONFIG_PATCH || restored) {
-        text = serialize_document(doc, &len);
-    } else {
-        len = strlen(raw);
-        text = cg_xmalloc(len + 1);
-        memcpy(text, raw, len + 1);
-    }
-    int rc = save_file(cfg, text, len);
-    if (rc < 0) {
-        char message[300];
-        snprintf(message, sizeof message, "cannot write %s: %s", cfg->path, strerror(-rc));
-        *error = refusal(kind, "UNAVAILABLE", message, NULL);
-        free(text);
-        json_decref(doc);
-        json_decref(changed);
-        cg_settings_free(settings);
-        return -1;
-    }
-    set_file_state(cfg, text, len, doc);
-    json_t *no_issues = json_array();
-    set_validity(cfg, no_issues);
-    json_decref(no_issues);
-    out->settings_changed = install_settings(cfg, settings);
-    out->listener_changed = cfg->listener_changed;
-    rebuild_get_result(cfg);
-    out->payload = write_payload(cfg, kind, changed, false);
-    cg_log(CG_LOG_INFO, "config", "config written",
-           json_pack("{s:s, s:s, s:s, s:O, s:b, s:b}", "method", kind_name(kind), "path", cfg->path,
-                     "hash", cfg->hash, "changedPaths", changed, "settingsChanged",
-                     out->settings_changed, "listenerChanged", out->listener_changed));
-    json_decref(changed);
-    return 0;
 }

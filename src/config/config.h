@@ -7,16 +7,24 @@
  * untouched. "${VAR}" in string values is replaced from the environment when settings are
  * derived, never in what is written back.
  *
- * Writes (config.set / patch / apply) are atomic: temp file in the same dir, fsync,
- * rename, fsync of the dir. A refused write leaves the file byte-for-byte unchanged.
- * Secrets are redacted to "__OPENCLAW_REDACTED__" in everything sent to clients, and a
- * write that sends the placeholder back keeps the stored secret. */
+ * The loop never waits for the disk: writes (config.set / patch / apply) and reloads run
+ * on libuv's thread pool, one at a time in the order they were asked for, and are
+ * installed on the loop when they complete. A write checks its baseHash against the
+ * state it finds when its turn comes, writes atomically (temp file in the same dir,
+ * fsync, rename, fsync of the dir) and leaves the file byte-for-byte unchanged when it
+ * is refused. Only the first load at start (and cg_config_read, for clients) reads
+ * synchronously.
+ *
+ * Secrets (the paths config.schema's uiHints mark sensitive, and members named apiKey,
+ * botToken, secret or password) are redacted to "__OPENCLAW_REDACTED__" in everything
+ * sent to clients, and a write that sends the placeholder back keeps the stored secret. */
 #ifndef CG_CONFIG_CONFIG_H
 #define CG_CONFIG_CONFIG_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #define CG_REDACTED "__OPENCLAW_REDACTED__"
 #define CG_DEFAULT_PORT 18789
@@ -88,9 +96,13 @@ typedef struct cg_overrides {
 
 typedef struct cg_config cg_config;
 
+/* CLAWGATE_<suffix>, else OPENCLAW_<suffix> (e.g. "GATEWAY_TOKEN"); empty counts as unset. */
+const char *cg_config_env(const char *suffix);
+
 /* Resolves the state dir and config path (flags, then environment, then defaults) and
  * creates the state dir (0700). Returns NULL with a message in err on failure. */
 cg_config *cg_config_new(const cg_overrides *ov, char *err, size_t errlen);
+/* Frees the store. Writes and reloads in flight keep the loop alive: free after it ran. */
 void cg_config_free(cg_config *cfg);
 
 /* First load at start. A missing file is an empty document. Any problem (unparsable
@@ -100,21 +112,34 @@ void cg_config_free(cg_config *cfg);
  * gateway.auth.token and sets *generated_token (caller prints it once, then frees). */
 int cg_config_load(cg_config *cfg, char **generated_token, char *err, size_t errlen);
 
-/* Re-reads the file (SIGHUP or a change seen by the watcher). Returns 1 when the
- * settings changed, 0 when nothing changed (including our own writes), -1 when the
- * file is invalid: the running settings stay, and valid:false + issues are kept for
- * config.get and /readyz until a valid file is read. */
-int cg_config_reload(cg_config *cfg);
+/* The settings a client of the gateway (`clawgate call`) needs, read the same way: like
+ * cg_config_load, but nothing is written, no token is generated and nothing is logged.
+ * 0, or -1 with err. */
+int cg_config_read(cg_config *cfg, char *err, size_t errlen);
+
+typedef void (*cg_config_reload_done)(cg_config *cfg, int result, void *data);
+/* Re-reads the file on the thread pool (SIGHUP or a change seen by the watcher) and calls
+ * done on the loop, after the new state is installed, with 1 when the settings changed,
+ * 0 when nothing changed (including our own writes), -1 when the file is invalid: the
+ * running settings stay, and valid:false + issues are kept for config.get and /readyz
+ * until a valid file is read.
+ * Reloads queue behind writes in flight. Triggers coalesce: while a reload is waiting
+ * for its turn, another call joins it (returns 1; its done is not called, the waiting
+ * reload reads the file after this call anyway). Otherwise returns 0 and done is called
+ * exactly once, never before this returns. */
+int cg_config_reload_async(cg_config *cfg, uv_loop_t *loop, cg_config_reload_done done, void *data);
 
 const cg_settings *cg_config_settings(const cg_config *cfg);
 const char *cg_config_state_dir(const cg_config *cfg);
 const char *cg_config_path(const cg_config *cfg);
 bool cg_config_valid(const cg_config *cfg); /* false after an invalid reload */
 
-/* config.get's payload: {path, exists, raw, config, hash, valid, issues}, redacted. New ref. */
+/* config.get's payload: {path, exists, raw, config, hash, valid, issues}, redacted. hash is
+ * always a string: "sha256:<hex>" of the file's bytes, of zero bytes when there is no
+ * file. New ref. */
 json_t *cg_config_get_result(const cg_config *cfg);
 /* The same payload, serialized once per change of file or validity (for cg_req_ok_raw).
- * Borrowed: valid until the next load, reload or write. */
+ * Borrowed: valid until the next load, reload or write is installed. */
 const char *cg_config_get_result_json(const cg_config *cfg, size_t *len);
 /* Whether the last settings swap (reload or write) changed port, bind, customBindHost or
  * TLS, i.e. whether a reload should re-bind the listener. */
@@ -124,21 +149,43 @@ typedef enum { CG_CONFIG_SET, CG_CONFIG_PATCH, CG_CONFIG_APPLY } cg_config_write
 
 typedef struct cg_config_write_result {
     json_t *payload;       /* {ok, path, hash, config, restartRequired[, changedPaths][, noop]} */
+    json_t *error;         /* a refusal: an ErrorShape (INVALID_REQUEST with details.code
+                              CONFIG_HASH_MISMATCH or INVALID_CONFIG, UNAVAILABLE) */
     bool listener_changed; /* port, bind, customBindHost or tls.* changed */
     bool settings_changed; /* anything in cg_settings changed */
 } cg_config_write_result;
 
-/* Validates and writes a whole document (set, apply) or a merge patch (patch).
- * On refusal returns -1 with *error set to an ErrorShape object (INVALID_REQUEST with
- * details.code CONFIG_HASH_MISMATCH, or the validation issues) and the file untouched. */
-int cg_config_write(cg_config *cfg, cg_config_write_kind kind, const char *raw,
-                    const char *base_hash, cg_config_write_result *out, json_t **error);
+/* done owns result->payload and result->error (exactly one is set). */
+typedef void (*cg_config_write_done)(cg_config *cfg, cg_config_write_result *result, void *data);
+/* Queues a write of a whole document (set, apply) or a merge patch (patch). When its turn
+ * comes it is checked against the state and the disk as they are then: once the file
+ * exists base_hash must name it (CONFIG_HASH_MISMATCH otherwise); before, it may be NULL
+ * or the no-file hash. The document is validated and written on the thread pool; the
+ * new state is installed on the loop, then done is called there (never before this
+ * returns). raw and base_hash are copied. */
+void cg_config_write_async(cg_config *cfg, uv_loop_t *loop, cg_config_write_kind kind,
+                           const char *raw, const char *base_hash, cg_config_write_done done,
+                           void *data);
+
+/* A gate asked before a write touches the file, for changes that must be possible
+ * first (config.apply moving the listener). Called on the loop with the settings the
+ * write would install (borrowed until the gate passes); it answers exactly once, now or
+ * later, with cg_config_gate_pass: NULL to go on, or a message, which refuses the write
+ * with UNAVAILABLE <message> and leaves the file as it was. */
+typedef struct cg_config_gate cg_config_gate;
+typedef void (*cg_config_write_gate)(cg_config *cfg, const cg_settings *next,
+                                     cg_config_gate *gate, void *data);
+void cg_config_gate_pass(cg_config_gate *gate, const char *refusal);
+/* cg_config_write_async with a gate between validating and writing. */
+void cg_config_write_gated_async(cg_config *cfg, uv_loop_t *loop, cg_config_write_kind kind,
+                                 const char *raw, const char *base_hash, cg_config_write_gate gate,
+                                 cg_config_write_done done, void *data);
 
 /* config.schema's payload (ConfigSchemaResponse). New ref. */
 json_t *cg_config_schema(void);
 
 /* Helpers, exposed for tests. */
 json_t *cg_json_merge_patch(const json_t *target, const json_t *patch); /* RFC 7396, new ref */
-json_t *cg_config_redact(const json_t *doc); /* deep copy, secrets redacted */
+json_t *cg_config_redact(const json_t *doc); /* a copy, secrets redacted */
 
 #endif

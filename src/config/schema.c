@@ -1,122 +1,273 @@
-/* The one JSON Schema of the configuration keys clawgate knows.
+/* The one schema of the configuration, and the one walker over documents.
  *
- * It is written once below as JSON text and parsed on first use; everything reads it:
- * config.schema serves it, cg_config_resolve validates documents with it, the settings
- * builder takes its defaults from its "default" annotations, and the uiHints mark its
- * secrets. Validation and what clients are told therefore cannot drift apart.
+ * The schema is written once below as a table of rows, one per dotted path, each with
+ * the JSON Schema annotations of that node (type, enum, default, description, ...).
+ * Paths use the notation of config.schema's uiHints: "*" is any key of an object not
+ * named at that level (JSON Schema additionalProperties), a trailing "[]" is every
+ * element of an array (items): "hooks.mappings[].sessionKey". Nodes a row does not
+ * annotate are plain containers without a type, so keys clawgate does not read stay
+ * unvalidated and pass through untouched. The JSON Schema document is built from the
+ * rows on first use; everything reads it: config.schema serves it, validation
+ * (validate.c) checks documents with it, the settings builder takes its defaults from
+ * its "default" annotations, redaction (redact.c) and config.schema's uiHints both take
+ * their secrets from its "x-sensitive" annotations. What is validated, what is redacted
+ * and what clients are told therefore cannot drift apart.
  *
- * The walker understands the subset the schema uses: type (a name or a list), enum,
- * minimum, maximum, minLength, minItems, maxItems, properties, additionalProperties (a
- * schema, or true / absent = unknown keys pass through untouched), items, plus two
- * annotations of our own: "x-secret" (the value is a secret string; an OpenClaw
- * secret-reference object there is unsupported) and "x-unsupportedValues" (OpenClaw
- * values clawgate refuses by name rather than as a generic enum miss). */
+ * Secrets: every path a running OpenClaw 2026.9.6 gateway's config.schema marks
+ * `sensitive` in its uiHints (204 paths: base schema, bundled channels and plugins),
+ * generalized with "*" where it lists one path per channel, media capability, provider
+ * or plugin (a sensitive object, such as a secret-reference under webhookSecret, is
+ * redacted whole, which covers the paths it lists below one); plus, at any depth,
+ * members named apiKey, botToken, secret or password (secret_member_names). A secret
+ * clawgate reads itself is typed (a string); an OpenClaw secret-reference object there is
+ * refused by name.
+ *
+ * The walker (cg_config_walk) visits a document alongside this schema and, optionally, a
+ * second document at the same paths; validation, redaction and placeholder restore are
+ * visitors of it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "common/util.h"
 #include "config/config_internal.h"
 
-/* clang-format off: the schema text is laid out as JSON, not as C. */
+typedef struct schema_row {
+    const char *path;
+    const char *annotations; /* JSON object text */
+} schema_row;
+
+#define SENSITIVE "{\"x-sensitive\":true}"
+#define SECRET(path)                                                                               \
+    {                                                                                              \
+        path, SENSITIVE                                                                            \
+    }
+/* A channel's secret, at the channel and in each of its accounts. */
+#define CHANNEL_SECRET(field) SECRET("channels.*." field), SECRET("channels.*.accounts.*." field)
+/* The credentials of an outgoing HTTP request block (providers, media understanding). */
+#define REQUEST_SECRETS(prefix)                                                                    \
+    SECRET(prefix ".request.auth.token"), SECRET(prefix ".request.auth.value"),                    \
+        SECRET(prefix ".request.headers.*"), SECRET(prefix ".request.tls.ca"),                     \
+        SECRET(prefix ".request.tls.cert"), SECRET(prefix ".request.tls.key"),                     \
+        SECRET(prefix ".request.tls.passphrase"), SECRET(prefix ".request.proxy.tls.ca"),          \
+        SECRET(prefix ".request.proxy.tls.cert"), SECRET(prefix ".request.proxy.tls.key"),         \
+        SECRET(prefix ".request.proxy.tls.passphrase")
+
+/* The rows are laid out as JSON, not as C. */
 // clang-format off
-static const char config_schema_text[] =
-    "{"
-    "\"$schema\":\"http://json-schema.org/draft-07/schema#\","
-    "\"title\":\"clawgate configuration\","
-    "\"description\":\"OpenClaw key names; keys not listed here are kept and passed through.\","
-    "\"type\":\"object\",\"additionalProperties\":true,"
-    "\"properties\":{"
-    "\"gateway\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "  \"port\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535,\"default\":18789,"
-    "    \"description\":\"Port of the WebSocket + HTTP listener. --port and *_GATEWAY_PORT win.\"},"
-    "  \"bind\":{\"type\":\"string\","
-    "    \"enum\":[\"loopback\",\"lan\",\"all\",\"auto\",\"custom\",\"tailnet\"],\"default\":\"loopback\","
-    "    \"description\":\"loopback (and auto): 127.0.0.1/::1; lan and all: every interface; custom: "
-    "gateway.customBindHost; tailnet: the 100.64.0.0/10 address plus loopback.\"},"
-    "  \"customBindHost\":{\"type\":\"string\",\"minLength\":1,"
-    "    \"description\":\"Address to listen on when bind is custom.\"},"
-    "  \"publicOrigin\":{\"type\":\"string\",\"minLength\":1,"
-    "    \"description\":\"Externally reachable origin of the gateway; browsers from it are allowed.\"},"
-    "  \"auth\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "    \"mode\":{\"type\":\"string\",\"enum\":[\"token\",\"password\",\"none\"],"
-    "      \"x-unsupportedValues\":[\"trusted-proxy\"],\"default\":\"token\","
-    "      \"description\":\"Shared-secret mode. none is allowed only on loopback binds.\"},"
-    "    \"token\":{\"type\":\"string\",\"minLength\":1,\"x-secret\":true,"
-    "      \"description\":\"Shared token; generated on first start when missing.\"},"
-    "    \"password\":{\"type\":\"string\",\"minLength\":1,\"x-secret\":true,"
-    "      \"description\":\"Shared password for auth mode password.\"},"
-    "    \"allowTailscale\":{\"type\":\"boolean\","
-    "      \"description\":\"Accept Tailscale Serve identity headers (default: on when tailscale.mode is serve).\"},"
-    "    \"localBypass\":{\"type\":\"boolean\",\"default\":true,"
-    "      \"description\":\"Let direct loopback connections without a credential in.\"},"
-    "    \"rateLimit\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "      \"maxAttempts\":{\"type\":\"integer\",\"minimum\":1,\"default\":10},"
-    "      \"windowMs\":{\"type\":\"integer\",\"minimum\":1,\"default\":60000},"
-    "      \"lockoutMs\":{\"type\":\"integer\",\"minimum\":0,\"default\":300000},"
-    "      \"exemptLoopback\":{\"type\":\"boolean\",\"default\":true}"
-    "    }}"
-    "  }},"
-    "  \"controlUi\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "    \"enabled\":{\"type\":\"boolean\",\"default\":true},"
-    "    \"basePath\":{\"type\":\"string\"},"
-    "    \"allowedOrigins\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":1},"
-    "      \"default\":[],"
-    "      \"description\":\"Browser origins allowed to connect; empty: loopback and publicOrigin only; [\\\"*\\\"]: any.\"}"
-    "  }},"
-    "  \"tailscale\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "    \"mode\":{\"type\":\"string\",\"enum\":[\"off\",\"serve\",\"funnel\"],\"default\":\"off\"},"
-    "    \"resetOnExit\":{\"type\":\"boolean\",\"default\":false}"
-    "  }},"
-    "  \"trustedProxies\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":1},"
-    "    \"default\":[],"
-    "    \"description\":\"Proxy addresses (IPs or CIDRs) whose X-Forwarded-For / X-Real-IP are believed.\"},"
-    "  \"tls\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "    \"enabled\":{\"type\":\"boolean\",\"default\":false},"
-    "    \"certPath\":{\"type\":\"string\",\"minLength\":1,"
-    "      \"description\":\"PEM certificate; unset: a self-signed pair generated under the state dir.\"},"
-    "    \"keyPath\":{\"type\":\"string\",\"minLength\":1}"
-    "  }},"
-    "  \"limits\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "    \"maxPayloadBytes\":{\"type\":\"integer\",\"minimum\":1,\"default\":26214400},"
-    "    \"maxBufferedBytes\":{\"type\":\"integer\",\"minimum\":1,\"default\":52428800},"
-    "    \"preauthMaxBytes\":{\"type\":\"integer\",\"minimum\":1,\"default\":65536},"
-    "    \"handshakeTimeoutMs\":{\"type\":\"integer\",\"minimum\":1,\"default\":15000},"
-    "    \"maxPreauthPerIp\":{\"type\":\"integer\",\"minimum\":1,\"default\":64},"
-    "    \"jsonBudgetBytes\":{\"type\":\"integer\",\"minimum\":1,\"default\":134217728},"
-    "    \"httpBodyBytes\":{\"type\":\"integer\",\"minimum\":1,\"default\":20971520,"
-    "      \"description\":\"Largest HTTP request body; 413 beyond.\"},"
-    "    \"maxConnections\":{\"type\":\"integer\",\"minimum\":1,\"default\":10000,"
-    "      \"description\":\"WebSocket connections open at once; upgrades beyond get 503.\"}"
-    "  }},"
-    "  \"tickIntervalMs\":{\"type\":\"integer\",\"minimum\":10,\"default\":30000,"
-    "    \"description\":\"Interval of the tick event.\"}"
-    "}},"
-    "\"logging\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "  \"maxFileBytes\":{\"type\":\"integer\",\"minimum\":1,\"default\":104857600,"
-    "    \"description\":\"Size at which the gateway log rotates.\"}"
-    "}},"
-    "\"models\":{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "  \"providers\":{\"type\":\"object\",\"additionalProperties\":{"
-    "    \"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
-    "      \"apiKey\":{\"type\":\"string\",\"x-secret\":true}"
-    "  }}}"
-    "}},"
-    "\"agents\":{\"type\":\"object\",\"additionalProperties\":true}"
-    "}}";
+static const schema_row schema_rows[] = {
+    {"", "{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+         "\"title\":\"clawgate configuration\","
+         "\"description\":\"OpenClaw key names; keys not listed here are kept and passed through.\","
+         "\"type\":\"object\"}"},
+
+    {"gateway", "{\"type\":\"object\"}"},
+    {"gateway.port", "{\"type\":\"integer\",\"minimum\":1,\"maximum\":65535,\"default\":18789,"
+        "\"description\":\"Port of the WebSocket + HTTP listener. --port and *_GATEWAY_PORT win.\"}"},
+    {"gateway.bind", "{\"type\":\"string\","
+        "\"enum\":[\"loopback\",\"lan\",\"all\",\"auto\",\"custom\",\"tailnet\"],\"default\":\"loopback\","
+        "\"description\":\"loopback (and auto): 127.0.0.1/::1; lan and all: every interface; custom: "
+        "gateway.customBindHost; tailnet: the 100.64.0.0/10 address plus loopback.\"}"},
+    {"gateway.customBindHost", "{\"type\":\"string\",\"minLength\":1,"
+        "\"description\":\"Address to listen on when bind is custom.\"}"},
+    {"gateway.publicOrigin", "{\"type\":\"string\",\"minLength\":1,"
+        "\"description\":\"Externally reachable origin of the gateway; browsers from it are allowed.\"}"},
+    {"gateway.auth", "{\"type\":\"object\"}"},
+    {"gateway.auth.mode", "{\"type\":\"string\",\"enum\":[\"token\",\"password\",\"none\"],"
+        "\"x-unsupportedValues\":[\"trusted-proxy\"],\"default\":\"token\","
+        "\"description\":\"Shared-secret mode. none is allowed only on loopback binds.\"}"},
+    {"gateway.auth.token", "{\"type\":\"string\",\"minLength\":1,\"x-sensitive\":true,"
+        "\"description\":\"Shared token; generated on first start when missing.\"}"},
+    {"gateway.auth.password", "{\"type\":\"string\",\"minLength\":1,\"x-sensitive\":true,"
+        "\"description\":\"Shared password for auth mode password.\"}"},
+    {"gateway.auth.allowTailscale", "{\"type\":\"boolean\","
+        "\"description\":\"Accept Tailscale Serve identity headers (default: on when tailscale.mode is serve).\"}"},
+    {"gateway.auth.localBypass", "{\"type\":\"boolean\",\"default\":true,"
+        "\"description\":\"Let direct loopback connections without a credential in.\"}"},
+    {"gateway.auth.rateLimit", "{\"type\":\"object\"}"},
+    {"gateway.auth.rateLimit.maxAttempts", "{\"type\":\"integer\",\"minimum\":1,\"default\":10}"},
+    {"gateway.auth.rateLimit.windowMs", "{\"type\":\"integer\",\"minimum\":1,\"default\":60000}"},
+    {"gateway.auth.rateLimit.lockoutMs", "{\"type\":\"integer\",\"minimum\":0,\"default\":300000}"},
+    {"gateway.auth.rateLimit.exemptLoopback", "{\"type\":\"boolean\",\"default\":true}"},
+    {"gateway.controlUi", "{\"type\":\"object\"}"},
+    {"gateway.controlUi.enabled", "{\"type\":\"boolean\",\"default\":true}"},
+    {"gateway.controlUi.basePath", "{\"type\":\"string\"}"},
+    {"gateway.controlUi.allowedOrigins", "{\"type\":\"array\",\"default\":[],"
+        "\"description\":\"Browser origins allowed to connect; empty: loopback and publicOrigin only; [\\\"*\\\"]: any.\"}"},
+    {"gateway.controlUi.allowedOrigins[]", "{\"type\":\"string\",\"minLength\":1}"},
+    {"gateway.tailscale", "{\"type\":\"object\"}"},
+    {"gateway.tailscale.mode", "{\"type\":\"string\",\"enum\":[\"off\",\"serve\",\"funnel\"],\"default\":\"off\"}"},
+    {"gateway.tailscale.resetOnExit", "{\"type\":\"boolean\",\"default\":false}"},
+    {"gateway.trustedProxies", "{\"type\":\"array\",\"default\":[],"
+        "\"description\":\"Proxy addresses (IPs or CIDRs) whose X-Forwarded-For / X-Real-IP are believed.\"}"},
+    {"gateway.trustedProxies[]", "{\"type\":\"string\",\"minLength\":1}"},
+    {"gateway.tls", "{\"type\":\"object\"}"},
+    {"gateway.tls.enabled", "{\"type\":\"boolean\",\"default\":false}"},
+    {"gateway.tls.certPath", "{\"type\":\"string\",\"minLength\":1,"
+        "\"description\":\"PEM certificate; unset: a self-signed pair generated under the state dir.\"}"},
+    {"gateway.tls.keyPath", "{\"type\":\"string\",\"minLength\":1}"},
+    {"gateway.limits", "{\"type\":\"object\"}"},
+    {"gateway.limits.maxPayloadBytes", "{\"type\":\"integer\",\"minimum\":1,\"default\":26214400}"},
+    {"gateway.limits.maxBufferedBytes", "{\"type\":\"integer\",\"minimum\":1,\"default\":52428800}"},
+    {"gateway.limits.preauthMaxBytes", "{\"type\":\"integer\",\"minimum\":1,\"default\":65536}"},
+    {"gateway.limits.handshakeTimeoutMs", "{\"type\":\"integer\",\"minimum\":1,\"default\":15000}"},
+    {"gateway.limits.maxPreauthPerIp", "{\"type\":\"integer\",\"minimum\":1,\"default\":64}"},
+    {"gateway.limits.jsonBudgetBytes", "{\"type\":\"integer\",\"minimum\":1,\"default\":134217728}"},
+    {"gateway.limits.httpBodyBytes", "{\"type\":\"integer\",\"minimum\":1,\"default\":20971520,"
+        "\"description\":\"Largest HTTP request body; 413 beyond.\"}"},
+    {"gateway.limits.maxConnections", "{\"type\":\"integer\",\"minimum\":1,\"default\":10000,"
+        "\"description\":\"WebSocket connections open at once; upgrades beyond get 503.\"}"},
+    {"gateway.tickIntervalMs", "{\"type\":\"integer\",\"minimum\":10,\"default\":30000,"
+        "\"description\":\"Interval of the tick event.\"}"},
+    SECRET("gateway.controlUi.github.token"),
+    SECRET("gateway.remote.token"),
+    SECRET("gateway.remote.password"),
+    SECRET("gateway.remote.edgeAuth.*"),
+
+    {"logging", "{\"type\":\"object\"}"},
+    {"logging.maxFileBytes", "{\"type\":\"integer\",\"minimum\":1,\"default\":104857600,"
+        "\"description\":\"Size at which the gateway log rotates.\"}"},
+
+    {"models", "{\"type\":\"object\"}"},
+    {"models.providers", "{\"type\":\"object\"}"},
+    {"models.providers.*", "{\"type\":\"object\"}"},
+    {"models.providers.*.apiKey", "{\"type\":\"string\",\"x-sensitive\":true}"},
+    SECRET("models.providers.*.headers.*"),
+    SECRET("models.providers.*.localService.env.*"),
+    REQUEST_SECRETS("models.providers.*"),
+
+    {"agents", "{\"type\":\"object\"}"},
+    SECRET("agents.defaults.sandbox.ssh.identityData"),
+    SECRET("agents.defaults.sandbox.ssh.certificateData"),
+    SECRET("agents.defaults.sandbox.ssh.knownHostsData"),
+    SECRET("agents.entries.*.sandbox.ssh.identityData"),
+    SECRET("agents.entries.*.sandbox.ssh.certificateData"),
+    SECRET("agents.entries.*.sandbox.ssh.knownHostsData"),
+    SECRET("agents.entries.*.memory.search.remote.apiKey"),
+    SECRET("agents.entries.*.tts.providers.*.apiKey"),
+    SECRET("agents.entries.*.tts.personas.*.providers.*.apiKey"),
+
+    CHANNEL_SECRET("token"),
+    CHANNEL_SECRET("botToken"),
+    CHANNEL_SECRET("appToken"),
+    CHANNEL_SECRET("userToken"),
+    CHANNEL_SECRET("accessToken"),
+    CHANNEL_SECRET("authToken"),
+    CHANNEL_SECRET("channelAccessToken"),
+    CHANNEL_SECRET("verificationToken"),
+    CHANNEL_SECRET("password"),
+    CHANNEL_SECRET("appPassword"),
+    CHANNEL_SECRET("apiPassword"),
+    CHANNEL_SECRET("appSecret"),
+    CHANNEL_SECRET("botSecret"),
+    CHANNEL_SECRET("botSecretFile"),
+    CHANNEL_SECRET("channelSecret"),
+    CHANNEL_SECRET("signingSecret"),
+    CHANNEL_SECRET("webhookSecret"),
+    CHANNEL_SECRET("secretFile"),
+    CHANNEL_SECRET("encryptKey"),
+    CHANNEL_SECRET("privateKey"),
+    CHANNEL_SECRET("serviceAccount"),
+    CHANNEL_SECRET("webhookUrl"),
+    CHANNEL_SECRET("incomingUrl"),
+    CHANNEL_SECRET("nickserv.password"),
+    CHANNEL_SECRET("pluralkit.token"),
+    CHANNEL_SECRET("relay.authToken"),
+    CHANNEL_SECRET("activities.clientSecret"),
+    CHANNEL_SECRET("voice.tts.providers.*.apiKey"),
+    CHANNEL_SECRET("voice.tts.personas.*.providers.*.apiKey"),
+    CHANNEL_SECRET("peers.*.token"),
+    CHANNEL_SECRET("peers.*.outboundToken"),
+    CHANNEL_SECRET("guard.apiKeyEnv"),
+
+    SECRET("plugins.entries.*.config.apiKey"),
+    SECRET("plugins.entries.*.config.mirror.token"),
+    SECRET("plugins.entries.*.config.webSearch.apiKey"),
+    SECRET("plugins.entries.*.config.webSearch.headers.*"),
+    SECRET("plugins.entries.*.config.accounts.*.password"),
+    SECRET("plugins.entries.*.config.routes.*.secret"),
+    SECRET("plugins.entries.onepassword"),
+
+    SECRET("hooks.token"),
+    SECRET("hooks.gmail.pushToken"),
+    SECRET("hooks.mappings.*.sessionKey"),
+    SECRET("hooks.mappings[].sessionKey"),
+    SECRET("cron.webhookToken"),
+    SECRET("mcp.servers.*.env.*"),
+    SECRET("mcp.servers.*.headers.*"),
+    SECRET("nodeHost.mcp.servers.*.env.*"),
+    SECRET("nodeHost.mcp.servers.*.headers.*"),
+    SECRET("memory.search.remote.apiKey"),
+    SECRET("proxy.proxyUrl"),
+    SECRET("security.installPolicy.exec.env.*"),
+    SECRET("skills.entries.*.apiKey"),
+    SECRET("talk.providers.*.apiKey"),
+    SECRET("talk.realtime.providers.*.apiKey"),
+    SECRET("tts.providers.*.apiKey"),
+    SECRET("tts.personas.*.providers.*.apiKey"),
+    SECRET("tools.web.fetch.headers.*"),
+    REQUEST_SECRETS("tools.media.*"),
+    REQUEST_SECRETS("tools.media.models.*"),
+    REQUEST_SECRETS("tools.media.models[]"),
+};
 // clang-format on
 
+/* Members that are secrets wherever they appear, known to the schema or not. */
+static const char *const secret_member_names[] = {"apiKey", "botToken", "secret", "password"};
+
 static json_t *config_schema;
+static uv_once_t config_schema_once = UV_ONCE_INIT;
+
+static json_t *child_container(json_t *node, const char *member, json_t *(*make)(void))
+{
+    json_t *child = json_object_get(node, member);
+    if (!json_is_object(child)) json_object_set_new(node, member, child = make());
+    return child;
+}
+
+/* The node one path segment below node, created when missing. */
+static json_t *schema_child(json_t *node, const char *segment)
+{
+    if (!strcmp(segment, "*")) return child_container(node, "additionalProperties", json_object);
+    size_t len = strlen(segment);
+    bool elements = len > 2 && !strcmp(segment + len - 2, "[]");
+    if (elements) len -= 2;
+    json_t *properties = child_container(node, "properties", json_object);
+    char *name = cg_xmalloc(len + 1);
+    memcpy(name, segment, len);
+    name[len] = 0;
+    json_t *child = json_object_get(properties, name);
+    if (!child) json_object_set_new(properties, name, child = json_object());
+    free(name);
+    return elements ? child_container(child, "items", json_object) : child;
+}
+
+static void build_schema(void)
+{
+    config_schema = json_object();
+    for (size_t i = 0; i < sizeof schema_rows / sizeof schema_rows[0]; i++) {
+        json_t *node = config_schema;
+        char *path = cg_strdup(schema_rows[i].path);
+        char *save = NULL;
+        for (char *segment = strtok_r(path, ".", &save); segment;
+             segment = strtok_r(NULL, ".", &save))
+            node = schema_child(node, segment);
+        free(path);
+        json_error_t error;
+        json_t *annotations = json_loads(schema_rows[i].annotations, 0, &error);
+        /* The rows are constants: one that does not parse is a build defect, caught by
+         * every test that touches the config. */
+        if (!json_is_object(annotations)) abort();
+        json_object_update(node, annotations);
+        json_decref(annotations);
+    }
+}
 
 const json_t *cg_config_schema_doc(void)
 {
-    if (!config_schema) {
-        json_error_t error;
-        config_schema = json_loads(config_schema_text, 0, &error);
-        /* The text is a constant: failing to parse it is a build defect, caught by tests. */
-        if (!config_schema) abort();
-    }
+    uv_once(&config_schema_once, build_schema);
     return config_schema;
 }
 
@@ -155,245 +306,106 @@ char *cg_config_path_join(const char *parent, const char *key)
     return out;
 }
 
-static const char *json_type_name(const json_t *value)
-{
-    switch (json_typeof(value)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    default:
-        return "null";
-    }
-}
+/* ---- the walker ---- */
 
-static bool type_matches(const char *type, const json_t *value)
+static bool is_secret_member_name(const char *key)
 {
-    if (!strcmp(type, "number")) return json_is_number(value);
-    if (!strcmp(type, "boolean")) return json_is_boolean(value);
-    return !strcmp(type, json_type_name(value));
-}
-
-static bool schema_type_matches(const json_t *type, const json_t *value)
-{
-    if (json_is_string(type)) return type_matches(json_string_value(type), value);
-    size_t i;
-    const json_t *one;
-    json_array_foreach(type, i, one)
-    {
-        if (type_matches(json_string_value(one), value)) return true;
-    }
+    for (size_t i = 0; i < sizeof secret_member_names / sizeof secret_member_names[0]; i++)
+        if (!strcmp(key, secret_member_names[i])) return true;
     return false;
 }
 
-static bool is_env_name_start(char c)
+static bool schema_sensitive(const json_t *schema)
 {
-    return (c >= 'A' && c <= 'Z') || c == '_';
-}
-static bool is_env_name_char(char c)
-{
-    return is_env_name_start(c) || (c >= '0' && c <= '9');
+    return json_is_true(json_object_get(schema, "x-sensitive"));
 }
 
-/* "${NAME}" (NAME: [A-Z_][A-Z0-9_]*) is replaced by the variable; "$${" is a literal "${";
- * anything else stays as written. */
-static json_t *substitute_env(const json_t *value, const char *path, json_t *issues)
+static const json_t *member_schema(const json_t *schema, const char *key)
 {
-    const char *s = json_string_value(value);
-    if (!strchr(s, '$')) return json_incref((json_t *)value);
-    cg_buf out = {0};
-    const char *p = s;
-    while (*p) {
-        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-            cg_buf_appends(&out, "${");
-            p += 3;
-            continue;
-        }
-        if (p[0] == '$' && p[1] == '{' && is_env_name_start(p[2])) {
-            const char *name = p + 2, *end = name;
-            while (is_env_name_char(*end))
-                end++;
-            if (*end == '}') {
-                char var[256];
-                size_t n = (size_t)(end - name);
-                if (n < sizeof var) {
-                    memcpy(var, name, n);
-                    var[n] = 0;
-                    const char *env = getenv(var);
-                    if (env && *env)
-                        cg_buf_appends(&out, env);
-                    else
-                        cg_config_issue_add(issues, path, "environment variable %s is not set",
-                                            var);
-                    p = end + 1;
-                    continue;
-                }
-            }
-        }
-        cg_buf_append(&out, p, 1);
-        p++;
-    }
-    json_t *result = json_stringn(out.data ? out.data : "", out.len);
-    cg_buf_reset(&out);
-    return result;
-}
-
-static bool enum_contains(const json_t *list, const json_t *value)
-{
-    size_t i;
-    const json_t *one;
-    json_array_foreach(list, i, one)
-    {
-        if (json_equal((json_t *)one, (json_t *)value)) return true;
-    }
-    return false;
-}
-
-static void enum_issue(const json_t *schema, const json_t *value, const char *path, json_t *issues)
-{
-    char allowed[256] = "";
-    size_t i, used = 0;
-    const json_t *one;
-    json_array_foreach(json_object_get(schema, "enum"), i, one)
-    {
-        used += (size_t)snprintf(allowed + used, used < sizeof allowed ? sizeof allowed - used : 0,
-                                 "%s%s", i ? ", " : "", json_string_value(one));
-    }
-    const char *text = json_is_string(value) ? json_string_value(value) : "";
-    if (json_is_string(value) &&
-        enum_contains(json_object_get(schema, "x-unsupportedValues"), value))
-        cg_config_issue_add(issues, path, "\"%s\" is not supported by clawgate (supported: %s)",
-                            text, allowed);
-    else
-        cg_config_issue_add(issues, path, "must be one of: %s", allowed);
-}
-
-static void check_bounds(const json_t *schema, const json_t *value, const char *path,
-                         json_t *issues)
-{
-    const json_t *min = json_object_get(schema, "minimum"),
-                 *max = json_object_get(schema, "maximum");
-    double v = json_number_value(value);
-    if (min && v < json_number_value(min))
-        cg_config_issue_add(issues, path, "must be >= %lld", (long long)json_number_value(min));
-    if (max && v > json_number_value(max))
-        cg_config_issue_add(issues, path, "must be <= %lld", (long long)json_number_value(max));
-}
-
-static json_t *resolve_node(const json_t *schema, const json_t *value, const char *path,
-                            json_t *issues);
-
-static json_t *resolve_object(const json_t *schema, const json_t *value, const char *path,
-                              json_t *issues)
-{
-    const json_t *properties = json_object_get(schema, "properties");
+    const json_t *named = json_object_get(json_object_get(schema, "properties"), key);
+    if (named) return named;
     const json_t *additional = json_object_get(schema, "additionalProperties");
+    return json_is_object(additional) ? additional : NULL;
+}
+
+static json_t *walk_node(const json_t *value, const cg_config_node *node, cg_config_visit visit,
+                         void *ctx);
+
+static json_t *walk_members(const json_t *value, const cg_config_node *node, cg_config_visit visit,
+                            void *ctx)
+{
     json_t *out = json_object();
     const char *key;
     json_t *member;
     json_object_foreach((json_t *)value, key, member)
     {
-        const json_t *sub = json_object_get(properties, key);
-        if (!sub && json_is_object(additional)) sub = additional;
-        if (sub) {
-            char *child = cg_config_path_join(path, key);
-            json_object_set_new(out, key, resolve_node(sub, member, child, issues));
-            free(child);
-        } else {
-            json_object_set(out, key, member);
-        }
+        char *path = cg_config_path_join(node->path, key);
+        const json_t *schema = member_schema(node->schema, key);
+        cg_config_node child = {
+            .path = path,
+            .schema = schema,
+            .sensitive = schema_sensitive(schema) || is_secret_member_name(key),
+            .peer = json_is_object(node->peer) ? json_object_get(node->peer, key) : NULL,
+        };
+        json_object_set_new(out, key, walk_node(member, &child, visit, ctx));
+        free(path);
     }
     return out;
 }
 
-static json_t *resolve_array(const json_t *schema, const json_t *value, const char *path,
-                             json_t *issues)
+static json_t *walk_elements(const json_t *value, const cg_config_node *node, cg_config_visit visit,
+                             void *ctx)
 {
-    const json_t *min = json_object_get(schema, "minItems"),
-                 *max = json_object_get(schema, "maxItems");
-    size_t len = json_array_size(value);
-    if (min && (json_int_t)len < json_integer_value(min))
-        cg_config_issue_add(issues, path, "must have at least %lld items",
-                            (long long)json_integer_value(min));
-    if (max && (json_int_t)len > json_integer_value(max))
-        cg_config_issue_add(issues, path, "must have at most %lld items",
-                            (long long)json_integer_value(max));
-    const json_t *items = json_object_get(schema, "items");
-    if (!items) return json_incref((json_t *)value);
     json_t *out = json_array();
+    const json_t *items = json_object_get(node->schema, "items");
     size_t i;
     const json_t *element;
     json_array_foreach(value, i, element)
     {
         char index[24];
         snprintf(index, sizeof index, "%zu", i);
-        char *child = cg_config_path_join(path, index);
-        json_array_append_new(out, resolve_node(items, element, child, issues));
-        free(child);
+        char *path = cg_config_path_join(node->path, index);
+        cg_config_node child = {
+            .path = path,
+            .schema = items,
+            .sensitive = schema_sensitive(items),
+            .peer = json_is_array(node->peer) ? json_array_get(node->peer, i) : NULL,
+        };
+        json_array_append_new(out, walk_node(element, &child, visit, ctx));
+        free(path);
     }
     return out;
 }
 
-static json_t *resolve_node(const json_t *schema, const json_t *value, const char *path,
-                            json_t *issues)
+static json_t *walk_node(const json_t *value, const cg_config_node *node, cg_config_visit visit,
+                         void *ctx)
 {
-    if (json_is_true(json_object_get(schema, "x-secret")) && json_is_object(value)) {
-        cg_config_issue_add(issues, path,
-                            "secret references are not supported by clawgate; use a string "
-                            "(\"${VAR}\" reads an environment variable)");
-        return json_incref((json_t *)value);
-    }
-    const json_t *type = json_object_get(schema, "type");
-    if (type && !schema_type_matches(type, value)) {
-        const char *expected = json_is_string(type) ? json_string_value(type) : "another type";
-        cg_config_issue_add(issues, path, "expected %s, got %s", expected, json_type_name(value));
-        return json_incref((json_t *)value);
-    }
-    json_t *resolved;
-    if (json_is_string(value)) {
-        size_t issues_before = json_array_size(issues);
-        resolved = substitute_env(value, path, issues);
-        if (json_array_size(issues) > issues_before) return resolved; /* a variable is missing */
-        const json_t *min_length = json_object_get(schema, "minLength");
-        if (min_length && json_string_length(resolved) < (size_t)json_integer_value(min_length))
-            cg_config_issue_add(issues, path, "must not be empty");
-    } else if (json_is_object(value)) {
-        resolved = resolve_object(schema, value, path, issues);
-    } else if (json_is_array(value)) {
-        resolved = resolve_array(schema, value, path, issues);
-    } else {
-        if (json_is_number(value)) check_bounds(schema, value, path, issues);
-        resolved = json_incref((json_t *)value);
-    }
-    const json_t *allowed = json_object_get(schema, "enum");
-    if (allowed && !enum_contains(allowed, resolved)) enum_issue(schema, resolved, path, issues);
-    return resolved;
+    json_t *out = visit(value, node, ctx);
+    if (out) return out;
+    if (json_is_object(value)) return walk_members(value, node, visit, ctx);
+    if (json_is_array(value)) return walk_elements(value, node, visit, ctx);
+    return json_incref((json_t *)value);
 }
 
-json_t *cg_config_resolve(const json_t *doc, json_t *issues)
+json_t *cg_config_walk(const json_t *doc, const json_t *peer, cg_config_visit visit, void *ctx)
 {
-    return resolve_node(cg_config_schema_doc(), doc, "", issues);
+    const json_t *schema = cg_config_schema_doc();
+    cg_config_node root = {.path = "", .schema = schema, .sensitive = false, .peer = peer};
+    return walk_node(doc, &root, visit, ctx);
 }
 
-/* uiHints: every described or secret key, by dotted path ("*" for any map key). */
+/* ---- config.schema ---- */
+
+/* uiHints: every described or sensitive node, by its path in the rows' notation. */
 static void collect_ui_hints(const json_t *schema, const char *path, json_t *hints)
 {
     if (*path) {
         const json_t *description = json_object_get(schema, "description");
-        bool secret = json_is_true(json_object_get(schema, "x-secret"));
-        if (description || secret) {
+        bool sensitive = schema_sensitive(schema);
+        if (description || sensitive) {
             json_t *hint = json_object();
             if (description) json_object_set(hint, "help", (json_t *)description);
-            if (secret) json_object_set_new(hint, "sensitive", json_true());
+            if (sensitive) json_object_set_new(hint, "sensitive", json_true());
             json_object_set_new(hints, path, hint);
         }
     }
@@ -409,6 +421,15 @@ static void collect_ui_hints(const json_t *schema, const char *path, json_t *hin
     if (json_is_object(additional)) {
         char *child = cg_config_path_join(path, "*");
         collect_ui_hints(additional, child, hints);
+        free(child);
+    }
+    const json_t *items = json_object_get(schema, "items");
+    if (json_is_object(items)) {
+        size_t len = strlen(path);
+        char *child = cg_xmalloc(len + 3);
+        memcpy(child, path, len);
+        memcpy(child + len, "[]", 3);
+        collect_ui_hints(items, child, hints);
         free(child);
     }
 }

@@ -50,22 +50,6 @@ static char **setting_strings(const json_t *resolved, const char *path, size_t *
     return out;
 }
 
-/* CLAWGATE_<suffix>, then OPENCLAW_<suffix>; empty counts as unset. */
-static const char *env_setting(const char *suffix, const char **which)
-{
-    static const char *const prefixes[] = {"CLAWGATE_", "OPENCLAW_"};
-    static char name[64];
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(name, sizeof name, "%s%s", prefixes[i], suffix);
-        const char *value = getenv(name);
-        if (value && *value) {
-            if (which) *which = name;
-            return value;
-        }
-    }
-    return NULL;
-}
-
 static bool bind_from_name(const char *name, cg_bind_mode *bind)
 {
     static const struct {
@@ -100,8 +84,9 @@ static void resolve_port(cg_settings *s, const json_t *resolved, const cg_overri
                          json_t *issues)
 {
     s->port = (int)setting_int(resolved, "gateway.port");
-    const char *which = NULL;
-    const char *env = env_setting("GATEWAY_PORT", &which);
+    const char *env = cg_config_env("GATEWAY_PORT");
+    const char *which = env && env == getenv("CLAWGATE_GATEWAY_PORT") ? "CLAWGATE_GATEWAY_PORT"
+                                                                      : "OPENCLAW_GATEWAY_PORT";
     if (ov->port > 0) {
         s->port = ov->port;
     } else if (env) {
@@ -133,8 +118,8 @@ static void resolve_bind(cg_settings *s, const json_t *resolved, const cg_overri
 static void resolve_auth(cg_settings *s, const json_t *resolved, const cg_overrides *ov,
                          json_t *issues)
 {
-    const char *env_token = env_setting("GATEWAY_TOKEN", NULL);
-    const char *env_password = env_setting("GATEWAY_PASSWORD", NULL);
+    const char *env_token = cg_config_env("GATEWAY_TOKEN");
+    const char *env_password = cg_config_env("GATEWAY_PASSWORD");
     s->token =
         cg_strdup(ov->token   ? ov->token
                   : env_token ? env_token

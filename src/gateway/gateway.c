@@ -229,21 +229,87 @@ static int move_listeners(cg_gateway *gw, const cg_settings *next, SSL_CTX *tls,
     return 0;
 }
 
-int cg_gateway_rebind(cg_gateway *gw, const cg_settings *next, char *err, size_t errlen)
+/* The TLS context `s` asks for, making a self-signed certificate if needed (blocking:
+ * key generation and fsync). NULL with err on failure. */
+static SSL_CTX *tls_context(const cg_settings *s, const char *state_dir, bool *generated,
+                            char *err, size_t errlen)
 {
-    if (!cg_gateway_listener_differs(gw, next)) return 0;
+    cg_tls_files files;
+    if (cg_tls_paths(s->tls_cert_path, s->tls_key_path, state_dir, &files, err, errlen) != 0)
+        return NULL;
+    *generated = files.generated;
+    return cg_tls_server_ctx(&files, err, errlen);
+}
+
+static void log_generated(const cg_gateway *gw)
+{
+    cg_log(CG_LOG_INFO, "tls", "generated a self-signed certificate",
+           json_pack("{s:s}", "dir", cg_config_state_dir(gw->cfg)));
+}
+
+/* At start, before the loop serves anyone: inline. */
+static int rebind_now(cg_gateway *gw, const cg_settings *next, char *err, size_t errlen)
+{
     SSL_CTX *tls = NULL;
-    if (next->tls_enabled) {
-        cg_tls_files files;
-        if (cg_tls_paths(next->tls_cert_path, next->tls_key_path, cg_config_state_dir(gw->cfg),
-                         &files, err, errlen) != 0 ||
-            !(tls = cg_tls_server_ctx(&files, err, errlen)))
-            return -1;
-        if (files.generated)
-            cg_log(CG_LOG_INFO, "tls", "generated a self-signed certificate",
-                   json_pack("{s:s}", "cert", files.cert));
-    }
+    bool generated = false;
+    if (next->tls_enabled &&
+        !(tls = tls_context(next, cg_config_state_dir(gw->cfg), &generated, err, errlen)))
+        return -1;
+    if (generated) log_generated(gw);
     return move_listeners(gw, next, tls, err, errlen);
+}
+
+typedef struct rebind_job {
+    uv_work_t work;
+    cg_gateway *gw;
+    const cg_settings *next;
+    char *state_dir;
+    cg_rebind_done done;
+    void *data;
+    SSL_CTX *tls;
+    bool generated;
+    char err[512];
+} rebind_job;
+
+static void make_tls_context(uv_work_t *w)
+{
+    rebind_job *job = w->data;
+    job->tls = tls_context(job->next, job->state_dir, &job->generated, job->err, sizeof job->err);
+}
+
+static void tls_context_made(uv_work_t *w, int status)
+{
+    rebind_job *job = w->data;
+    cg_gateway *gw = job->gw;
+    if (job->generated) log_generated(gw);
+    if (job->tls && gw->shutting_down) {
+        SSL_CTX_free(job->tls);
+        job->tls = NULL;
+        snprintf(job->err, sizeof job->err, "the gateway is shutting down");
+    }
+    if (job->tls && move_listeners(gw, job->next, job->tls, job->err, sizeof job->err) == 0)
+        job->done(gw, NULL, job->data);
+    else
+        job->done(gw, job->err, job->data);
+    free(job->state_dir);
+    free(job);
+}
+
+void cg_gateway_rebind_async(cg_gateway *gw, const cg_settings *next, cg_rebind_done done,
+                             void *data)
+{
+    char err[512];
+    if (!cg_gateway_listener_differs(gw, next)) {
+        done(gw, NULL, data);
+    } else if (!next->tls_enabled) {
+        done(gw, move_listeners(gw, next, NULL, err, sizeof err) == 0 ? NULL : err, data);
+    } else {
+        rebind_job *job = cg_xcalloc(1, sizeof *job);
+        *job = (rebind_job){.gw = gw, .next = next, .done = done, .data = data};
+        job->state_dir = cg_strdup(cg_config_state_dir(gw->cfg));
+        job->work.data = job;
+        uv_queue_work(gw->loop, &job->work, make_tls_context, tls_context_made);
+    }
 }
 
 /* ---- timers ---- */
@@ -285,10 +351,11 @@ static void start_tick(cg_gateway *gw)
 void cg_gateway_settings_changed(cg_gateway *gw)
 {
     int64_t old_tick = gw->settings->tick_interval_ms;
+    /* Always follow the store: its previous settings are freed at the next swap. */
     gw->settings = cg_config_settings(gw->cfg);
     cg_health_forget(gw);
     cg_log_set_max_file_bytes(gw->settings->log_max_file_bytes);
-    if (old_tick != gw->settings->tick_interval_ms) start_tick(gw);
+    if (old_tick != gw->settings->tick_interval_ms && !gw->shutting_down) start_tick(gw);
 }
 
 static void report_config(cg_gateway *gw)
@@ -302,22 +369,28 @@ static void report_config(cg_gateway *gw)
                              "(see config.get issues)");
 }
 
-static void reload(cg_gateway *gw, const char *why)
+static void on_reloaded(cg_config *cfg, int result, void *data)
 {
-    int rc = cg_config_reload(gw->cfg);
+    cg_gateway *gw = data;
     report_config(gw);
-    if (rc != 1) return;
+    if (result != 1) return;
     cg_gateway_settings_changed(gw);
     /* A reload never moves the listener: that needs config.apply or a restart. */
     cg_log(CG_LOG_INFO, "gateway", "settings applied",
-           json_pack("{s:s, s:b}", "trigger", why, "restartRequired",
-                     cg_gateway_listener_differs(gw, gw->settings)));
+           json_pack("{s:b}", "restartRequired", cg_gateway_listener_differs(gw, gw->settings)));
+}
+
+/* The file is read and parsed on the thread pool; a trigger that arrives while a reload
+ * waits for its turn joins it. */
+static void reload(cg_gateway *gw)
+{
+    if (!gw->shutting_down) cg_config_reload_async(gw->cfg, gw->loop, on_reloaded, gw);
 }
 
 static void on_config_changed(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
                               const uv_stat_t *curr)
 {
-    reload(h->data, "file");
+    reload(h->data);
 }
 
 /* ---- signals and shutdown ---- */
@@ -326,7 +399,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     cg_gateway *gw = h->data;
     if (signum == SIGHUP) {
-        reload(gw, "SIGHUP");
+        reload(gw);
         return;
     }
     cg_gateway_shutdown(gw, signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -421,7 +494,7 @@ int cg_gateway_start(cg_gateway *gw)
     signal(SIGPIPE, SIG_IGN);
     /* Nothing else runs on the loop yet: a certificate is made here, inline. */
     gw->listen.port = -1; /* differs from anything: the first bind always happens */
-    if (cg_gateway_rebind(gw, gw->settings, err, sizeof err) != 0) {
+    if (rebind_now(gw, gw->settings, err, sizeof err) != 0) {
         cg_log(CG_LOG_ERROR, "gateway", "cannot start", json_pack("{s:s}", "error", err));
         fprintf(stderr, "clawgate: %s\n", err);
         return -1;

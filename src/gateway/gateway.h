@@ -43,9 +43,13 @@ json_t *cg_gateway_listen_urls(cg_gateway *gw);
  * origins, tick, log size). Listener changes go through cg_gateway_rebind. */
 void cg_gateway_settings_changed(cg_gateway *gw);
 /* Moves the listeners to what `next` asks for (port, bind, TLS): the new sockets are
- * bound before the old ones close, so on failure nothing changes. 0, or -1 with the
- * address and the OS error in err. Open connections stay open. */
-int cg_gateway_rebind(cg_gateway *gw, const cg_settings *next, char *err, size_t errlen);
+ * bound before the old ones close, so on failure nothing changes. A certificate to
+ * generate is made on the thread pool. done gets NULL, or the address and the OS
+ * error; it may be called before this returns. `next` must live until done. Open
+ * connections stay open. */
+typedef void (*cg_rebind_done)(cg_gateway *gw, const char *error, void *data);
+void cg_gateway_rebind_async(cg_gateway *gw, const cg_settings *next, cg_rebind_done done,
+                             void *data);
 /* Whether `next` would move the listeners. */
 bool cg_gateway_listener_differs(cg_gateway *gw, const cg_settings *next);
 

@@ -2,14 +2,25 @@
  *
  * The store (config/config.h) does the work; this file checks params strictly against
  * the schema's Config<Method>Params, answers, and tells the gateway what a write changed
- * so it can apply it live before the answer goes out. Only config.apply re-binds the
- * listener; set and patch report what would need it in restartRequired. config.get
+ * so it can apply it live before the answer goes out. Only config.apply moves the
+ * listener, and it binds the new one before the file is written (the store's write
+ * gate): a port in use refuses the write with UNAVAILABLE naming the address and the
+ * OS error, and the gateway keeps listening where it was with the old file. set and
+ * patch report what would need it in restartRequired. restartDelayMs is accepted and
+ * not needed: the move keeps open connections and happens before the answer. config.get
  * answers with the store's pre-serialized payload. note, sessionKey and deliveryContext
  * are logged and otherwise ignored; replacePaths is accepted (RFC 7396 replaces arrays
- * anyway). */
+ * anyway).
+ *
+ * Writes run on the thread pool (cg_config_write_async), so a write request is deferred
+ * (cg_req_defer) and answered when the store calls back. If the registry ends the request
+ * first (the client left, the deadline passed, the gateway is stopping), the write still
+ * completes, is installed and applied live; only the answer is dropped. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
@@ -117,11 +128,67 @@ static void handle_get(cg_req *req)
     cg_req_ok_raw(req, payload, len);
 }
 
+/* A write in flight. */
+typedef struct config_write_call {
+    cg_req *req; /* the deferred request; NULL once the registry ended it */
+    cg_gateway *gw;
+    cg_config_write_kind kind;
+    bool moved; /* apply moved the listener before writing */
+    cg_config_gate *gate;
+} config_write_call;
+
+static void on_request_ended(cg_req *req, cg_req_end why, void *data)
+{
+    config_write_call *call = data;
+    call->req = NULL;
+}
+
+static void on_listener_moved(cg_gateway *gw, const char *error, void *data)
+{
+    config_write_call *call = data;
+    call->moved = error == NULL;
+    cg_config_gate_pass(call->gate, error);
+}
+
+/* config.apply's gate: the listener moves first (bound before the old one closes), or
+ * the write is refused. Also after an earlier set/patch that only reported
+ * restartRequired. */
+static void move_listener_first(cg_config *cfg, const cg_settings *next, cg_config_gate *gate,
+                                void *data)
+{
+    config_write_call *call = data;
+    call->gate = gate;
+    cg_gateway_rebind_async(call->gw, next, on_listener_moved, call);
+}
+
+static void on_moved_back(cg_gateway *gw, const char *error, void *data)
+{
+    if (error)
+        cg_log(CG_LOG_ERROR, "config", "listener could not move back after a failed write",
+               json_pack("{s:s}", "error", error));
+}
+
+static void on_written(cg_config *cfg, cg_config_write_result *result, void *data)
+{
+    config_write_call *call = data;
+    if (result->payload && result->settings_changed) cg_gateway_settings_changed(call->gw);
+    /* The listener moved but the disk refused the file: back to the running settings. */
+    if (result->error && call->moved)
+        cg_gateway_rebind_async(call->gw, cg_gateway_settings(call->gw), on_moved_back, NULL);
+    if (!call->req) {
+        json_decref(result->payload);
+        json_decref(result->error);
+    } else if (result->error) {
+        cg_req_error_shape(call->req, result->error);
+    } else {
+        cg_req_ok(call->req, result->payload);
+    }
+    free(call);
+}
+
 static void handle_write(cg_req *req, cg_config_write_kind kind)
 {
     const json_t *params = req->params;
-    const char *raw = json_string_value(json_object_get(params, "raw"));
-    const char *base_hash = json_string_value(json_object_get(params, "baseHash"));
     static const char *const context_fields[] = {"note", "sessionKey", "deliveryContext"};
     json_t *context = json_pack("{s:s}", "method", req->method->name);
     for (size_t i = 0; i < sizeof context_fields / sizeof context_fields[0]; i++) {
@@ -133,23 +200,17 @@ static void handle_write(cg_req *req, cg_config_write_kind kind)
     else
         json_decref(context);
 
-    cg_config_write_result result;
-    json_t *error;
-    if (cg_config_write(cg_gateway_config(req->gw), kind, raw, base_hash, &result, &error) < 0) {
-        cg_req_error_shape(req, error);
-        return;
-    }
-    if (result.settings_changed) cg_gateway_settings_changed(req->gw);
-    /* apply re-binds whenever the bound address differs from the config, including
-     * after an earlier set/patch that only reported restartRequired. */
-    char err[512];
-    if (kind == CG_CONFIG_APPLY &&
-        cg_gateway_rebind(req->gw, cg_gateway_settings(req->gw), err, sizeof err) != 0) {
-        json_decref(result.payload);
-        cg_req_error(req, "UNAVAILABLE", err, NULL);
-        return;
-    }
-    cg_req_ok(req, result.payload);
+    cg_gateway *gw = req->gw;
+    cg_req *pending = cg_req_defer(req);
+    if (!pending) return;
+    config_write_call *call = cg_xcalloc(1, sizeof *call);
+    *call = (config_write_call){.req = pending, .gw = gw, .kind = kind};
+    cg_req_on_cancel(pending, on_request_ended, call);
+    cg_config_write_gated_async(cg_gateway_config(gw), cg_gateway_loop(gw), kind,
+                                json_string_value(json_object_get(pending->params, "raw")),
+                                json_string_value(json_object_get(pending->params, "baseHash")),
+                                kind == CG_CONFIG_APPLY ? move_listener_first : NULL, on_written,
+                                call);
 }
 
 static void handle_set(cg_req *req)

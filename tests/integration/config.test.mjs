@@ -1,10 +1,13 @@
 // Configuration methods and reloads: config.get/set/patch/apply/schema, baseHash rules,
 // redaction, restartRequired, listener restart, external edits, SIGHUP
-// (issue 2 "Methods in this issue", CONTRACT.md "Configuration").
+// (issue 2 "Methods in this issue", CONTRACT.md "Configuration"); every path
+// config.schema's uiHints mark sensitive kept out of answers, errors, issues and the log,
+// the no-file hash, writes whose request ends early (issue 6 "Core corrections").
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
 import { startGateway, freePort, httpRequest, eventually, sleep } from './lib/gateway.mjs';
 import { connectClient } from './lib/client.mjs';
 
@@ -56,8 +59,10 @@ describe('config.get / set / patch', () => {
     assert.equal(typeof g.path, 'string');
     assert.ok(g.path.endsWith('clawgate.json'), g.path);
     assert.equal(fs.realpathSync(require_dir(g.path)), fs.realpathSync(gw.stateDir));
-    assert.deepEqual({ exists: g.exists, raw: g.raw, config: g.config, hash: g.hash, valid: g.valid, issues: g.issues },
-      { exists: false, raw: null, config: {}, hash: null, valid: true, issues: [] });
+    assert.deepEqual({ exists: g.exists, raw: g.raw, config: g.config, valid: g.valid, issues: g.issues },
+      { exists: false, raw: null, config: {}, valid: true, issues: [] });
+    // Always a string (CONTRACT.md), as the real gateway's: "sha256:" + SHA-256 of zero bytes.
+    assert.equal(g.hash, `sha256:${createHash('sha256').update('').digest('hex')}`);
   });
 
   test('config.set creates the file (no baseHash needed while there is none)', async () => {
@@ -199,6 +204,29 @@ describe('config.get / set / patch', () => {
   });
 });
 
+describe('the first write', () => {
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway();
+    c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  test("takes config.get's no-file hash; a stale one gets CONFIG_HASH_MISMATCH and writes nothing", async () => {
+    const before = fileState(gw);
+    for (const method of ['config.set', 'config.patch', 'config.apply']) {
+      assertHashMismatch(await c.request(method, { raw: '{"a":1}', baseHash: 'sha256:stale' }));
+    }
+    assertFileUnchanged(before, fileState(gw), 'stale hash without a file');
+    const g = await c.call('config.get', {});
+    assert.equal(g.exists, false);
+    const r = await c.call('config.patch', { raw: '{"first":true}', baseHash: g.hash });
+    assert.equal(r.ok, true);
+    assert.notEqual(r.hash, g.hash);
+    assert.deepEqual(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')), { first: true });
+  });
+});
+
 function require_dir(p) {
   return p.slice(0, p.lastIndexOf('/'));
 }
@@ -269,6 +297,200 @@ describe('secrets are redacted', () => {
   });
 });
 
+// Sets value at a uiHints path pattern ("*": the key "k", "name[]": a one-element array) in
+// a copy of doc. Returns {doc, concrete} or null when doc has another shape there.
+function placeAt(doc, pattern, value) {
+  const out = structuredClone(doc);
+  let node = out;
+  const concrete = [];
+  const segments = pattern.split('.');
+  for (const [i, raw] of segments.entries()) {
+    const last = i === segments.length - 1;
+    const elements = raw.endsWith('[]');
+    const key = raw.replace(/\[\]$/, '') === '*' ? 'k' : raw.replace(/\[\]$/, '');
+    concrete.push(key);
+    const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (!isObject(node)) return null;
+    if (elements) {
+      if (node[key] === undefined) node[key] = [];
+      if (!Array.isArray(node[key])) return null;
+      concrete.push(0);
+      if (last) { if (node[key].length) return null; node[key].push(value); break; }
+      if (!node[key].length) node[key].push({});
+      node = node[key][0];
+    } else if (last) {
+      if (node[key] !== undefined) return null;
+      node[key] = value;
+    } else {
+      if (node[key] === undefined) node[key] = {};
+      node = node[key];
+    }
+  }
+  return { doc: out, concrete };
+}
+
+const valueAt = (doc, concrete) => concrete.reduce((v, k) => (v == null ? v : v[k]), doc);
+
+describe('every path config.schema marks sensitive stays secret', () => {
+  const MARK = `SeCrEt${randomBytes(4).toString('hex')}`;
+  let gw; let c;
+  let docs; // [{doc, placed: [{pattern, concrete, secret}]}]
+  before(async () => {
+    gw = await startGateway();
+    c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  const assertNoSecret = (value, what) => {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    assert.ok(!text.includes(MARK), `${what} shows a secret: ${text.slice(Math.max(0, text.indexOf(MARK) - 200), text.indexOf(MARK) + 100)}`);
+  };
+  const write = async (method, params) => {
+    const res = await c.request(method, params);
+    assertNoSecret(res, `${method} answer`);
+    return res;
+  };
+
+  test('config.schema: uiHints mark the secrets, and each gets a unique value in a document', async () => {
+    const s = await c.call('config.schema', {});
+    const paths = Object.entries(s.uiHints).filter(([, h]) => h.sensitive === true).map(([p]) => p);
+    for (const p of ['gateway.auth.token', 'gateway.auth.password', 'channels.*.token', 'channels.*.botToken',
+      'channels.*.webhookSecret', 'channels.*.accounts.*.token', 'models.providers.*.apiKey',
+      'models.providers.*.headers.*', 'hooks.token', 'hooks.mappings[].sessionKey']) {
+      assert.ok(paths.includes(p), `uiHints do not mark ${p} sensitive`);
+    }
+    // Paths that need another shape at the same place (hooks.mappings as a map and as a
+    // list) go to another document.
+    docs = [];
+    for (const [i, pattern] of paths.entries()) {
+      const secret = `${MARK}-${i}-${randomBytes(6).toString('hex')}`;
+      let placed = null;
+      for (const d of docs) {
+        const r = placeAt(d.doc, pattern, secret);
+        if (r) { d.doc = r.doc; d.placed.push({ pattern, concrete: r.concrete, secret }); placed = d; break; }
+      }
+      if (!placed) {
+        const r = placeAt({}, pattern, secret);
+        assert.ok(r, `cannot place ${pattern}`);
+        docs.push({ doc: r.doc, placed: [{ pattern, concrete: r.concrete, secret }] });
+      }
+    }
+    assert.equal(docs.reduce((n, d) => n + d.placed.length, 0), paths.length);
+  });
+
+  test('config.set / patch / apply answers and config.get show none; the placeholder keeps every one', async () => {
+    for (const { doc, placed } of docs) {
+      let g = await c.call('config.get', {});
+      const set = await write('config.set', { raw: JSON.stringify(doc), baseHash: g.hash });
+      assert.equal(set.ok, true, JSON.stringify(set.error));
+      g = await c.call('config.get', {});
+      assertNoSecret(g, 'config.get');
+      const shown = JSON.parse(g.raw);
+      for (const { pattern, concrete } of placed) {
+        assert.equal(valueAt(g.config, concrete), REDACTED, `config.get config at ${pattern}`);
+        assert.equal(valueAt(shown, concrete), REDACTED, `config.get raw at ${pattern}`);
+      }
+      // What config.get showed, written back: every stored secret stays.
+      const back = await write('config.set', { raw: g.raw, baseHash: g.hash });
+      assert.equal(back.ok, true, JSON.stringify(back.error));
+      const onDisk = JSON.parse(fs.readFileSync(gw.configPath, 'utf8'));
+      for (const { pattern, concrete, secret } of placed) assert.equal(valueAt(onDisk, concrete), secret, `kept at ${pattern}`);
+      // The same through patch (placeholders and plain values) and apply.
+      g = await c.call('config.get', {});
+      const patch = await write('config.patch', { raw: JSON.stringify({ ...JSON.parse(g.raw), note: 1 }), baseHash: g.hash });
+      assert.equal(patch.ok, true, JSON.stringify(patch.error));
+      g = await c.call('config.get', {});
+      const apply = await write('config.apply', { raw: JSON.stringify({ ...doc, note: 2 }), baseHash: g.hash });
+      assert.equal(apply.ok, true, JSON.stringify(apply.error));
+      const final = JSON.parse(fs.readFileSync(gw.configPath, 'utf8'));
+      for (const { pattern, concrete, secret } of placed) assert.equal(valueAt(final, concrete), secret, `after patch and apply at ${pattern}`);
+    }
+  });
+
+  test('refused writes carrying secrets do not echo them', async () => {
+    const { doc, placed } = docs[0];
+    const text = JSON.stringify(doc);
+    const last = placed[placed.length - 1].secret;
+    const g = await c.call('config.get', {});
+    const before = fileState(gw);
+    const refused = [
+      ['config.set', JSON.stringify({ ...doc, gateway: { ...doc.gateway, port: 'not-a-port' } })],
+      ['config.patch', text.slice(0, text.indexOf(last) + 12)], // ends inside a secret
+      ['config.apply', text.replace(`"${last}"`, `${last}`)], // a secret as a bare word
+      ['config.set', JSON.stringify({ gateway: { auth: { token: { source: 'env', provider: 'default', id: `${MARK}-ref` } } } })],
+      ['config.set', `{"hooks":{"token":"${MARK}-dup-1","token":"${MARK}-dup-2"}}`],
+      ['config.patch', JSON.stringify({ hooks: { gmail: { pushToken: REDACTED } }, gateway: { auth: { password: `${MARK}-new` } } })],
+      ['config.set', JSON.stringify({ ...doc, models: { providers: { k: { apiKey: [`${MARK}-array`] } } } })],
+    ];
+    for (const [method, raw] of refused) {
+      const res = await write(method, { raw, baseHash: g.hash });
+      assert.equal(res.ok, false, `${method} ${raw.slice(0, 80)} was accepted`);
+    }
+    assertFileUnchanged(before, fileState(gw), 'refused writes');
+  });
+
+  test('an invalid file on reload: issues and config.get show no secret', async () => {
+    const { doc, placed } = docs[0];
+    fs.writeFileSync(gw.configPath, JSON.stringify({ ...doc, gateway: { ...doc.gateway, tickIntervalMs: 'x' } }));
+    const g = await eventually(async () => { const x = await c.call('config.get', {}); return x.valid === false && x; }, 4000, 'valid:false');
+    assert.ok(g.issues.some((i) => i.path === 'gateway.tickIntervalMs'));
+    assertNoSecret(g, 'config.get of an invalid file');
+    const text = JSON.stringify(doc);
+    fs.writeFileSync(gw.configPath, text.slice(0, text.indexOf(placed[0].secret) + 12));
+    const g2 = await eventually(async () => { const x = await c.call('config.get', {}); return x.valid === false && x.raw === null && x; }, 4000, 'an unparsable file');
+    assertNoSecret(g2, 'config.get of an unparsable file');
+    const rz = await gw.http('/readyz');
+    assertNoSecret(rz.body, '/readyz');
+  });
+
+  test('logs.tail (the gateway log) shows none', async () => {
+    const t = await c.call('logs.tail', { limit: 5000, maxBytes: 1000000 });
+    assert.ok(t.lines.some((l) => /config written/.test(l)), 'the writes were logged');
+    assert.ok(t.lines.some((l) => /config write refused/.test(l)), 'the refusals were logged');
+    assertNoSecret(t, 'logs.tail');
+    assertNoSecret(fs.readFileSync(gw.logPath, 'utf8'), 'the log file');
+  });
+});
+
+describe('a write whose request ends early still completes', () => {
+  // About 200 KB: parsed on the loop at once, written on the thread pool.
+  const bulkyDoc = (tick) => ({ gateway: { tickIntervalMs: tick }, bulk: Array.from({ length: 12000 }, (_, i) => `item-${i}`) });
+  const sendWrite = (c, id, params) => c.sendRaw(JSON.stringify({ type: 'req', id, method: 'config.set', params }));
+  const fileHash = (p) => `sha256:${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
+
+  test('the client leaves right after config.set: the write is installed and applied', async () => {
+    const gw = await startGateway();
+    try {
+      const c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+      const g = await c.call('config.get', {});
+      const doc = bulkyDoc(4321);
+      sendWrite(c, 'left-early', { raw: JSON.stringify(doc), baseHash: g.hash });
+      c.close();
+      await eventually(() => fs.existsSync(gw.configPath) && fs.readFileSync(gw.configPath, 'utf8') === JSON.stringify(doc), 5000, 'the file written');
+      const c2 = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+      await eventually(async () => (await c2.call('config.get', {})).hash === fileHash(gw.configPath), 3000, 'the write installed');
+      const c3 = await connectClient(gw);
+      assert.equal(c3.hello.policy.tickIntervalMs, 4321, 'applied to new connections');
+      c3.close(); c2.close();
+    } finally { await gw.stop(); }
+  });
+
+  test('the gateway stops with writes in flight: exit 0, the file whole (old or new)', async () => {
+    const original = { gateway: { tickIntervalMs: 30000 } };
+    const gw = await startGateway({ config: original });
+    const c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    const g = await c.call('config.get', {});
+    const docs = [bulkyDoc(1111), bulkyDoc(2222)];
+    sendWrite(c, 'w1', { raw: JSON.stringify(docs[0]), baseHash: g.hash });
+    sendWrite(c, 'w2', { raw: JSON.stringify(docs[1]), baseHash: g.hash });
+    await gw.stop('SIGTERM', { keepStateDir: true }); // exit 0 within 5 s, no sanitizer report
+    try {
+      const onDisk = JSON.parse(fs.readFileSync(gw.configPath, 'utf8'));
+      assert.ok([original, docs[0]].some((d) => JSON.stringify(d) === JSON.stringify(onDisk)), 'the file is one whole document; the stale second write never lands');
+    } finally { fs.rmSync(gw.stateDir, { recursive: true, force: true }); }
+  });
+});
+
 describe('config.apply restarts the listener in-process', () => {
   let gw; let p1; let p2;
   before(async () => {
@@ -292,6 +514,45 @@ describe('config.apply restarts the listener in-process', () => {
     const c2 = await connectClient({ ...gw, url: `ws://127.0.0.1:${p2}` });
     assert.equal((await c2.request('health', {})).ok, true);
     c2.close(); c.close();
+  });
+
+  test('apply to a port in use: UNAVAILABLE naming the address and the OS error; the old listener and the old file stay', async () => {
+    const busy = net.createServer();
+    await new Promise((r) => busy.listen(0, '127.0.0.1', r));
+    const taken = busy.address().port;
+    try {
+      const c = await connectClient({ ...gw, url: `ws://127.0.0.1:${p2}` });
+      const g = await c.call('config.get', {});
+      const before = fileState(gw);
+      const r = await c.request('config.apply', { raw: JSON.stringify({ gateway: { port: taken } }), baseHash: g.hash });
+      assert.equal(r.ok, false);
+      assert.equal(r.error.code, 'UNAVAILABLE', JSON.stringify(r.error));
+      assert.match(r.error.message, new RegExp(`127\\.0\\.0\\.1:${taken}`));
+      assert.match(r.error.message, /address already in use/);
+      assertFileUnchanged(before, fileState(gw), 'refused apply');
+      assert.equal((await c.call('config.get', {})).hash, g.hash);
+      assert.equal((await httpRequest(p2, '/healthz', { timeoutMs: 1000 })).status, 200, 'still listening where it was');
+      const c2 = await connectClient({ ...gw, url: `ws://127.0.0.1:${p2}` });
+      assert.equal((await c2.request('health', {})).ok, true, 'new connections still come in');
+      c2.close(); c.close();
+    } finally {
+      busy.close();
+    }
+  });
+
+  test('apply that keeps the port but changes the bind or turns TLS on moves the listener on the same port', async () => {
+    const c = await connectClient({ ...gw, url: `ws://127.0.0.1:${p2}` });
+    let g = await c.call('config.get', {});
+    const r = await c.call('config.apply', { raw: JSON.stringify({ gateway: { port: p2, tls: { enabled: true } } }), baseHash: g.hash });
+    assert.equal(r.ok, true);
+    assert.ok(fs.existsSync(`${gw.stateDir}/tls/gateway-cert.pem`), 'a certificate was generated');
+    await assert.rejects(httpRequest(p2, '/healthz', { timeoutMs: 1000 }), 'plain HTTP is gone: TLS now');
+    g = await c.call('config.get', {});
+    const back = await c.call('config.apply', { raw: JSON.stringify({ gateway: { port: p2 } }), baseHash: g.hash });
+    assert.equal(back.ok, true);
+    assert.equal((await httpRequest(p2, '/healthz', { timeoutMs: 1000 })).status, 200);
+    assert.equal(c.closeInfo, null, 'the connection that asked stays open throughout');
+    c.close();
   });
 });
 

@@ -1,8 +1,14 @@
 /* Unit tests of the config store on real files in a temporary state dir: paths and
  * precedence (flag > environment > file > default), token generation, load refusals,
- * config.get's payload, writes (hash guard, refusals leaving the file untouched, noop
- * patches, placeholder round trip, restartRequired) and reloads (own writes are no
- * change, an invalid file keeps the running settings and shows valid:false). */
+ * config.get's payload (a string hash also without a file), writes (hash guard,
+ * refusals leaving the file untouched, noop patches, placeholder round trip,
+ * restartRequired), reloads (own writes are no change, an invalid file keeps the running
+ * settings and shows valid:false), the client's read, and the thread-pool queue on a
+ * real libuv loop: writes and reloads run one at a time in order, each checked against
+ * the state its turn finds, done never runs before the call returns, reload triggers
+ * coalesce, and the disk is read and written off the loop (a FIFO as the config file
+ * blocks whoever reads it until the loop feeds it). */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cmocka.h>
 
@@ -104,6 +111,67 @@ static const char *current_hash(const cg_config *cfg)
     return hash;
 }
 
+#define NO_FILE_HASH "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+typedef struct write_outcome {
+    int calls;
+    cg_config_write_result result;
+    char (*order)[32]; /* shared record of completions, or NULL */
+    size_t *order_len;
+    const char *name;
+} write_outcome;
+
+static void record_write(cg_config *cfg, cg_config_write_result *result, void *data)
+{
+    write_outcome *outcome = data;
+    outcome->calls++;
+    outcome->result = *result;
+    if (outcome->order) snprintf(outcome->order[(*outcome->order_len)++], 32, "%s", outcome->name);
+}
+
+/* Runs one write to completion on a private loop: 0 with out->payload, or -1 with *error. */
+static int write_config(cg_config *cfg, cg_config_write_kind kind, const char *raw,
+                        const char *base_hash, cg_config_write_result *out, json_t **error)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    write_outcome outcome = {0};
+    cg_config_write_async(cfg, &loop, kind, raw, base_hash, record_write, &outcome);
+    assert_int_equal(outcome.calls, 0); /* never before the call returns */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(outcome.calls, 1);
+    *out = outcome.result;
+    *error = outcome.result.error;
+    assert_true(!out->payload != !out->error);
+    return out->error ? -1 : 0;
+}
+
+typedef struct reload_outcome {
+    int calls;
+    int results[4];
+} reload_outcome;
+
+static void record_reload(cg_config *cfg, int result, void *data)
+{
+    reload_outcome *outcome = data;
+    outcome->results[outcome->calls++] = result;
+}
+
+/* Runs one reload to completion on a private loop; returns its result. */
+static int reload_config(cg_config *cfg)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    reload_outcome outcome = {0};
+    assert_int_equal(cg_config_reload_async(cfg, &loop, record_reload, &outcome), 0);
+    assert_int_equal(outcome.calls, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(outcome.calls, 1);
+    return outcome.results[0];
+}
+
 static void test_paths_from_environment(void **state)
 {
     fixture *f = *state;
@@ -141,8 +209,8 @@ static void test_no_file_result(void **state)
     cg_overrides ov = {.auth_mode = "none"};
     cg_config *cfg = load_config(f, &ov);
     json_t *result = cg_config_get_result(cfg);
-    json_t *expected = json_pack("{s:s, s:b, s:n, s:{}, s:n, s:b, s:[]}", "path", f->path, "exists",
-                                 0, "raw", "config", "hash", "valid", 1, "issues");
+    json_t *expected = json_pack("{s:s, s:b, s:n, s:{}, s:s, s:b, s:[]}", "path", f->path, "exists",
+                                 0, "raw", "config", "hash", NO_FILE_HASH, "valid", 1, "issues");
     assert_true(json_equal(result, expected));
     size_t len;
     const char *cached = cg_config_get_result_json(cfg, &len);
@@ -288,7 +356,7 @@ static void test_write_hash_guard_leaves_file_unchanged(void **state)
     json_t *error = NULL;
 
     assert_int_equal(
-        cg_config_write(cfg, CG_CONFIG_SET, "{\"gateway\":{\"port\":1}}", NULL, &out, &error), -1);
+        write_config(cfg, CG_CONFIG_SET, "{\"gateway\":{\"port\":1}}", NULL, &out, &error), -1);
     assert_string_equal(get_string(error, "code"), "INVALID_REQUEST");
     assert_string_equal(get_string(error, "message"),
                         "config base hash required; re-run config.get and retry");
@@ -296,8 +364,8 @@ static void test_write_hash_guard_leaves_file_unchanged(void **state)
                         "CONFIG_HASH_MISMATCH");
     json_decref(error);
 
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_PATCH, "{\"gateway\":{\"port\":1}}",
-                                     "sha256:0000", &out, &error),
+    assert_int_equal(write_config(cfg, CG_CONFIG_PATCH, "{\"gateway\":{\"port\":1}}", "sha256:0000",
+                                  &out, &error),
                      -1);
     assert_string_equal(get_string(json_object_get(error, "details"), "code"),
                         "CONFIG_HASH_MISMATCH");
@@ -306,9 +374,9 @@ static void test_write_hash_guard_leaves_file_unchanged(void **state)
     /* Invalid content with the right hash: refused with the issues. */
     char hash[80];
     snprintf(hash, sizeof hash, "%s", current_hash(cfg));
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_PATCH, "{\"gateway\":{\"bind\":\"mars\"}}",
-                                     hash, &out, &error),
-                     -1);
+    assert_int_equal(
+        write_config(cfg, CG_CONFIG_PATCH, "{\"gateway\":{\"bind\":\"mars\"}}", hash, &out, &error),
+        -1);
     assert_string_equal(get_string(error, "code"), "INVALID_REQUEST");
     assert_non_null(strstr(get_string(error, "message"), "invalid config: gateway.bind"));
     json_t *details = json_object_get(error, "details");
@@ -322,9 +390,8 @@ static void test_write_hash_guard_leaves_file_unchanged(void **state)
     assert_string_equal(text, original);
     free(text);
     write_text(f->path, "{\"gateway\":{\"auth\":{\"token\":\"tok\"}},\"x\":1}");
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_SET,
-                                     "{\"gateway\":{\"auth\":{\"token\":\"t\"}}}", hash, &out,
-                                     &error),
+    assert_int_equal(write_config(cfg, CG_CONFIG_SET, "{\"gateway\":{\"auth\":{\"token\":\"t\"}}}",
+                                  hash, &out, &error),
                      -1);
     assert_string_equal(get_string(json_object_get(error, "details"), "code"),
                         "CONFIG_HASH_MISMATCH");
@@ -346,12 +413,11 @@ static void test_patch_noop_writes_nothing(void **state)
     snprintf(hash, sizeof hash, "%s", current_hash(cfg));
     cg_config_write_result out;
     json_t *error = NULL;
-    assert_int_equal(
-        cg_config_write(cfg, CG_CONFIG_PATCH,
-                        "{\"gateway\":{\"port\":19010,\"auth\":{\"token\":\"" CG_REDACTED
-                        "\"}},\"absent\":null}",
-                        hash, &out, &error),
-        0);
+    assert_int_equal(write_config(cfg, CG_CONFIG_PATCH,
+                                  "{\"gateway\":{\"port\":19010,\"auth\":{\"token\":\"" CG_REDACTED
+                                  "\"}},\"absent\":null}",
+                                  hash, &out, &error),
+                     0);
     assert_true(json_is_true(json_object_get(out.payload, "noop")));
     assert_int_equal(json_array_size(json_object_get(out.payload, "changedPaths")), 0);
     assert_string_equal(get_string(out.payload, "hash"), hash);
@@ -371,10 +437,10 @@ static void test_patch_writes_and_reports(void **state)
     snprintf(hash, sizeof hash, "%s", current_hash(cfg));
     cg_config_write_result out;
     json_t *error = NULL;
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_PATCH,
-                                     "{\"gateway\":{\"port\":19021,\"tls\":{\"enabled\":true},"
-                                     "\"limits\":{\"maxPayloadBytes\":1000}}}",
-                                     hash, &out, &error),
+    assert_int_equal(write_config(cfg, CG_CONFIG_PATCH,
+                                  "{\"gateway\":{\"port\":19021,\"tls\":{\"enabled\":true},"
+                                  "\"limits\":{\"maxPayloadBytes\":1000}}}",
+                                  hash, &out, &error),
                      0);
     json_t *expected_restart = json_pack("[s, s]", "gateway.port", "gateway.tls.enabled");
     assert_true(json_equal(json_object_get(out.payload, "restartRequired"), expected_restart));
@@ -405,7 +471,7 @@ static void test_patch_writes_and_reports(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
 
     /* Our own write reads back as no change. */
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
 
     char *log = read_text(cg_log_path());
     assert_non_null(strstr(log, "\"subsystem\":\"config\""));
@@ -436,7 +502,7 @@ static void test_placeholder_round_trip_and_apply(void **state)
     cg_config_write_result out;
     json_t *error = NULL;
     assert_int_equal(
-        cg_config_write(cfg, CG_CONFIG_SET, raw, get_string(result, "hash"), &out, &error), 0);
+        write_config(cfg, CG_CONFIG_SET, raw, get_string(result, "hash"), &out, &error), 0);
     assert_false(out.settings_changed);
     assert_int_equal(json_array_size(json_object_get(out.payload, "restartRequired")), 0);
     assert_null(json_object_get(out.payload, "changedPaths"));
@@ -451,21 +517,21 @@ static void test_placeholder_round_trip_and_apply(void **state)
     char hash[80];
     snprintf(hash, sizeof hash, "%s", current_hash(cfg));
     assert_int_equal(
-        cg_config_write(cfg, CG_CONFIG_SET,
-                        "{\"gateway\":{\"auth\":{\"token\":\"tok\",\"password\":\"" CG_REDACTED
-                        "\"}}}",
-                        hash, &out, &error),
+        write_config(cfg, CG_CONFIG_SET,
+                     "{\"gateway\":{\"auth\":{\"token\":\"tok\",\"password\":\"" CG_REDACTED
+                     "\"}}}",
+                     hash, &out, &error),
         -1);
     assert_string_equal(get_string(error, "code"), "INVALID_REQUEST");
     assert_non_null(strstr(get_string(error, "message"), "gateway.auth.password"));
     json_decref(error);
 
     /* apply: restartRequired is always empty; the caller learns about the listener. */
-    assert_int_equal(
-        cg_config_write(cfg, CG_CONFIG_APPLY,
-                        "{\"gateway\":{\"port\":19030,\"auth\":{\"token\":\"" CG_REDACTED "\"}}}",
-                        hash, &out, &error),
-        0);
+    assert_int_equal(write_config(cfg, CG_CONFIG_APPLY,
+                                  "{\"gateway\":{\"port\":19030,\"auth\":{\"token\":\"" CG_REDACTED
+                                  "\"}}}",
+                                  hash, &out, &error),
+                     0);
     assert_int_equal(json_array_size(json_object_get(out.payload, "restartRequired")), 0);
     assert_true(out.listener_changed);
     assert_string_equal(cg_config_settings(cfg)->token, "tok");
@@ -474,22 +540,36 @@ static void test_placeholder_round_trip_and_apply(void **state)
     cg_config_free(cfg);
 }
 
-static void test_first_write_needs_no_hash(void **state)
+static void test_first_write_takes_no_hash_or_the_no_file_hash(void **state)
 {
     fixture *f = *state;
     cg_overrides ov = {.token = "flag-token"};
     cg_config *cfg = load_config(f, &ov);
     assert_int_equal(access(f->path, F_OK), -1);
+    assert_string_equal(current_hash(cfg), NO_FILE_HASH);
     cg_config_write_result out;
     json_t *error = NULL;
     const char *raw = "{\"gateway\":{\"tickIntervalMs\":1000}}";
-    assert_int_equal(cg_config_write(cfg, CG_CONFIG_SET, raw, NULL, &out, &error), 0);
+    assert_int_equal(write_config(cfg, CG_CONFIG_SET, raw, "sha256:stale", &out, &error), -1);
+    assert_string_equal(get_string(json_object_get(error, "details"), "code"),
+                        "CONFIG_HASH_MISMATCH");
+    json_decref(error);
+    assert_int_equal(access(f->path, F_OK), -1);
+
+    assert_int_equal(write_config(cfg, CG_CONFIG_SET, raw, NO_FILE_HASH, &out, &error), 0);
     char *text = read_text(f->path);
     assert_string_equal(text, raw); /* written as given */
     free(text);
     assert_int_equal(cg_config_settings(cfg)->tick_interval_ms, 1000);
     assert_true(out.settings_changed);
     assert_false(out.listener_changed);
+    json_decref(out.payload);
+    cg_config_free(cfg);
+
+    unlink(f->path);
+    cfg = load_config(f, &ov);
+    assert_int_equal(write_config(cfg, CG_CONFIG_PATCH, raw, NULL, &out, &error), 0);
+    assert_string_not_equal(get_string(out.payload, "hash"), NO_FILE_HASH);
     json_decref(out.payload);
     cg_config_free(cfg);
 }
@@ -499,20 +579,20 @@ static void test_reload(void **state)
     fixture *f = *state;
     write_text(f->path, "{\"gateway\":{\"port\":19040,\"auth\":{\"token\":\"tok\"}}}");
     cg_config *cfg = load_config(f, NULL);
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
 
     /* Only an unknown key changes: the file is new, the settings are not. */
     write_text(f->path, "{\"gateway\":{\"port\":19040,\"auth\":{\"token\":\"tok\"}},\"note\":1}");
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
 
     write_text(f->path, "{\"gateway\":{\"port\":19041,\"auth\":{\"token\":\"tok\"}}}");
-    assert_int_equal(cg_config_reload(cfg), 1);
+    assert_int_equal(reload_config(cfg), 1);
     assert_true(cg_config_listener_changed(cfg));
     assert_int_equal(cg_config_settings(cfg)->port, 19041);
 
     /* Invalid: the running settings stay; config.get shows the file and its issues. */
     write_text(f->path, "{\"gateway\":{\"port\":\"nope\",\"auth\":{\"token\":\"tok\"}}}");
-    assert_int_equal(cg_config_reload(cfg), -1);
+    assert_int_equal(reload_config(cfg), -1);
     assert_false(cg_config_valid(cfg));
     assert_int_equal(cg_config_settings(cfg)->port, 19041);
     json_t *result = cg_config_get_result(cfg);
@@ -522,17 +602,209 @@ static void test_reload(void **state)
     json_decref(result);
     size_t len;
     assert_non_null(strstr(cg_config_get_result_json(cfg, &len), "\"valid\":false"));
-    assert_int_equal(cg_config_reload(cfg), -1); /* same bytes, still invalid */
+    assert_int_equal(reload_config(cfg), -1); /* same bytes, still invalid */
 
     write_text(f->path, "not json");
-    assert_int_equal(cg_config_reload(cfg), -1);
+    assert_int_equal(reload_config(cfg), -1);
     result = cg_config_get_result(cfg);
     assert_true(json_is_null(json_object_get(result, "raw")));
     json_decref(result);
 
     write_text(f->path, "{\"gateway\":{\"port\":19041,\"auth\":{\"token\":\"tok\"}}}");
-    assert_int_equal(cg_config_reload(cfg), 0);
+    assert_int_equal(reload_config(cfg), 0);
     assert_true(cg_config_valid(cfg));
+    cg_config_free(cfg);
+}
+
+static void test_client_read_writes_nothing(void **state)
+{
+    fixture *f = *state;
+    setenv("CG_TEST_FILE_TOKEN", "from-variable", 1);
+    write_text(f->path,
+               "{\"gateway\":{\"port\":19060,\"auth\":{\"token\":\"${CG_TEST_FILE_TOKEN}\"},"
+               "\"tls\":{\"enabled\":true,\"certPath\":\"/c.pem\",\"keyPath\":\"/k.pem\"}}}");
+    struct stat before, after;
+    assert_int_equal(stat(f->path, &before), 0);
+    char err[256];
+    cg_overrides none = {.state_dir = f->dir};
+    cg_config *cfg = cg_config_new(&none, err, sizeof err);
+    assert_int_equal(cg_config_read(cfg, err, sizeof err), 0);
+    const cg_settings *s = cg_config_settings(cfg);
+    assert_int_equal(s->port, 19060);
+    assert_string_equal(s->token, "from-variable");
+    assert_true(s->tls_enabled);
+    assert_string_equal(s->tls_cert_path, "/c.pem");
+    cg_config_free(cfg);
+    assert_int_equal(stat(f->path, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+
+    /* No token anywhere: nothing generated, nothing written. */
+    unlink(f->path);
+    cfg = cg_config_new(&none, err, sizeof err);
+    assert_int_equal(cg_config_read(cfg, err, sizeof err), 0);
+    assert_null(cg_config_settings(cfg)->token);
+    assert_int_equal(access(f->path, F_OK), -1);
+    cg_config_free(cfg);
+
+    write_text(f->path, "{\"gateway\":{\"port\":\"x\"}}");
+    cfg = cg_config_new(&none, err, sizeof err);
+    assert_int_equal(cg_config_read(cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "gateway.port: expected integer"));
+    cg_config_free(cfg);
+    unsetenv("CG_TEST_FILE_TOKEN");
+}
+
+static void test_writes_run_in_order_against_the_state_their_turn_finds(void **state)
+{
+    fixture *f = *state;
+    write_text(f->path, "{\"gateway\":{\"auth\":{\"token\":\"tok\"}}}");
+    cg_config *cfg = load_config(f, NULL);
+    char base[80];
+    snprintf(base, sizeof base, "%s", current_hash(cfg));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char order[4][32];
+    size_t order_len = 0;
+    write_outcome a = {.order = order, .order_len = &order_len, .name = "a"};
+    write_outcome b = a, c = a;
+    b.name = "b";
+    c.name = "c";
+    const char *first = "{\"gateway\":{\"auth\":{\"token\":\"tok\"}},\"a\":1}";
+    cg_config_write_async(cfg, &loop, CG_CONFIG_SET, first, base, record_write, &a);
+    /* Based on the same hash, but its turn comes after a's write. */
+    cg_config_write_async(cfg, &loop, CG_CONFIG_PATCH, "{\"b\":2}", base, record_write, &b);
+    cg_config_write_async(cfg, &loop, CG_CONFIG_PATCH, "{\"c\":3}", NULL, record_write, &c);
+    assert_int_equal(order_len, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+
+    assert_int_equal(order_len, 3);
+    assert_string_equal(order[0], "a");
+    assert_string_equal(order[1], "b");
+    assert_string_equal(order[2], "c");
+    assert_non_null(a.result.payload);
+    assert_string_equal(get_string(json_object_get(b.result.error, "details"), "code"),
+                        "CONFIG_HASH_MISMATCH");
+    assert_string_equal(get_string(c.result.error, "message"),
+                        "config base hash required; re-run config.get and retry");
+    char *text = read_text(f->path);
+    assert_string_equal(text, first); /* byte for byte what a wrote */
+    free(text);
+    assert_string_equal(get_string(a.result.payload, "hash"), current_hash(cfg));
+    json_decref(a.result.payload);
+    json_decref(b.result.error);
+    json_decref(c.result.error);
+    cg_config_free(cfg);
+}
+
+static void test_reload_triggers_coalesce_and_queue_behind_writes(void **state)
+{
+    fixture *f = *state;
+    write_text(f->path, "{\"gateway\":{\"port\":19070,\"auth\":{\"token\":\"tok\"}}}");
+    cg_config *cfg = load_config(f, NULL);
+    write_text(f->path, "{\"gateway\":{\"port\":19071,\"auth\":{\"token\":\"tok\"}}}");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    reload_outcome reloads = {0};
+    assert_int_equal(cg_config_reload_async(cfg, &loop, record_reload, &reloads), 0); /* runs */
+    assert_int_equal(cg_config_reload_async(cfg, &loop, record_reload, &reloads), 0); /* waits */
+    assert_int_equal(cg_config_reload_async(cfg, &loop, record_reload, &reloads), 1); /* joins */
+    assert_int_equal(reloads.calls, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(reloads.calls, 2);
+    assert_int_equal(reloads.results[0], 1); /* the edit */
+    assert_int_equal(reloads.results[1], 0); /* nothing new since */
+    assert_int_equal(cg_config_settings(cfg)->port, 19071);
+
+    /* A reload asked for while a write is queued reads what the write left: no change. */
+    write_outcome w = {0};
+    cg_config_write_async(cfg, &loop, CG_CONFIG_PATCH, "{\"gateway\":{\"port\":19072}}",
+                          current_hash(cfg), record_write, &w);
+    reloads = (reload_outcome){0};
+    assert_int_equal(cg_config_reload_async(cfg, &loop, record_reload, &reloads), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(w.calls, 1);
+    assert_non_null(w.result.payload);
+    assert_int_equal(reloads.calls, 1);
+    assert_int_equal(reloads.results[0], 0);
+    assert_int_equal(cg_config_settings(cfg)->port, 19072);
+
+    /* Invalid: -1, the running settings stay. */
+    write_text(f->path, "{\"gateway\":{\"port\":0}}");
+    reloads = (reload_outcome){0};
+    cg_config_reload_async(cfg, &loop, record_reload, &reloads);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(reloads.results[0], -1);
+    assert_false(cg_config_valid(cfg));
+    assert_int_equal(cg_config_settings(cfg)->port, 19072);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    json_decref(w.result.payload);
+    cg_config_free(cfg);
+}
+
+/* Feeds the FIFO at the config path from the loop: only a loop that is not blocked by
+ * the job reading it gets here. */
+typedef struct fifo_feed {
+    uv_timer_t timer;
+    const char *path;
+    const char *text;
+} fifo_feed;
+
+static void feed_fifo(uv_timer_t *timer)
+{
+    fifo_feed *feed = timer->data;
+    int fd = open(feed->path, O_WRONLY); /* the job has it open for reading, or soon will */
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, feed->text, strlen(feed->text)), (ssize_t)strlen(feed->text));
+    close(fd);
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void start_feeding(uv_loop_t *loop, fifo_feed *feed, const char *path, const char *text)
+{
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    feed->path = path;
+    feed->text = text;
+    uv_timer_init(loop, &feed->timer);
+    feed->timer.data = feed;
+    uv_timer_start(&feed->timer, feed_fifo, 20, 0);
+}
+
+static void test_disk_work_runs_off_the_loop(void **state)
+{
+    fixture *f = *state;
+    alarm(30); /* a job on the loop thread would block it for good */
+    const char *original = "{\"gateway\":{\"port\":19080,\"auth\":{\"token\":\"tok\"}}}";
+    write_text(f->path, original);
+    cg_config *cfg = load_config(f, NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+
+    /* A reload reads the FIFO on the thread pool while the loop feeds it. */
+    fifo_feed feed;
+    const char *edited = "{\"gateway\":{\"port\":19081,\"auth\":{\"token\":\"tok\"}}}";
+    start_feeding(&loop, &feed, f->path, edited);
+    reload_outcome reloads = {0};
+    cg_config_reload_async(cfg, &loop, record_reload, &reloads);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(reloads.results[0], 1);
+    assert_int_equal(cg_config_settings(cfg)->port, 19081);
+
+    /* A write re-reads the disk before writing: the same, then it replaces the FIFO. */
+    start_feeding(&loop, &feed, f->path, edited);
+    write_outcome w = {0};
+    cg_config_write_async(cfg, &loop, CG_CONFIG_PATCH, "{\"gateway\":{\"port\":19082}}",
+                          current_hash(cfg), record_write, &w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_non_null(w.result.payload);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(cg_config_settings(cfg)->port, 19082);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    alarm(0);
+    json_decref(w.result.payload);
     cg_config_free(cfg);
 }
 
@@ -549,8 +821,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_patch_noop_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patch_writes_and_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_placeholder_round_trip_and_apply, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_first_write_needs_no_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_write_takes_no_hash_or_the_no_file_hash, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_read_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_run_in_order_against_the_state_their_turn_finds,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_triggers_coalesce_and_queue_behind_writes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_work_runs_off_the_loop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 /* Unit tests of the config store's document operations: RFC 7396 merge patch (the RFC's
- * appendix A examples), changed-path listing, redaction and placeholder restore, schema
+ * appendix A examples), changed-path listing, redaction and placeholder restore (for
+ * every path config.schema's uiHints mark sensitive, enumerated from the payload so a
+ * path added later is covered too), issue messages that never carry a secret, schema
  * validation with "${VAR}" substitution, and the config.schema payload. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,33 +86,204 @@ static void test_redaction(void **state)
 {
     json_t *doc =
         parse("{\"gateway\":{\"port\":1,\"auth\":{\"token\":\"t\",\"password\":\"p\"},"
-              "\"remote\":{\"token\":\"not-listed\"}},"
+              "\"remote\":{\"url\":\"wss://x\"}},"
               "\"models\":{\"providers\":{\"openai\":{\"apiKey\":\"sk\",\"baseUrl\":\"u\"}}},"
-              "\"channels\":[{\"botToken\":\"b\",\"secret\":42,\"name\":\"n\"}],"
-              "\"other\":{\"secret\":{\"nested\":\"kept\"}}}");
+              "\"list\":[{\"botToken\":\"b\",\"secret\":42,\"name\":\"n\"}],"
+              "\"other\":{\"secret\":{\"nested\":\"hidden\"},\"password\":null}}");
     size_t count;
     json_t *redacted = cg_config_redact_counted(doc, &count);
-    assert_int_equal(count, 5);
-    assert_json_eq(redacted,
-                   "{\"gateway\":{\"port\":1,\"auth\":{\"token\":\"" CG_REDACTED "\",\"password\":"
-                   "\"" CG_REDACTED "\"},\"remote\":{\"token\":\"not-listed\"}},"
-                   "\"models\":{\"providers\":{\"openai\":{\"apiKey\":\"" CG_REDACTED "\","
-                   "\"baseUrl\":\"u\"}}},"
-                   "\"channels\":[{\"botToken\":\"" CG_REDACTED "\",\"secret\":\"" CG_REDACTED "\","
-                   "\"name\":\"n\"}],\"other\":{\"secret\":{\"nested\":\"kept\"}}}");
+    assert_int_equal(count, 6);
+    assert_json_eq(
+        redacted, "{\"gateway\":{\"port\":1,\"auth\":{\"token\":\"" CG_REDACTED "\",\"password\":"
+                  "\"" CG_REDACTED "\"},\"remote\":{\"url\":\"wss://x\"}},"
+                  "\"models\":{\"providers\":{\"openai\":{\"apiKey\":\"" CG_REDACTED "\","
+                  "\"baseUrl\":\"u\"}}},"
+                  "\"list\":[{\"botToken\":\"" CG_REDACTED "\",\"secret\":\"" CG_REDACTED "\","
+                  "\"name\":\"n\"}],\"other\":{\"secret\":\"" CG_REDACTED "\",\"password\":null}}");
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(doc, "gateway"), "auth"), "token")),
                         "t"); /* the original is not touched */
 
     /* The redacted document sent back restores to the original. */
     json_t *issues = json_array();
-    size_t restored = cg_config_restore_redacted(redacted, doc, issues);
-    assert_int_equal(restored, 5);
+    size_t restored;
+    json_t *back = cg_config_restore_redacted(redacted, doc, issues, &restored);
+    assert_int_equal(restored, 6);
     assert_int_equal(json_array_size(issues), 0);
-    assert_true(json_equal(redacted, doc));
+    assert_true(json_equal(back, doc));
+    json_decref(back);
     json_decref(redacted);
     json_decref(issues);
     json_decref(doc);
+}
+
+/* Sets value at a uiHints path pattern in doc: "*" becomes the key "k", "name[]" an array
+ * holding one element. Returns the concrete dotted path (array elements by index). */
+static char *set_at_pattern(json_t *doc, const char *pattern, json_t *value)
+{
+    char *segments = strdup(pattern), *save = NULL;
+    char concrete[512] = "";
+    json_t *node = doc;
+    char *segment = strtok_r(segments, ".", &save);
+    while (segment) {
+        char *next = strtok_r(NULL, ".", &save);
+        size_t len = strlen(segment);
+        bool elements = len > 2 && !strcmp(segment + len - 2, "[]");
+        if (elements) segment[len - 2] = 0;
+        const char *key = strcmp(segment, "*") ? segment : "k";
+        snprintf(concrete + strlen(concrete), sizeof concrete - strlen(concrete), "%s%s%s",
+                 *concrete ? "." : "", key, elements ? ".0" : "");
+        json_t *child = json_object_get(node, key);
+        if (elements) {
+            if (!child) json_object_set_new(node, key, child = json_array());
+            if (!next) {
+                json_array_append_new(child, value);
+                break;
+            }
+            if (!json_array_size(child)) json_array_append_new(child, json_object());
+            node = json_array_get(child, 0);
+        } else if (!next) {
+            json_object_set_new(node, key, value);
+        } else {
+            if (!child) json_object_set_new(node, key, child = json_object());
+            node = child;
+        }
+        segment = next;
+    }
+    free(segments);
+    return strdup(concrete);
+}
+
+static const json_t *value_at(const json_t *doc, const char *concrete)
+{
+    char *keys = strdup(concrete), *save = NULL;
+    const json_t *node = doc;
+    for (char *key = strtok_r(keys, ".", &save); key && node; key = strtok_r(NULL, ".", &save))
+        node = json_is_array(node) ? json_array_get(node, strtoul(key, NULL, 10))
+                                   : json_object_get(node, key);
+    free(keys);
+    return node;
+}
+
+/* The sensitive paths of config.schema's uiHints (new ref). */
+static json_t *sensitive_hint_paths(void)
+{
+    json_t *payload = cg_config_schema();
+    json_t *paths = json_array();
+    const char *path;
+    json_t *hint;
+    json_object_foreach(json_object_get(payload, "uiHints"), path, hint)
+    {
+        if (json_is_true(json_object_get(hint, "sensitive")))
+            json_array_append_new(paths, json_string(path));
+    }
+    json_decref(payload);
+    return paths;
+}
+
+static void test_every_sensitive_hint_is_redacted_and_restored(void **state)
+{
+    json_t *paths = sensitive_hint_paths();
+    /* Those the real gateway marks, and the key names, are among them. */
+    static const char *const expected[] = {
+        "gateway.auth.token",
+        "gateway.auth.password",
+        "channels.*.token",
+        "channels.*.botToken",
+        "channels.*.webhookSecret",
+        "channels.*.accounts.*.botToken",
+        "models.providers.*.apiKey",
+        "models.providers.*.headers.*",
+        "hooks.token",
+        "hooks.mappings[].sessionKey",
+        "mcp.servers.*.env.*",
+        "plugins.entries.*.config.webSearch.apiKey",
+        "tools.media.models[].request.tls.key",
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        bool found = false;
+        for (size_t j = 0; j < json_array_size(paths); j++)
+            found |= !strcmp(json_string_value(json_array_get(paths, j)), expected[i]);
+        if (!found) fail_msg("uiHints do not mark %s sensitive", expected[i]);
+    }
+    size_t i;
+    json_t *path;
+    json_array_foreach(paths, i, path)
+    {
+        const char *pattern = json_string_value(path);
+        json_t *values[] = {json_sprintf("secret-%zu-value", i), json_integer(4242424242),
+                            json_pack("{s:s}", "id", "nested-secret")};
+        const char *markers[] = {"-value", "4242424242", "nested-secret"};
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+            json_t *doc = json_object();
+            char *concrete = set_at_pattern(doc, pattern, json_incref(values[v]));
+            size_t count;
+            json_t *redacted = cg_config_redact_counted(doc, &count);
+            const json_t *shown = value_at(redacted, concrete);
+            if (count != 1 || !json_is_string(shown) ||
+                strcmp(json_string_value(shown), CG_REDACTED))
+                fail_msg("%s (%s) is not redacted", pattern, concrete);
+            char *text = json_dumps(redacted, JSON_COMPACT);
+            if (strstr(text, markers[v])) fail_msg("%s: the value leaks in %s", pattern, text);
+            json_t *issues = json_array();
+            size_t restored;
+            json_t *back = cg_config_restore_redacted(redacted, doc, issues, &restored);
+            if (restored != 1 || json_array_size(issues) || !json_equal(back, doc))
+                fail_msg("%s: the placeholder does not restore %s", pattern, markers[v]);
+            free(text);
+            free(concrete);
+            json_decref(back);
+            json_decref(issues);
+            json_decref(redacted);
+            json_decref(doc);
+            json_decref(values[v]);
+        }
+    }
+    json_decref(paths);
+}
+
+static void test_named_secrets_of_the_issue(void **state)
+{
+    json_t *doc = parse("{\"channels\":{\"telegram\":{\"token\":\"tg-1\",\"botToken\":\"tg-2\","
+                        "\"webhookSecret\":\"tg-3\",\"accounts\":{\"a\":{\"botToken\":\"tg-4\"}}}},"
+                        "\"models\":{\"providers\":{\"x\":{\"headers\":{\"Authorization\":"
+                        "\"Bearer hd-5\"}}}},\"hooks\":{\"token\":\"hk-6\"}}");
+    size_t count;
+    json_t *redacted = cg_config_redact_counted(doc, &count);
+    assert_int_equal(count, 6);
+    char *text = json_dumps(redacted, JSON_COMPACT);
+    assert_null(strstr(text, "tg-"));
+    assert_null(strstr(text, "hd-5"));
+    assert_null(strstr(text, "hk-6"));
+    free(text);
+    json_decref(redacted);
+    json_decref(doc);
+}
+
+/* Issues never carry a value found at a sensitive path, nor text around a parse error. */
+static void test_issues_never_carry_secrets(void **state)
+{
+    static const char *const documents[] = {
+        "{\"gateway\":{\"auth\":{\"token\":{\"source\":\"env\",\"id\":\"LEAK-1\"}}}}",
+        "{\"gateway\":{\"auth\":{\"password\":[\"LEAK-2\"]}}}",
+        "{\"models\":{\"providers\":{\"p\":{\"apiKey\":{\"id\":\"LEAK-3\"}}}}}",
+        "{\"gateway\":{\"auth\":{\"token\":\"LEAK-4",
+        "{\"gateway\":{\"auth\":{\"token\":\"LEAK-5\" \"mode\":\"token\"}}}",
+        "{\"gateway\":{\"auth\":{\"token\":LEAK-6}}}",
+        "{\"hooks\":{\"token\":\"LEAK-7\",\"token\":\"LEAK-8\"}}",
+        "{\"channels\":{\"x\":{\"token\":\"LEAK-9\\u0000\"}},\"gateway\":{\"port\":\"80\"}}",
+    };
+    for (size_t i = 0; i < sizeof documents / sizeof documents[0]; i++) {
+        json_t *issues = json_array();
+        json_t *doc = cg_config_parse(documents[i], strlen(documents[i]), issues);
+        if (doc) json_decref(cg_config_resolve(doc, issues));
+        if (!json_array_size(issues)) fail_msg("%s: no issue", documents[i]);
+        char *text = json_dumps(issues, JSON_COMPACT);
+        if (strstr(text, "LEAK")) fail_msg("%s: issues carry the secret: %s", documents[i], text);
+        free(text);
+        json_decref(doc);
+        json_decref(issues);
+    }
 }
 
 static void test_restore_without_stored_value_is_an_issue(void **state)
@@ -119,7 +292,9 @@ static void test_restore_without_stored_value_is_an_issue(void **state)
     json_t *doc = parse("{\"gateway\":{\"auth\":{\"token\":\"" CG_REDACTED
                         "\",\"password\":\"" CG_REDACTED "\"}}}");
     json_t *issues = json_array();
-    cg_config_restore_redacted(doc, stored, issues);
+    size_t restored;
+    json_decref(cg_config_restore_redacted(doc, stored, issues, &restored));
+    assert_int_equal(restored, 1);
     assert_int_equal(json_array_size(issues), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(issues, 0), "path")),
                         "gateway.auth.password");
@@ -243,6 +418,9 @@ int main(void)
         cmocka_unit_test(test_merge_patch_rfc7396_examples),
         cmocka_unit_test(test_changed_paths),
         cmocka_unit_test(test_redaction),
+        cmocka_unit_test(test_every_sensitive_hint_is_redacted_and_restored),
+        cmocka_unit_test(test_named_secrets_of_the_issue),
+        cmocka_unit_test(test_issues_never_carry_secrets),
         cmocka_unit_test(test_restore_without_stored_value_is_an_issue),
         cmocka_unit_test(test_validation_issues),
         cmocka_unit_test(test_unknown_keys_pass_through),
