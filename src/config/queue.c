@@ -122,8 +122,8 @@ void cg_config_gate_pass(cg_config_gate *gate, const char *refusal)
         return;
     }
     cg_config_write_plan_drop(&job->write_plan);
-    job->write_plan.error = json_pack("{s:s, s:s, s:b}", "code", "UNAVAILABLE", "message",
-                                      refusal, "retryable", 0);
+    job->write_plan.error =
+        json_pack("{s:s, s:s, s:b}", "code", "UNAVAILABLE", "message", refusal, "retryable", 0);
     finish_job(job);
 }
 

@@ -112,7 +112,11 @@ static void admit(cg_conn *c, const char *id, const json_t *params, int protocol
     cg_clients_authenticated(c);
 
     json_t *methods = method_names(), *events = cg_gateway_event_names();
-    json_t *health = cg_gateway_health_snapshot(gw), *presence = cg_gateway_presence(gw);
+    /* Presence is for operators who may read it; others get [] (as the real gateway). */
+    json_t *health = cg_gateway_health_snapshot(gw),
+           *presence = cg_scope_granted(role, scopes, CG_SCOPE_READ) && role == CG_ROLE_OPERATOR
+                           ? cg_gateway_presence(gw)
+                           : json_array();
     cg_hello_inputs in = {.protocol = protocol,
                           .conn_id = c->conn_id,
                           .methods = methods,

@@ -231,8 +231,8 @@ static int move_listeners(cg_gateway *gw, const cg_settings *next, SSL_CTX *tls,
 
 /* The TLS context `s` asks for, making a self-signed certificate if needed (blocking:
  * key generation and fsync). NULL with err on failure. */
-static SSL_CTX *tls_context(const cg_settings *s, const char *state_dir, bool *generated,
-                            char *err, size_t errlen)
+static SSL_CTX *tls_context(const cg_settings *s, const char *state_dir, bool *generated, char *err,
+                            size_t errlen)
 {
     cg_tls_files files;
     if (cg_tls_paths(s->tls_cert_path, s->tls_key_path, state_dir, &files, err, errlen) != 0)

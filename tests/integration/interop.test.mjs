@@ -11,10 +11,21 @@ import { startGateway, runClawgate, freePort } from './lib/gateway.mjs';
 import { OPENCLAW_BIN, PEER_NODE_BIN_DIR } from './lib/peer.mjs';
 import { validate, HEALTH_DEF } from './lib/schema.mjs';
 
-/** Runs the real `openclaw` CLI with a throw-away HOME. Resolves {code, stdout, stderr, json}. */
-function openclaw(args, { timeoutMs = 60000 } = {}) {
+/**
+ * Runs the real `openclaw` CLI with a throw-away HOME. With `gateway` ({port, token}) the
+ * HOME holds the CLI's own config pointing at it and OPENCLAW_GATEWAY_URL/TOKEN are set,
+ * as REFERENCE.md says (else status-style commands answer from local files).
+ * Resolves {code, stdout, stderr, json}.
+ */
+function openclaw(args, { timeoutMs = 60000, gateway } = {}) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'clawgate-cli-home-'));
   const env = { PATH: `${PEER_NODE_BIN_DIR}:${process.env.PATH}`, HOME: home, TMPDIR: os.tmpdir(), NO_COLOR: '1' };
+  if (gateway) {
+    fs.mkdirSync(path.join(home, '.openclaw'));
+    fs.writeFileSync(path.join(home, '.openclaw', 'openclaw.json'), JSON.stringify({ gateway: { mode: 'local', port: gateway.port, auth: { mode: 'token', token: gateway.token } } }));
+    env.OPENCLAW_GATEWAY_URL = `ws://127.0.0.1:${gateway.port}`;
+    env.OPENCLAW_GATEWAY_TOKEN = gateway.token;
+  }
   return new Promise((resolve, reject) => {
     const p = spawn(OPENCLAW_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = ''; let stderr = '';
@@ -61,6 +72,38 @@ describe('the real OpenClaw CLI against clawgate', { skip: !fs.existsSync(OPENCL
     const r = await openclaw(['gateway', 'call', 'health', '--url', gw.url, '--token', 'wrong', '--json']);
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, /AUTH_TOKEN_MISMATCH|token mismatch/);
+  });
+
+  // The everyday status commands (issue 6): what they print against the real gateway is
+  // in tests/fixtures/real-gateway/cli-*.stdout.txt.
+  test('openclaw gateway status --require-rpc: read probe ok, gateway version shown', async () => {
+    const r = await openclaw(['gateway', 'status', '--require-rpc'], { gateway: gw });
+    assert.equal(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stdout, /Read probe: ok/);
+    assert.match(r.stdout, /Gateway version: 0\.1\.0/);
+  });
+
+  test('openclaw status and status --json', async () => {
+    const r = await openclaw(['status'], { gateway: gw });
+    assert.equal(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stdout, /Gateway\s+│ local · ws:\/\/127\.0\.0\.1:\d+ .*reachable/);
+    const j = await openclaw(['status', '--json'], { gateway: gw });
+    assert.equal(j.code, 0, `exit ${j.code}\nstdout:\n${j.stdout}\nstderr:\n${j.stderr}`);
+    assert.ok(j.json, `status --json prints JSON:\n${j.stdout.slice(0, 2000)}`);
+  });
+
+  test('openclaw system presence: the gateway lists itself', async () => {
+    const r = await openclaw(['system', 'presence'], { gateway: gw });
+    assert.equal(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    const list = parseJson(r.stdout, 'system presence');
+    assert.equal(list[0].mode, 'gateway');
+    assert.equal(list[0].reason, 'self');
+  });
+
+  test('openclaw system heartbeat last: null before any heartbeat', async () => {
+    const r = await openclaw(['system', 'heartbeat', 'last'], { gateway: gw });
+    assert.equal(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'null');
   });
 });
 

@@ -66,8 +66,9 @@ describe('presence', () => {
     watcher.close();
   });
 
-  test('presence events need operator.read; nodes-only connections do not get them', async () => {
+  test('presence needs operator.read: no events and an empty snapshot without it', async () => {
     const noScope = await connectClient(gw, { params: { scopes: [] } });
+    assert.deepEqual(noScope.hello.snapshot.presence, [], 'snapshot filtered per recipient, as the real gateway');
     const from = noScope.events.length;
     const other = await connectClient(gw, { params: { client: { ...TEST_CLIENT, instanceId: 'inst-2' } } });
     other.close();
