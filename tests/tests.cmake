@@ -23,3 +23,6 @@ endforeach()
 
 # docs/methods.md is generated from the method table; this fails when it is stale.
 add_test(NAME docs.methods COMMAND ${CMAKE_SOURCE_DIR}/scripts/gen-methods-doc.sh $<TARGET_FILE:clawgate> --check)
+
+# Layers call one way (docs/design.md): this fails when an include goes up.
+add_test(NAME docs.layers COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-layers.sh)
