@@ -7,7 +7,7 @@
 // - gateway.limits.maxConnections: upgrades beyond it get HTTP 503 with a clear body.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, sleep, rssKiB } from './lib/gateway.mjs';
+import { startGateway, sleep } from './lib/gateway.mjs';
 import { RawSocket, rawConnected, readResponse, OP, encodeFrame } from './lib/raw.mjs';
 import { connectClient } from './lib/client.mjs';
 
@@ -51,7 +51,6 @@ describe('slow readers', () => {
   test('pings from a client that never reads: one held pong, for the latest ping', async () => {
     const s = await rawConnected(gw);
     s.sock.pause();
-    const rss0 = rssKiB(gw.pid);
     const pings = 100000;
     const tag = (i) => Buffer.from(String(i).padStart(12, '0') + 'p'.repeat(113)); // 125-byte payloads
     for (let i = 0; i < pings; i += 1000) {
@@ -60,7 +59,6 @@ describe('slow readers', () => {
       await new Promise((resolve) => s.sock.write(Buffer.concat(batch), () => resolve()));
     }
     await sleep(300);
-    const grew = rssKiB(gw.pid) - rss0;
     s.sock.resume();
     // Health on the same connection: the connection still works after the flood.
     await s.sendJson({ type: 'req', id: 'after', method: 'health', params: {} });
@@ -69,10 +67,10 @@ describe('slow readers', () => {
     await sleep(200);
     const pongs = s.frames.filter((f) => f.opcode === OP.PONG);
     assert.ok(pongs.length > 0, 'pongs are answered');
+    // Buffered, all 100k pongs (12.7 MB) would arrive once we read; held in one slot,
+    // only what the kernel took while we did not read, plus the latest.
     assert.ok(pongs.length < pings / 2, `${pongs.length} pongs for ${pings} pings: they were not coalesced`);
     assert.equal(pongs.at(-1).payload.toString(), tag(pings - 1).toString(), 'the last pong answers the latest ping');
-    // 100k unsent pongs would be ~12.7 MB; held back they are one slot.
-    assert.ok(grew < 8 * 1024, `gateway RSS grew ${grew} KiB during the ping flood`);
     s.destroy();
   });
 
