@@ -1,5 +1,6 @@
 /* logs.tail: the gateway's own log, read by cursor (src/methods/logs.c registers the
- * method; src/methods/logs_tail.c holds the file logic, which needs no gateway). */
+ * method and runs it off the loop; src/methods/logs_tail.c holds the file logic, which
+ * needs no gateway). */
 #ifndef CG_METHODS_LOGS_H
 #define CG_METHODS_LOGS_H
 
@@ -24,7 +25,8 @@ extern const cg_method cg_methods_logs[];
  * lines keeps the newest (truncated). A cursor past the size: reset, then as without
  * one. The returned cursor is the offset after the last whole line; a trailing partial
  * line is left for the next call. Reads at most max_bytes + 1 bytes. limit and
- * max_bytes must be >= 1, cursor >= 0. NULL with errno set when the file can't be read. */
+ * max_bytes must be >= 1, cursor >= 0. NULL with errno set when the file can't be read.
+ * Shares no state, so any thread may call it (logs.tail runs it on the thread pool). */
 json_t *cg_logs_tail_file(const char *path, bool has_cursor, int64_t cursor, int64_t limit,
                           int64_t max_bytes);
 
