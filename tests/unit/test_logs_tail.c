@@ -2,7 +2,8 @@
  * range, at the end and past the end, the maxBytes skip, limit truncation, partial
  * first and trailing lines, a missing file and non-UTF-8 content; and the method
  * table row with its strict params check. Files are written byte for byte into a temp
- * dir, so offsets in the assertions are exact. */
+ * dir, so offsets in the assertions are exact. Last, the tail against the live log while
+ * its writer thread appends: cursors chain with no line lost, repeated or cut. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +13,13 @@
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "methods/logs.h"
 
@@ -375,6 +378,52 @@ static void test_method_row_and_params(void **state)
     }
 }
 
+#define APPENDED_LINES 5000
+
+static void *append_numbered_lines(void *arg)
+{
+    for (int n = 0; n < APPENDED_LINES; n++)
+        cg_log(CG_LOG_INFO, "test", "appended", json_pack("{s:i}", "n", n));
+    return NULL;
+}
+
+/* The writer appends batches of whole lines with writev(2) while the tail reads: a read
+ * may end inside a batch or a line, and the partial line must wait for the next call.
+ * 5,000 lines of ~90 bytes stay under maxBytes and limit, so nothing may be skipped. */
+static void test_tail_while_the_writer_appends(void **state)
+{
+    tail_fixture *fx = *state;
+    assert_int_equal(cg_log_open(fx->dir, 0), 0);
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, append_numbered_lines, NULL), 0);
+    alarm(60);
+    int64_t cursor = 0;
+    json_int_t next = 0;
+    while (next < APPENDED_LINES) {
+        tail_view v =
+            tail(cg_log_path(), true, cursor, CG_LOGS_TAIL_MAX_LIMIT, CG_LOGS_TAIL_MAX_MAX_BYTES);
+        assert_false(v.reset);
+        assert_false(v.truncated);
+        for (size_t i = 0; i < json_array_size(v.lines); i++) {
+            json_t *line = json_loads(json_string_value(json_array_get(v.lines, i)), 0, NULL);
+            assert_non_null(line);
+            assert_int_equal(json_integer_value(json_object_get(line, "n")), next);
+            next++;
+            json_decref(line);
+        }
+        cursor = v.cursor;
+        json_decref(v.result);
+    }
+    alarm(0);
+    pthread_join(writer, NULL);
+    cg_log_close();
+    char logs[128];
+    snprintf(logs, sizeof logs, "%s/logs/clawgate.log", fx->dir);
+    assert_int_equal(unlink(logs), 0);
+    snprintf(logs, sizeof logs, "%s/logs", fx->dir);
+    assert_int_equal(rmdir(logs), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_lines_and_invalid_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_file_small_window, setup, teardown),
         cmocka_unit_test(test_method_row_and_params),
+        cmocka_unit_test_setup_teardown(test_tail_while_the_writer_appends, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
