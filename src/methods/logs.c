@@ -6,15 +6,15 @@
  *
  * The work runs off the loop: reading up to 1 MB and building up to 5,000 strings took
  * tens of milliseconds, during which every other client waited. The handler checks the
- * params, defers the request (cg_req_defer) and queues a job on libuv's thread pool that
- * does the read (cg_logs_tail_file on a copy of cg_log_path()) and the serialization of
- * the result to text; back on the loop the text goes out as is (cg_req_ok_raw). The
- * job and the request point at each other: if the registry ends the request first (the
+ * params, defers the request (cg_req_defer) and queues a job on libuv's thread pool
+ * that reads the window and writes the result as JSON text (cg_logs_tail_file, on a copy
+ * of cg_log_path()); back on the loop the text goes out as is (cg_req_ok_raw). The job
+ * and the request point at each other: if the registry ends the request first (the
  * connection closed, the deadline passed, the gateway is stopping) the cancel hook
  * clears the job's pointer and cancels the job if it has not started, and the
- * after-work callback then only frees. The job's jansson allocations on the pool thread
- * are not charged to any parse budget: json_budget.c's counter is thread-local and only
- * active inside cg_json_parse, which never runs on that thread at the same time. */
+ * after-work callback then only frees. The job makes no jansson allocations, so the
+ * JSON budget (json_budget.c: a thread-local counter, active only inside cg_json_parse,
+ * which shares the pool's threads) neither counts nor limits it. */
 #include "methods/logs.h"
 
 #include <errno.h>
@@ -67,7 +67,8 @@ typedef struct tail_job {
     cg_req *req; /* NULL once the registry has ended the request */
     char *path;
     logs_tail_params params;
-    char *payload; /* the serialized LogsTailResult, or NULL with read_errno set */
+    char *payload; /* the LogsTailResult as JSON text, or NULL with read_errno set */
+    size_t payload_len;
     int read_errno;
 } tail_job;
 
@@ -76,21 +77,16 @@ static void tail_work(uv_work_t *work)
 {
     tail_job *job = work->data;
     const logs_tail_params *p = &job->params;
-    json_t *result = cg_logs_tail_file(job->path, p->has_cursor, p->cursor, p->limit, p->max_bytes);
-    if (!result) {
-        job->read_errno = errno;
-        return;
-    }
-    job->payload = json_dumps(result, JSON_COMPACT);
-    json_decref(result);
-    if (!job->payload) job->read_errno = ENOMEM;
+    job->payload = cg_logs_tail_file(job->path, p->has_cursor, p->cursor, p->limit, p->max_bytes,
+                                     &job->payload_len);
+    if (!job->payload) job->read_errno = errno;
 }
 
 static void tail_done(uv_work_t *work, int status)
 {
     tail_job *job = work->data;
     if (job->req && job->payload) {
-        cg_req_ok_raw(job->req, job->payload, strlen(job->payload));
+        cg_req_ok_raw(job->req, job->payload, job->payload_len);
     } else if (job->req) {
         char message[300];
         snprintf(message, sizeof message, "cannot read gateway log: %s", strerror(job->read_errno));
