@@ -96,14 +96,18 @@ static const char *level_name(cg_log_level level)
     return "info";
 }
 
-/* "21:41:20.123 info  gateway: listening {"port":18789}" */
-static void echo_to_stderr(const char *time, const char *level, const char *subsystem,
-                           const char *message, const json_t *fields)
+/* The short human form, malloc'd (NULL on failure):
+ * "21:41:20.123 info  gateway: listening {"port":18789}\n" */
+static char *human_form(const char *time, const char *level, const char *subsystem,
+                        const char *message, const json_t *fields)
 {
     char *extra = json_object_size(fields) ? json_dumps(fields, JSON_COMPACT) : NULL;
-    fprintf(stderr, "%s %-5s %s: %s%s%s\n", time + 11, level, subsystem, message, extra ? " " : "",
-            extra ? extra : "");
+    char *text;
+    if (asprintf(&text, "%s %-5s %s: %s%s%s\n", time + 11, level, subsystem, message,
+                 extra ? " " : "", extra ? extra : "") < 0)
+        text = NULL;
     free(extra);
+    return text;
 }
 
 /* A message that is not valid UTF-8 (say, a raw header value) is kept with its non-ASCII
@@ -134,28 +138,21 @@ static log_line *format_line(const char *time, const char *level, const char *su
     /* Most lines fit the stack buffer: then the node is the only allocation. */
     char stack[1024];
     size_t len = json_dumpb(obj, stack, sizeof stack, JSON_COMPACT);
-    char *echo_text = NULL;
-    int echo_len = 0;
-    if (len > 0 && echo) {
-        char *extra = json_object_size(fields) ? json_dumps(fields, JSON_COMPACT) : NULL;
-        echo_len = asprintf(&echo_text, "%s %-5s %s: %s%s%s\n", time + 11, level, subsystem,
-                            message, extra ? " " : "", extra ? extra : "");
-        free(extra);
-        if (echo_len < 0) echo_len = 0;
-    }
+    char *echo_text = len > 0 && echo ? human_form(time, level, subsystem, message, fields) : NULL;
+    size_t echo_len = echo_text ? strlen(echo_text) : 0;
     log_line *line = NULL;
     if (len > 0) {
-        line = cg_xmalloc(sizeof *line + len + 1 + (size_t)echo_len);
+        line = cg_xmalloc(sizeof *line + len + 1 + echo_len);
         line->next = NULL;
         line->seq = 0;
         line->len = len + 1;
-        line->echo_len = (size_t)echo_len;
+        line->echo_len = echo_len;
         if (len <= sizeof stack)
             memcpy(line->data, stack, len);
         else
             json_dumpb(obj, line->data, len, JSON_COMPACT);
         line->data[len] = '\n';
-        if (echo_len > 0) memcpy(line->data + len + 1, echo_text, (size_t)echo_len);
+        if (echo_len > 0) memcpy(line->data + len + 1, echo_text, echo_len);
     }
     free(echo_text);
     json_decref(obj);
@@ -178,21 +175,19 @@ static void append_line(log_line *line)
     pending_bytes += line_bytes(line);
 }
 
-typedef enum { LINE_QUEUED, LINE_DROPPED, NO_WRITER } enqueue_result;
-
-/* Takes the line (queued or freed) unless there is no writer. */
-static enqueue_result enqueue(log_line *line)
+/* Takes the line (queued, or dropped and freed); false when there is no writer. */
+static bool enqueue(log_line *line)
 {
     pthread_mutex_lock(&log_mutex);
     if (!log_running) {
         pthread_mutex_unlock(&log_mutex);
-        return NO_WRITER;
+        return false;
     }
     if (pending_bytes > 0 && pending_bytes + line_bytes(line) > max_pending_bytes) {
         dropped_lines++;
         pthread_mutex_unlock(&log_mutex);
         free(line);
-        return LINE_DROPPED;
+        return true;
     }
     bool was_empty = queue_head == NULL;
     line->seq = ++queued_seq;
@@ -200,7 +195,7 @@ static enqueue_result enqueue(log_line *line)
     /* The writer only sleeps on an empty queue. */
     if (was_empty) pthread_cond_signal(&log_wake);
     pthread_mutex_unlock(&log_mutex);
-    return LINE_QUEUED;
+    return true;
 }
 
 /* ---- the writer thread ---- */
@@ -455,9 +450,11 @@ void cg_log(cg_log_level level, const char *subsystem, const char *message, json
     }
     log_line *line =
         format_line(time, level_str, subsystem, message, fields, atomic_load(&echo_lines));
-    if (!line || enqueue(line) == NO_WRITER) {
+    if (!line || !enqueue(line)) {
         free(line);
-        echo_to_stderr(time, level_str, subsystem, message, fields);
+        char *text = human_form(time, level_str, subsystem, message, fields);
+        if (text) fputs(text, stderr);
+        free(text);
     }
     json_decref(fields);
 }
