@@ -10,10 +10,12 @@
 # previous answer); and with the first tail loop and the patch loop at once. Each load
 # is its own cg-loadgen process, so parsing 1 MB answers never delays the health client.
 #
-# Gateways, one after the other: clawgate ($CG, default $BUILD/clawgate); the same
-# scenario against a second clawgate binary when $CG_BASELINE is set (say, a build of
-# main, for a before/after); and the real OpenClaw gateway when the reference peer is
-# installed (it keeps its log where logging.file says, here in the throw-away HOME).
+# Gateways, one running at a time: clawgate ($CG, default $BUILD/clawgate) and, when
+# $CG_BASELINE is set, a second clawgate binary (say, a build of main, for a
+# before/after), each started afresh for every row and the two taking turns row by row,
+# so load from elsewhere on the machine drifts into both alike; then the real OpenClaw
+# gateway when the reference peer is installed, started once (it takes ~10 s; it keeps
+# its log where logging.file says, here in the throw-away HOME).
 # Prints a markdown table and writes it, with the raw loadgen output, to $OUT
 # (bench/results/loop-blocking.md). Knobs: BUILD, CG, CG_BASELINE, BENCH_SECONDS (10),
 # BENCH_WARMUP (1), BENCH_CONNECTIONS (32), LOG_FILL_BYTES (1500000), OUT,
@@ -75,7 +77,7 @@ background() {
   local who=$1 row=$2 name=$3 url=$4
   shift 4
   "$LG" --url "$url" --token "$TOKEN" --connections 1 --inflight 1 \
-    --duration $((WARMUP + SECONDS_PER_RUN + 30)) --warmup 0 "$@" \
+    --duration 100000 --warmup 0 "$@" \
     >"$TMP/$who.$row.$name" 2>>"$TMP/loadgen.err" &
   LOADERS+=($!)
 }
@@ -117,6 +119,18 @@ measure() {
   for r in $ROWS; do row "$who" "$url" "$r"; done
 }
 
+# The clawgate binaries take turns, row by row, each on a fresh gateway.
+measure_clawgates() {
+  local r who
+  for r in $ROWS; do
+    for who in "${TARGETS[@]}"; do
+      start_clawgate "${BIN[$who]}"
+      row "$who" "ws://127.0.0.1:$PORT" "$r"
+      stop_server
+    done
+  done
+}
+
 # start_clawgate <binary>: a fresh state dir with a config file (so config.get has a hash)
 # and a log already past $LOG_FILL bytes.
 start_clawgate() {
@@ -131,24 +145,17 @@ start_clawgate() {
   wait_ready "$PORT" "$(now_ms)" >/dev/null
 }
 
-TARGETS=()
-declare -A LABEL
-
-echo "clawgate ($CG)" >&2
-start_clawgate "$CG"
-measure cg "ws://127.0.0.1:$PORT"
-stop_server
-TARGETS+=(cg)
+TARGETS=(cg)
+declare -A LABEL BIN
+BIN[cg]=$CG
 LABEL[cg]="clawgate"
-
 if [ -n "$CG_BASELINE" ]; then
-  echo "baseline clawgate ($CG_BASELINE)" >&2
-  start_clawgate "$CG_BASELINE"
-  measure base "ws://127.0.0.1:$PORT"
-  stop_server
   TARGETS+=(base)
+  BIN[base]=$CG_BASELINE
   LABEL[base]="clawgate baseline"
 fi
+echo "clawgate ($CG)${CG_BASELINE:+ and baseline ($CG_BASELINE)}" >&2
+measure_clawgates
 
 OC_VERSION=""
 if [ -z "${SKIP_OPENCLAW:-}" ] && [ -x "$OPENCLAW" ] && [ -x "$NODE_BIN/node" ]; then
