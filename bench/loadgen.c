@@ -6,6 +6,12 @@
  * reached, and prints one JSON line: {method, connections, inflight, requests, errors,
  * seconds, rps, p50_ms, p90_ms, p99_ms, max_ms, connect_errors}.
  *
+ * Changing params: every "{{n}}" in --params becomes a request counter (0, 1, 2, ...), so
+ * each request can differ (a config.patch that changes a value each time). With
+ * --base-hash HASH (or auto: the hash of a config.get sent first) each request also gets
+ * params.baseHash, the newest `hash` seen in an ok answer, so config writes chain the
+ * way a real client's do; run those at 1 connection x 1 in flight.
+ *
  * Hold mode (--hold K): opens K connections, completes the handshake on each and idles
  * (connections refused as busy, HTTP 503/429, retry after 100 ms);
  * prints {"held":n,"failed":f,"seconds":t} once every attempt has finished, then holds
@@ -15,8 +21,9 @@
  * Design: one libuv loop, one thread (the gateway under test gets the other cores).
  * Each connection owns N slots; a request's id is its slot number, the slot keeps the
  * send time, and the response frees it and immediately reuses it, so the window never
- * drifts. Frames are built by copying a pre-rendered prefix and suffix around the id;
- * sends made while handling one read go out in a single write (ws_client batches).
+ * drifts. Frames are built by copying a pre-rendered prefix and suffix around the id
+ * (with changing params: the prefix, the id, the method part and this request's
+ * params); sends made while handling one read go out in a single write (ws_client batches).
  * Latencies go into a log-linear histogram (1 us resolution below 256 us, then 128
  * sub-buckets per power of two, under 0.8% error), so memory does not grow with the
  * number of requests. Connects are started at most --connect-concurrency at a time. */
@@ -113,14 +120,70 @@ struct loadgen {
     char prefix[32];
     char *suffix;
     size_t suffix_len;
+    /* Changing params (see the top): set when --params holds "{{n}}" or --base-hash is on. */
+    bool changing_params;
+    char *method_part; /* ","method":"m","params": */
+    uint64_t params_counter;
+    bool chain_hash, base_hash_auto; /* --base-hash given; "auto" (until config.get answers) */
+    char *base_hash;                 /* the newest hash; NULL: none yet (no config file) */
 };
 
 /* ---- requests ---- */
+
+#define BASE_HASH_ID "base-hash"
+
+/* This request's params: "{{n}}" replaced by the counter, baseHash set when chaining. */
+static void render_params(loadgen *lg, cg_buf *out)
+{
+    cg_buf text = {0};
+    char n[24];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)lg->params_counter++);
+    const char *p = lg->params_json;
+    for (const char *hit; (hit = strstr(p, "{{n}}")); p = hit + 5) {
+        cg_buf_append(&text, p, (size_t)(hit - p));
+        cg_buf_appends(&text, n);
+    }
+    cg_buf_appends(&text, p);
+    json_t *params = lg->base_hash ? json_loadb(text.data, text.len, 0, NULL) : NULL;
+    if (json_is_object(params)) {
+        json_object_set_new(params, "baseHash", json_string(lg->base_hash));
+        char *chained = json_dumps(params, JSON_COMPACT);
+        cg_buf_appends(out, chained);
+        free(chained);
+    } else {
+        cg_buf_append(out, text.data, text.len);
+    }
+    json_decref(params);
+    cg_buf_reset(&text);
+}
+
+static void send_changing_request(conn *c, int slot)
+{
+    loadgen *lg = c->lg;
+    cg_buf frame = {0};
+    char id[16];
+    snprintf(id, sizeof id, "%d", slot);
+    cg_buf_appends(&frame, lg->prefix);
+    cg_buf_appends(&frame, id);
+    cg_buf_appends(&frame, lg->method_part);
+    render_params(lg, &frame);
+    cg_buf_appends(&frame, "}");
+    c->sent_ns[slot] = cg_mono_ns();
+    if (cg_ws_client_send_text(c->ws, frame.data, frame.len) == 0)
+        lg->sent++;
+    else
+        c->sent_ns[slot] = 0;
+    cg_buf_reset(&frame);
+}
 
 static void send_request(conn *c, int slot)
 {
     loadgen *lg = c->lg;
     if (lg->stopping || (lg->count_limit && lg->sent >= lg->count_limit)) return;
+    if (lg->changing_params) {
+        send_changing_request(c, slot);
+        return;
+    }
     char stack[4096];
     char id[16];
     int idlen = snprintf(id, sizeof id, "%d", slot);
@@ -151,6 +214,12 @@ static void on_response(conn *c, json_t *frame)
     uint64_t now = cg_mono_ns();
     uint64_t sent = c->sent_ns[slot];
     c->sent_ns[slot] = 0;
+    const char *hash =
+        json_string_value(json_object_get(json_object_get(frame, "payload"), "hash"));
+    if (lg->chain_hash && hash && json_is_true(json_object_get(frame, "ok"))) {
+        free(lg->base_hash);
+        lg->base_hash = cg_strdup(hash);
+    }
     if (lg->measuring && sent >= lg->t_measure_ns) {
         hist_add(&lg->hist, (now - sent) / 1000);
         lg->completed++;
@@ -196,6 +265,35 @@ static void send_connect(conn *c)
     json_decref(frame);
 }
 
+/* --base-hash auto: config.get on the first ready connection; its answer starts the load. */
+static void request_base_hash(loadgen *lg)
+{
+    for (int i = 0; i < lg->open_total; i++) {
+        if (!lg->conns[i].ready) continue;
+        static const char req[] = "{\"type\":\"req\",\"id\":\"" BASE_HASH_ID
+                                  "\",\"method\":\"config.get\",\"params\":{}}";
+        cg_ws_client_send_text(lg->conns[i].ws, req, sizeof req - 1);
+        return;
+    }
+}
+
+/* A config.get without a file has no hash: the first write then needs none. */
+static void on_base_hash(loadgen *lg, json_t *frame)
+{
+    if (!json_is_true(json_object_get(frame, "ok"))) {
+        char *text = json_dumps(frame, JSON_COMPACT);
+        fprintf(stderr, "cg-loadgen: config.get failed: %s\n", text ? text : "?");
+        free(text);
+        stop(lg);
+        return;
+    }
+    const char *hash =
+        json_string_value(json_object_get(json_object_get(frame, "payload"), "hash"));
+    lg->base_hash = hash ? cg_strdup(hash) : NULL;
+    lg->base_hash_auto = false;
+    start_load(lg);
+}
+
 static void after_attempt(loadgen *lg)
 {
     if (lg->ready + lg->failed < lg->open_total) {
@@ -210,6 +308,8 @@ static void after_attempt(loadgen *lg)
     } else if (lg->ready == 0) {
         fprintf(stderr, "cg-loadgen: no connection could be established\n");
         stop(lg);
+    } else if (lg->base_hash_auto) {
+        request_base_hash(lg);
     } else {
         start_load(lg);
     }
@@ -225,7 +325,10 @@ static void on_message(cg_ws_client *ws, const char *data, size_t len, void *use
         return;
     }
     if (strcmp(type, "res") == 0) {
-        if (c->ready) {
+        const char *id = json_string_value(json_object_get(frame, "id"));
+        if (c->ready && id && strcmp(id, BASE_HASH_ID) == 0) {
+            on_base_hash(c->lg, frame);
+        } else if (c->ready) {
             on_response(c, frame);
         } else if (json_is_true(json_object_get(frame, "ok"))) {
             on_connected(c);
@@ -367,7 +470,7 @@ static void print_report(loadgen *lg)
 
 static const char usage[] =
     "usage: cg-loadgen --url ws[s]://HOST:PORT [--token T | --password P] [--ca-file PEM]\n"
-    "         [--method health] [--params JSON] [--scopes a,b]\n"
+    "         [--method health] [--params JSON] [--base-hash HASH|auto] [--scopes a,b]\n"
     "         [--connections 1] [--inflight 32] [--duration 10 | --count N] [--warmup 1]\n"
     "         [--connect-concurrency 32] [--timeout-ms 15000]\n"
     "       cg-loadgen --url ... --hold K [--hold-seconds S]   (0 = until SIGINT/SIGTERM)\n";
@@ -405,7 +508,8 @@ int main(int argc, char **argv)
                   .duration_s = 10,
                   .warmup_s = 1,
                   .connect_concurrency = 32};
-    const char *token = NULL, *password = NULL, *params = "{}", *scopes = NULL, *ca_file = NULL;
+    const char *token = NULL, *password = NULL, *params = "{}", *scopes = NULL, *ca_file = NULL,
+               *base_hash = NULL;
     double timeout_ms = 15000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -428,6 +532,8 @@ int main(int argc, char **argv)
             lg.method = v;
         else if (strcmp(a, "--params") == 0)
             params = v;
+        else if (strcmp(a, "--base-hash") == 0)
+            base_hash = v;
         else if (strcmp(a, "--scopes") == 0)
             scopes = v;
         else if (strcmp(a, "--connections") == 0 && num_arg(v, 1, 1e6, &d))
@@ -476,20 +582,28 @@ int main(int argc, char **argv)
         sc += n + (sc[n] == ',');
     }
 
-    /* The request frame is prefix + slot id + suffix. */
+    /* The request frame is prefix + slot id + suffix, where the suffix is the method
+     * part, the params and "}"; changing params are rendered between those per request. */
     snprintf(lg.prefix, sizeof lg.prefix, "{\"type\":\"req\",\"id\":\"");
     json_t *m = json_string(lg.method);
     char *method_json = json_dumps(m, JSON_ENCODE_ANY);
     json_decref(m);
+    cg_buf method_part = {0};
+    cg_buf_appends(&method_part, "\",\"method\":");
+    cg_buf_appends(&method_part, method_json);
+    cg_buf_appends(&method_part, ",\"params\":");
+    free(method_json);
+    lg.method_part = method_part.data;
     cg_buf suffix = {0};
-    cg_buf_appends(&suffix, "\",\"method\":");
-    cg_buf_appends(&suffix, method_json);
-    cg_buf_appends(&suffix, ",\"params\":");
+    cg_buf_appends(&suffix, lg.method_part);
     cg_buf_appends(&suffix, lg.params_json);
     cg_buf_appends(&suffix, "}");
-    free(method_json);
     lg.suffix = suffix.data;
     lg.suffix_len = suffix.len;
+    lg.chain_hash = base_hash != NULL;
+    lg.base_hash_auto = base_hash && strcmp(base_hash, "auto") == 0;
+    if (base_hash && !lg.base_hash_auto) lg.base_hash = cg_strdup(base_hash);
+    lg.changing_params = lg.chain_hash || strstr(lg.params_json, "{{n}}");
 
     cg_ws_url u;
     bool url_ok = cg_ws_url_parse(lg.url, &u);
@@ -536,6 +650,8 @@ int main(int argc, char **argv)
     free(lg.conns);
     free(lg.retry_queue);
     free(lg.suffix);
+    free(lg.method_part);
+    free(lg.base_hash);
     free(lg.params_json);
     json_decref(lg.auth);
     json_decref(lg.scopes);

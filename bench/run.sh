@@ -9,9 +9,17 @@
 # gateway does not serve TLS itself: n/a). Prints a markdown table and writes it to
 # bench/results/latest.md. Environment knobs: BUILD (default build), BENCH_SECONDS (10),
 # BENCH_WARMUP (1), BENCH_HOLD (5000), CLAWGATE_PEER_DIR (~/.cache/clawgate-peer).
+# `bench/run.sh --scenario loop-blocking` runs bench/loop_blocking.sh instead.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = "--scenario" ]; then
+  case "${2:-}" in
+    loop-blocking) exec "$ROOT/bench/loop_blocking.sh" ;;
+    *) echo "usage: $0 [--scenario loop-blocking]" >&2; exit 2 ;;
+  esac
+fi
+. "$ROOT/bench/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 CG=$BUILD/clawgate
 LG=$BUILD/cg-loadgen
@@ -40,14 +48,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-
-free_port() {
-  local p=$1
-  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-  echo "$p"
-}
-
 # VmRSS of one process, KiB.
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 
@@ -56,27 +56,6 @@ tree_rss_kb() {
   local total=0 pid
   for pid in $(ps -o pid= --ppid "$1") ; do total=$((total + $(tree_rss_kb "$pid"))); done
   echo $((total + $(rss_kb "$1" 2>/dev/null || echo 0)))
-}
-
-# Polls GET /readyz on 127.0.0.1:PORT until it answers 200; prints the ms elapsed since
-# $2 (a now_ms stamp). Plain HTTP through bash's /dev/tcp, so a probe spawns no process
-# (starting curl costs 6-60 ms on these machines, more than clawgate needs to start).
-wait_ready() {
-  local port=$1 t0=$2 line deadline=$(( $(now_ms) + 120000 ))
-  while [ "$(now_ms)" -lt "$deadline" ]; do
-    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
-      printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
-      IFS= read -r line <&3 || line=
-      exec 3<&-
-      if [[ $line == "HTTP/1.1 200"* ]]; then
-        echo $(( $(now_ms) - t0 ))
-        return 0
-      fi
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited" >&2; return 1; }
-  done
-  echo "not ready after 120 s" >&2
-  return 1
 }
 
 # The same for the TLS listener, with curl (not timed).
@@ -89,17 +68,6 @@ wait_ready_tls() {
   echo "TLS listener not ready" >&2
   return 1
 }
-
-stop_server() {
-  kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-  sleep 1
-}
-
-json_field() { sed -nE "s/.*\"$2\":([0-9.]+).*/\1/p" <<<"$1"; }
 
 declare -A R # results: R[<who>.<metric>]
 

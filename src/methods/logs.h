@@ -1,10 +1,11 @@
 /* logs.tail: the gateway's own log, read by cursor (src/methods/logs.c registers the
- * method; src/methods/logs_tail.c holds the file logic, which needs no gateway). */
+ * method and runs it off the loop; src/methods/logs_tail.c holds the file logic, which
+ * needs no gateway). */
 #ifndef CG_METHODS_LOGS_H
 #define CG_METHODS_LOGS_H
 
-#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gateway/methods.h"
@@ -17,15 +18,17 @@
 extern const cg_method cg_methods_logs[];
 
 /* LogsTailResult {file, cursor, size, lines, truncated, reset, skippedBytes} for the
- * file at `path` (a missing file reads as empty). Without a cursor: whole lines from
- * the last max_bytes, the newest `limit` of them. With a cursor up to the size: the
- * lines after it; more than max_bytes waiting skips the oldest (reset, truncated,
- * skippedBytes = bytes jumped over up to the first line returned); more than `limit`
- * lines keeps the newest (truncated). A cursor past the size: reset, then as without
- * one. The returned cursor is the offset after the last whole line; a trailing partial
- * line is left for the next call. Reads at most max_bytes + 1 bytes. limit and
- * max_bytes must be >= 1, cursor >= 0. NULL with errno set when the file can't be read. */
-json_t *cg_logs_tail_file(const char *path, bool has_cursor, int64_t cursor, int64_t limit,
-                          int64_t max_bytes);
+ * file at `path` (a missing file reads as empty), as compact JSON text: malloc'd,
+ * NUL-terminated, *len its length. Without a cursor: whole lines from the last
+ * max_bytes, the newest `limit` of them. With a cursor up to the size: the lines after
+ * it; more than max_bytes waiting skips the oldest (reset, truncated, skippedBytes =
+ * bytes jumped over up to the first line returned); more than `limit` lines keeps the
+ * newest (truncated). A cursor past the size: reset, then as without one. The returned
+ * cursor is the offset after the last whole line; a trailing partial line is left for
+ * the next call. Reads at most max_bytes + 1 bytes. limit and max_bytes must be >= 1,
+ * cursor >= 0. NULL with errno set when the file can't be read. Shares no state, so any
+ * thread may call it (logs.tail runs it on the thread pool). */
+char *cg_logs_tail_file(const char *path, bool has_cursor, int64_t cursor, int64_t limit,
+                        int64_t max_bytes, size_t *len);
 
 #endif

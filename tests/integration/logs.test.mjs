@@ -1,9 +1,12 @@
-// The gateway's JSON-lines log and logs.tail (issue 2 "Methods in this issue").
+// The gateway's JSON-lines log and logs.tail (issue 2 "Methods in this issue"); logs.tail
+// of a 1 MB log runs off the loop (issue 6 "The loop never blocks").
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startGateway, eventually, sleep } from './lib/gateway.mjs';
+import path from 'node:path';
+import { startGateway, makeStateDir, eventually, sleep } from './lib/gateway.mjs';
 import { GatewayClient, connectClient } from './lib/client.mjs';
+import { rawConnected, encodeFrame, closePayload, OP } from './lib/raw.mjs';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -213,5 +216,145 @@ describe('log rotation (logging.maxFileBytes)', () => {
     const stale = await c.call('logs.tail', { cursor: t0.cursor > fs.statSync(gw.logPath).size ? t0.cursor : fs.statSync(gw.logPath).size + 4096 });
     assert.equal(stale.reset, true);
     assert.ok(stale.lines.length > 0);
+  });
+});
+
+// A state dir whose log already holds `bytes` of ~250-byte JSON lines, so a 1 MB window
+// is full and holds fewer lines than the 5,000 limit.
+function stateDirWithBigLog(bytes) {
+  const dir = makeStateDir();
+  fs.mkdirSync(path.join(dir, 'logs'), { mode: 0o700 });
+  const pad = 'x'.repeat(150);
+  const lines = [];
+  let size = 0;
+  for (let n = 0; size < bytes; n++) {
+    const line = JSON.stringify({ time: new Date().toISOString(), level: 'info', subsystem: 'filler', message: 'filler line', n, pad }) + '\n';
+    lines.push(line);
+    size += line.length;
+  }
+  fs.writeFileSync(path.join(dir, 'logs', 'clawgate.log'), lines.join(''), { mode: 0o600 });
+  return dir;
+}
+
+// The whole lines of `buf` between byte offsets start and end (a line cut at start is dropped).
+function wholeLinesBetween(buf, start, end) {
+  let from = start;
+  if (start > 0 && buf[start - 1] !== 0x0a) from = buf.indexOf(0x0a, start) + 1;
+  return buf.subarray(from, end).toString('utf8').split('\n').filter(Boolean);
+}
+
+const TAIL_1MB = { maxBytes: 1000000, limit: 5000 };
+
+describe('logs.tail of a 1 MB log (off the loop)', () => {
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway({ stateDir: stateDirWithBigLog(1500000) });
+    c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  test('answers the whole lines of the last 1 MB, the newest last', async () => {
+    const t = await c.call('logs.tail', TAIL_1MB);
+    assert.ok(t.size > 1000000, `size ${t.size}`);
+    assert.equal(t.truncated, true);
+    assert.equal(t.reset, false);
+    const file = fs.readFileSync(gw.logPath);
+    assert.equal(file[t.cursor - 1], 0x0a, 'the cursor is the byte after a newline');
+    assert.deepEqual(t.lines, wholeLinesBetween(file, t.size - 1000000, t.cursor));
+    const bytes = t.lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    assert.ok(bytes <= 1000000 && bytes > 990000, `${bytes} bytes of lines`);
+    assert.ok(t.lines.length > 3000 && t.lines.length < 5000, `${t.lines.length} lines`);
+    for (const l of t.lines) JSON.parse(l);
+
+    const d = await c.call('logs.tail', { maxBytes: 1000000 });
+    assert.equal(d.lines.length, 500, 'the default limit keeps the newest 500');
+    assert.deepEqual(d.lines, wholeLinesBetween(fs.readFileSync(gw.logPath), 0, d.cursor).slice(-500));
+  });
+
+  test('while one client tails 1 MB in a loop, health on another connection is answered', async () => {
+    const other = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+    let tails = 0;
+    let stop = false;
+    const tailer = (async () => {
+      while (!stop) {
+        const t = await c.call('logs.tail', TAIL_1MB);
+        assert.ok(t.lines.length > 3000);
+        tails++;
+      }
+    })();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const h = await other.call('health', {});
+        assert.equal(h.ok, true);
+      }
+    } finally {
+      stop = true;
+      await tailer;
+      other.close();
+    }
+    assert.ok(tails > 0, 'the tailing client was answered too');
+  });
+
+  test('a health pipelined behind a 1 MB logs.tail on the same connection is answered first', async () => {
+    // Both frames arrive in one read; a tail done on the loop would be answered before the
+    // loop even looks at the health request.
+    const s = await rawConnected(gw);
+    try {
+      await s.write(Buffer.concat([
+        encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ type: 'req', id: 't', method: 'logs.tail', params: TAIL_1MB }) }),
+        encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ type: 'req', id: 'h', method: 'health', params: {} }) }),
+      ]));
+      const ids = [];
+      const res = {};
+      while (ids.length < 2) {
+        const m = await s.nextJson(10000);
+        if (m.type !== 'res') continue;
+        ids.push(m.id);
+        res[m.id] = m;
+      }
+      assert.deepEqual(ids, ['h', 't']);
+      assert.equal(res.h.ok, true);
+      assert.equal(res.t.ok, true);
+      assert.ok(res.t.payload.lines.length > 3000);
+    } finally {
+      s.destroy();
+    }
+  });
+});
+
+describe('logs.tail whose client or gateway goes away mid-work', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ stateDir: stateDirWithBigLog(1500000) });
+  });
+  after(async () => { await gw.stop(); });
+
+  const tailFrame = (id) => encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ type: 'req', id, method: 'logs.tail', params: TAIL_1MB }) });
+
+  test('a client that closes or drops right after asking: no crash, no leak (ASan)', async () => {
+    for (let i = 0; i < 10; i++) {
+      // Close frame in the same read: the request ends while its job is queued or running.
+      const a = await rawConnected(gw);
+      await a.write(Buffer.concat([tailFrame(`a${i}`), encodeFrame({ opcode: OP.CLOSE, payload: closePayload(1000) })]));
+      a.destroy();
+      // No close frame: the TCP connection just goes away.
+      const b = await rawConnected(gw);
+      await b.write(tailFrame(`b${i}`));
+      b.destroy();
+    }
+    const c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+    const t = await c.call('logs.tail', TAIL_1MB);
+    assert.ok(t.lines.length > 3000);
+    assert.equal((await c.call('health', {})).ok, true);
+    c.close();
+    await c.closed;
+  });
+
+  test('a tail in flight when the gateway stops: it still exits 0 with no sanitizer report', async () => {
+    const s = await rawConnected(gw);
+    await s.write(Buffer.concat([tailFrame('t1'), tailFrame('t2'), tailFrame('t3')]));
+    const r = await gw.stop(); // throws on a sanitizer report or a non-zero exit
+    assert.equal(r.code, 0);
+    s.destroy();
   });
 });

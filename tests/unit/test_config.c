@@ -473,6 +473,7 @@ static void test_patch_writes_and_reports(void **state)
     /* Our own write reads back as no change. */
     assert_int_equal(reload_config(cfg), 0);
 
+    cg_log_flush(); /* the log is written by its own thread */
     char *log = read_text(cg_log_path());
     assert_non_null(strstr(log, "\"subsystem\":\"config\""));
     assert_non_null(strstr(log, "config written"));

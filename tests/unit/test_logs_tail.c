@@ -1,8 +1,12 @@
 /* Unit tests for logs.tail's file logic (cg_logs_tail_file): no cursor, a cursor in
  * range, at the end and past the end, the maxBytes skip, limit truncation, partial
- * first and trailing lines, a missing file and non-UTF-8 content; and the method
- * table row with its strict params check. Files are written byte for byte into a temp
- * dir, so offsets in the assertions are exact. */
+ * first and trailing lines, a missing file; the JSON text itself (parsed back: the
+ * LogsTailResult keys in order, every line byte for byte through the escapes, UTF-8
+ * validity decided as jansson decides it, '?' for the non-ASCII bytes of an invalid
+ * line); and the method table row with its strict params check. Files are written byte
+ * for byte into a temp dir, so offsets in the assertions are exact. Last, the tail
+ * against the live log while its writer thread appends: cursors chain with no line
+ * lost, repeated or cut. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +16,13 @@
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "methods/logs.h"
 
@@ -64,14 +70,29 @@ typedef struct tail_view {
     json_t *lines;
 } tail_view;
 
-/* Runs the tail and checks the result has exactly the LogsTailResult keys we send. */
+/* Runs the tail and checks its text is one JSON object with exactly the LogsTailResult
+ * keys we send, in order. */
 static tail_view tail(const char *path, bool has_cursor, int64_t cursor, int64_t limit,
                       int64_t max_bytes)
 {
     tail_view v = {0};
-    v.result = cg_logs_tail_file(path, has_cursor, cursor, limit, max_bytes);
+    size_t len = 0;
+    char *text = cg_logs_tail_file(path, has_cursor, cursor, limit, max_bytes, &len);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    json_error_t err;
+    v.result = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    free(text);
     assert_non_null(v.result);
-    assert_int_equal(json_object_size(v.result), 7);
+    static const char *const keys[] = {"file",      "cursor", "size",        "lines",
+                                       "truncated", "reset",  "skippedBytes"};
+    void *it = json_object_iter(v.result);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        assert_non_null(it);
+        assert_string_equal(json_object_iter_key(it), keys[i]);
+        it = json_object_iter_next(v.result, it);
+    }
+    assert_null(it);
     assert_string_equal(json_string_value(json_object_get(v.result, "file")), path);
     v.cursor = json_integer_value(json_object_get(v.result, "cursor"));
     v.size = json_integer_value(json_object_get(v.result, "size"));
@@ -308,7 +329,8 @@ static void test_missing_and_empty_file(void **state)
 static void test_unreadable_path_fails(void **state)
 {
     tail_fixture *fx = *state;
-    assert_null(cg_logs_tail_file(fx->dir, false, 0, 500, 250000));
+    size_t len;
+    assert_null(cg_logs_tail_file(fx->dir, false, 0, 500, 250000, &len));
 }
 
 static void test_empty_lines_and_invalid_utf8(void **state)
@@ -317,6 +339,70 @@ static void test_empty_lines_and_invalid_utf8(void **state)
     write_text(fx->path, "a\n\nb\xff\xfe\n{\"message\":\"caf\xc3\xa9\"}\n");
     tail_view v = tail(fx->path, false, 0, 500, 250000);
     ASSERT_LINES(&v, "a", "", "b??", "{\"message\":\"caf\xc3\xa9\"}");
+    json_decref(v.result);
+}
+
+/* Each line comes back as exactly its bytes: quotes, backslashes, control characters,
+ * an embedded NUL, DEL, U+2028 and a 4-byte sequence. */
+static void test_escapes_round_trip(void **state)
+{
+    tail_fixture *fx = *state;
+    static const char content[] = "{\"message\":\"say \\\"hi\\\"\"}\n"
+                                  "back\\slash\ttab\x01\x1f\x7f end\n"
+                                  "nul\0inside\n"
+                                  "sep\xe2\x80\xa8 emoji \xf0\x9f\x98\x80\n";
+    write_file(fx->path, content, sizeof content - 1, false);
+    tail_view v = tail(fx->path, false, 0, 500, 250000);
+    assert_int_equal(json_array_size(v.lines), 4);
+    const char *line = content;
+    for (size_t i = 0; i < 4; i++) {
+        const char *nl = memchr(line, '\n', sizeof content - 1 - (size_t)(line - content));
+        json_t *got = json_array_get(v.lines, i);
+        assert_int_equal(json_string_length(got), (size_t)(nl - line));
+        assert_memory_equal(json_string_value(got), line, (size_t)(nl - line));
+        line = nl + 1;
+    }
+    json_decref(v.result);
+}
+
+/* Whether a line is valid UTF-8 is decided as jansson decides it (the oracle here): an
+ * invalid one comes back with every non-ASCII byte as '?', a valid one unchanged. */
+static void test_utf8_validity_matches_jansson(void **state)
+{
+    tail_fixture *fx = *state;
+    static const char *const lines[] = {
+        "ok \xc3\xa9 \xe2\x82\xac \xf4\x8f\xbf\xbf", /* 2, 3, 4 bytes; U+10FFFF */
+        "overlong \xc0\xaf",
+        "overlong3 \xe0\x80\xaf",
+        "overlong4 \xf0\x80\x80\xaf",
+        "surrogate \xed\xa0\x80",
+        "too big \xf4\x90\x80\x80",
+        "cut \xe2\x82",
+        "lone \x80 continuation",
+        "cut at the end \xc3",
+        "\xf5\x80\x80\x80 f5",
+    };
+    size_t n = sizeof lines / sizeof lines[0];
+    cg_buf content = {0};
+    for (size_t i = 0; i < n; i++) {
+        cg_buf_appends(&content, lines[i]);
+        cg_buf_append(&content, "\n", 1);
+    }
+    write_file(fx->path, content.data, content.len, false);
+    cg_buf_reset(&content);
+    tail_view v = tail(fx->path, false, 0, 500, 250000);
+    assert_int_equal(json_array_size(v.lines), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *as_jansson = json_string(lines[i]);
+        char *expected = cg_strdup(lines[i]);
+        if (!as_jansson)
+            for (char *c = expected; *c; c++)
+                if ((unsigned char)*c >= 0x80) *c = '?';
+        assert_string_equal(json_string_value(json_array_get(v.lines, i)), expected);
+        assert_true(i == 0 ? as_jansson != NULL : as_jansson == NULL);
+        free(expected);
+        json_decref(as_jansson);
+    }
     json_decref(v.result);
 }
 
@@ -375,6 +461,52 @@ static void test_method_row_and_params(void **state)
     }
 }
 
+#define APPENDED_LINES 5000
+
+static void *append_numbered_lines(void *arg)
+{
+    for (int n = 0; n < APPENDED_LINES; n++)
+        cg_log(CG_LOG_INFO, "test", "appended", json_pack("{s:i}", "n", n));
+    return NULL;
+}
+
+/* The writer appends batches of whole lines with writev(2) while the tail reads: a read
+ * may end inside a batch or a line, and the partial line must wait for the next call.
+ * 5,000 lines of ~90 bytes stay under maxBytes and limit, so nothing may be skipped. */
+static void test_tail_while_the_writer_appends(void **state)
+{
+    tail_fixture *fx = *state;
+    assert_int_equal(cg_log_open(fx->dir, 0), 0);
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, append_numbered_lines, NULL), 0);
+    alarm(60);
+    int64_t cursor = 0;
+    json_int_t next = 0;
+    while (next < APPENDED_LINES) {
+        tail_view v =
+            tail(cg_log_path(), true, cursor, CG_LOGS_TAIL_MAX_LIMIT, CG_LOGS_TAIL_MAX_MAX_BYTES);
+        assert_false(v.reset);
+        assert_false(v.truncated);
+        for (size_t i = 0; i < json_array_size(v.lines); i++) {
+            json_t *line = json_loads(json_string_value(json_array_get(v.lines, i)), 0, NULL);
+            assert_non_null(line);
+            assert_int_equal(json_integer_value(json_object_get(line, "n")), next);
+            next++;
+            json_decref(line);
+        }
+        cursor = v.cursor;
+        json_decref(v.result);
+    }
+    alarm(0);
+    pthread_join(writer, NULL);
+    cg_log_close();
+    char logs[128];
+    snprintf(logs, sizeof logs, "%s/logs/clawgate.log", fx->dir);
+    assert_int_equal(unlink(logs), 0);
+    snprintf(logs, sizeof logs, "%s/logs", fx->dir);
+    assert_int_equal(rmdir(logs), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,8 +522,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_and_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_path_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_lines_and_invalid_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escapes_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_utf8_validity_matches_jansson, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_file_small_window, setup, teardown),
         cmocka_unit_test(test_method_row_and_params),
+        cmocka_unit_test_setup_teardown(test_tail_while_the_writer_appends, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,46 @@
+# Helpers shared by the benchmark scripts (sourced by run.sh and loop_blocking.sh).
+#
+# The server under test is started by the caller with `setsid ... &` and its pid kept in
+# SERVER_PID, so stop_server can signal its whole process group (the real OpenClaw
+# gateway runs worker processes).
+
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+free_port() {
+  local p=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# Polls GET /readyz on 127.0.0.1:PORT until it answers 200; prints the ms elapsed since
+# $2 (a now_ms stamp). Plain HTTP through bash's /dev/tcp, so a probe spawns no process
+# (starting curl costs 6-60 ms on these machines, more than clawgate needs to start).
+wait_ready() {
+  local port=$1 t0=$2 line deadline=$(( $(now_ms) + 120000 ))
+  while [ "$(now_ms)" -lt "$deadline" ]; do
+    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+      printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+      IFS= read -r line <&3 || line=
+      exec 3<&-
+      if [[ $line == "HTTP/1.1 200"* ]]; then
+        echo $(( $(now_ms) - t0 ))
+        return 0
+      fi
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited" >&2; return 1; }
+  done
+  echo "not ready after 120 s" >&2
+  return 1
+}
+
+stop_server() {
+  kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  sleep 1
+}
+
+# json_field <json line> <key>: a numeric field of a loadgen report.
+json_field() { sed -nE "s/.*\"$2\":([0-9.]+).*/\1/p" <<<"$1"; }
