@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
-import { startGateway, spawnClawgate, waitForExit, makeStateDir, freePort, assertNoSanitizerReport, sleep } from './lib/gateway.mjs';
+import { startGateway, spawnClawgate, waitForExit, makeStateDir, freePort, assertNoSanitizerReport, sleep, eventually } from './lib/gateway.mjs';
 import { GatewayClient } from './lib/client.mjs';
 
 /** Opens a connection and sends connect; resolves {res, close (when refused), client}. */
@@ -40,7 +40,11 @@ describe('behind a trusted proxy (gateway.trustedProxies: ["127.0.0.1"])', () =>
       assertRefused(await attempt(gw, { auth: undefined, headers: { 'X-Forwarded-For': value } }), 'AUTH_TOKEN_MISSING');
     }
     assertRefused(await attempt(gw, { auth: undefined, headers: { 'X-Real-IP': 'x' } }), 'AUTH_TOKEN_MISSING');
-    const logged = gw.logLines().filter((l) => /client address unknown/.test(l.message));
+    // The log is written by its own thread: wait for the lines, then count them.
+    const unknownLines = () => gw.logLines().filter((l) => /client address unknown/.test(l.message));
+    await eventually(() => unknownLines().length >= bad.length + 1, 3000, 'the log lines');
+    await sleep(100);
+    const logged = unknownLines();
     assert.equal(logged.length, bad.length + 1, 'one log line per connection');
     assert.ok(logged.every((l) => l.peer === '127.0.0.1'));
   });
