@@ -12,7 +12,9 @@
  * and the request point at each other: if the registry ends the request first (the
  * connection closed, the deadline passed, the gateway is stopping) the cancel hook
  * clears the job's pointer and cancels the job if it has not started, and the
- * after-work callback then only frees. The job makes no jansson allocations, so the
+ * after-work callback then only frees. One tail runs at a time; others wait their turn in
+ * a FIFO here, so a client pipelining tails cannot take every thread of the pool, which
+ * config writes and large-message parses share. The job makes no jansson allocations, so the
  * JSON budget (json_budget.c: a thread-local counter, active only inside cg_json_parse,
  * which shares the pool's threads) neither counts nor limits it. */
 #include "methods/logs.h"
@@ -62,8 +64,13 @@ static int check_logs_tail(const json_t *params, char *err, size_t errlen)
     return parse_params(params, &parsed, err, errlen);
 }
 
+#define MAX_RUNNING_TAILS 1
+
 typedef struct tail_job {
     uv_work_t work;
+    uv_loop_t *loop;
+    struct tail_job *next; /* in the waiting FIFO */
+    bool waiting;
     cg_req *req; /* NULL once the registry has ended the request */
     char *path;
     logs_tail_params params;
@@ -82,9 +89,42 @@ static void tail_work(uv_work_t *work)
     if (!job->payload) job->read_errno = errno;
 }
 
+/* Tails running on the pool, and those waiting for their turn (loop thread only). */
+static struct {
+    size_t running;
+    tail_job *head, *tail;
+} tails;
+
+static void tail_done(uv_work_t *work, int status);
+
+static void start_tail(tail_job *job)
+{
+    tails.running++;
+    uv_queue_work(job->loop, &job->work, tail_work, tail_done);
+}
+
+static void start_next_tail(void)
+{
+    while (tails.running < MAX_RUNNING_TAILS && tails.head) {
+        tail_job *job = tails.head;
+        tails.head = job->next;
+        if (!tails.head) tails.tail = NULL;
+        job->waiting = false;
+        start_tail(job);
+    }
+}
+
+static void free_job(tail_job *job)
+{
+    free(job->payload);
+    free(job->path);
+    free(job);
+}
+
 static void tail_done(uv_work_t *work, int status)
 {
     tail_job *job = work->data;
+    tails.running--;
     if (job->req && job->payload) {
         cg_req_ok_raw(job->req, job->payload, job->payload_len);
     } else if (job->req) {
@@ -92,15 +132,25 @@ static void tail_done(uv_work_t *work, int status)
         snprintf(message, sizeof message, "cannot read gateway log: %s", strerror(job->read_errno));
         cg_req_error(job->req, "UNAVAILABLE", message, NULL);
     }
-    free(job->payload);
-    free(job->path);
-    free(job);
+    free_job(job);
+    start_next_tail();
 }
 
 static void tail_request_ended(cg_req *req, cg_req_end why, void *data)
 {
     tail_job *job = data;
     job->req = NULL;
+    if (job->waiting) {
+        tail_job **link = &tails.head, *prev = NULL;
+        while (*link != job) {
+            prev = *link;
+            link = &(*link)->next;
+        }
+        *link = job->next;
+        if (tails.tail == job) tails.tail = prev;
+        free_job(job);
+        return;
+    }
     /* Only a job that has not started can be cancelled; tail_done runs either way. */
     uv_cancel((uv_req_t *)&job->work);
 }
@@ -124,11 +174,21 @@ static void handle_logs_tail(cg_req *req)
     if (!pending) return;
     tail_job *job = cg_xcalloc(1, sizeof *job);
     job->work.data = job;
+    job->loop = cg_gateway_loop(pending->gw);
     job->req = pending;
     job->path = cg_strdup(path);
     job->params = params;
     cg_req_on_cancel(pending, tail_request_ended, job);
-    uv_queue_work(cg_gateway_loop(pending->gw), &job->work, tail_work, tail_done);
+    if (tails.running < MAX_RUNNING_TAILS) {
+        start_tail(job);
+        return;
+    }
+    job->waiting = true;
+    if (tails.tail)
+        tails.tail->next = job;
+    else
+        tails.head = job;
+    tails.tail = job;
 }
 
 const cg_method cg_methods_logs[] = {

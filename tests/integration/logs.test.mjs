@@ -350,11 +350,26 @@ describe('logs.tail whose client or gateway goes away mid-work', () => {
     await c.closed;
   });
 
-  test('a tail in flight when the gateway stops: it still exits 0 with no sanitizer report', async () => {
+  test('tails in flight when the gateway stops: each is answered (the waiting ones UNAVAILABLE), then it exits 0', async () => {
     const s = await rawConnected(gw);
-    await s.write(Buffer.concat([tailFrame('t1'), tailFrame('t2'), tailFrame('t3')]));
+    const ids = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    await s.write(Buffer.concat(ids.map(tailFrame))); // one tail runs at a time: most wait
     const r = await gw.stop(); // throws on a sanitizer report or a non-zero exit
     assert.equal(r.code, 0);
+    await s.waitEnd(5000);
+    const texts = s.frames.filter((f) => f.opcode === OP.TEXT).map((f) => JSON.parse(f.payload.toString()));
+    const answers = new Map(texts.filter((m) => m.type === 'res').map((m) => [m.id, m]));
+    for (const id of ids) assert.ok(answers.has(id), `${id} was answered before the close`);
+    const refused = [...answers.values()].filter((m) => !m.ok);
+    assert.ok(refused.length > 0, 'some tails were still waiting at SIGTERM');
+    for (const m of refused) {
+      assert.equal(m.error.code, 'UNAVAILABLE');
+      assert.equal(m.error.message, 'gateway shutting down');
+      assert.equal(m.error.retryable, true);
+    }
+    const last = texts.at(-1);
+    assert.equal(last.event, 'shutdown', 'the answers come before the shutdown event');
+    assert.equal(s.closeFrame?.code, 1012);
     s.destroy();
   });
 });
