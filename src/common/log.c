@@ -319,6 +319,7 @@ static void queue_drop_notice(void)
 
 static void *writer_main(void *arg)
 {
+    cg_thread_background();
     pthread_mutex_lock(&log_mutex);
     for (;;) {
         while (!queue_head && !log_stopping)

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +85,15 @@ void *cg_xrealloc(void *p, size_t n)
     p = realloc(p, n ? n : 1);
     if (!p) abort();
     return p;
+}
+
+void cg_thread_background(void)
+{
+    static _Thread_local bool lowered;
+    if (lowered) return;
+    lowered = true;
+    /* On Linux a thread id names one thread for setpriority. Failure leaves it as it was. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 }
 
 char *cg_strdup(const char *s)

@@ -14,6 +14,10 @@ void cg_iso8601_ms(int64_t epoch_ms, char *buf, size_t len);
 void cg_uuid4(char *buf);
 /* n random bytes as lowercase hex; buf >= 2n+1. */
 void cg_random_hex(char *buf, size_t n);
+/* Lowers the calling thread's CPU priority (nice 10), once per thread: background work
+ * (the thread pool, the log writer) yields the CPU to the loop, whose latency every
+ * client feels. */
+void cg_thread_background(void);
 char *cg_strdup(const char *s); /* NULL-safe; aborts on OOM */
 void *cg_xmalloc(size_t n);     /* aborts on OOM */
 void *cg_xcalloc(size_t n, size_t m);

@@ -49,6 +49,7 @@ struct cg_config_job {
 /* Thread pool: the job's preparing half. Reads the store's sources, which never change. */
 static void run_job(uv_work_t *work)
 {
+    cg_thread_background();
     cg_config_job *job = work->data;
     const cg_config_sources *src = &job->cfg->sources;
     if (job->type == JOB_RELOAD) {

@@ -25,7 +25,6 @@
 #include "net/ws.h"
 
 struct cg_req;
-struct cg_http_exchange;
 
 typedef enum {
     CG_PHASE_HTTP,   /* reading HTTP requests */
@@ -51,7 +50,6 @@ struct cg_conn {
 
     /* HTTP phase. */
     cg_http_parser *http;
-    struct cg_http_exchange *exchange; /* the request being answered later, if any */
 
     /* Facts kept from the upgrade request for `connect`. */
     char *host, *origin, *forwarded_for, *real_ip;

@@ -59,6 +59,7 @@ typedef struct parse_job {
 
 static void parse_work(uv_work_t *w)
 {
+    cg_thread_background();
     parse_job *j = (parse_job *)w;
     j->result = cg_json_parse(j->data, j->len, j->budget, &j->over_budget, &j->err);
 }

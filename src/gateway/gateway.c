@@ -273,6 +273,7 @@ typedef struct rebind_job {
 
 static void make_tls_context(uv_work_t *w)
 {
+    cg_thread_background();
     rebind_job *job = w->data;
     job->tls = tls_context(job->next, job->state_dir, &job->generated, job->err, sizeof job->err);
 }

@@ -82,6 +82,7 @@ typedef struct tail_job {
 /* On the thread pool. */
 static void tail_work(uv_work_t *work)
 {
+    cg_thread_background();
     tail_job *job = work->data;
     const logs_tail_params *p = &job->params;
     job->payload = cg_logs_tail_file(job->path, p->has_cursor, p->cursor, p->limit, p->max_bytes,
