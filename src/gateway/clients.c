@@ -21,12 +21,45 @@ json_t *cg_gateway_event_names(void)
 void cg_clients_init(cg_gateway *gw)
 {
     gw->conn_ids = cg_strmap_new();
+    uv_timer_init(gw->loop, &gw->closing_timer);
+    gw->closing_timer.data = gw;
 }
 
 void cg_clients_free(cg_gateway *gw)
 {
     cg_strmap_free(gw->conn_ids);
     gw->conn_ids = NULL;
+    free(gw->closing);
+    gw->closing = NULL;
+}
+
+void cg_clients_finish_closing(cg_gateway *gw)
+{
+    /* Finishing may close more connections (a hook's broadcast cuts a slow reader): the
+     * loop takes those too. */
+    for (size_t i = 0; i < gw->n_closing; i++) {
+        cg_conn *c = gw->closing[i];
+        cg_conn_finish_closing(c);
+        cg_conn_unref(c);
+    }
+    gw->n_closing = 0;
+}
+
+static void on_closing_timer(uv_timer_t *t)
+{
+    cg_clients_finish_closing(t->data);
+}
+
+void cg_clients_closing_later(cg_gateway *gw, cg_conn *c)
+{
+    if (gw->n_closing == gw->cap_closing) {
+        gw->cap_closing = gw->cap_closing ? gw->cap_closing * 2 : 16;
+        gw->closing = cg_xrealloc(gw->closing, gw->cap_closing * sizeof *gw->closing);
+    }
+    cg_conn_ref(c);
+    gw->closing[gw->n_closing++] = c;
+    if (!uv_is_closing((uv_handle_t *)&gw->closing_timer))
+        uv_timer_start(&gw->closing_timer, on_closing_timer, 0, 0);
 }
 
 void cg_clients_added(cg_gateway *gw, cg_conn *c)

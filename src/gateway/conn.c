@@ -37,21 +37,34 @@ static size_t on_data(cg_stream *s, const uint8_t *data, size_t len)
 static void on_drain(cg_stream *s)
 {
     cg_conn *c = conn_of(s);
-    if (c->ws) cg_ws_drained(c->ws);
+    if (c->ws)
+        cg_ws_drained(c->ws);
+    else if (c->phase == CG_PHASE_HTTP)
+        cg_stream_resume(s); /* the answers it waited behind are out */
 }
 
-/* The stream stopped being open: end what depended on the connection, at once. */
-static void on_closing(cg_stream *s)
+/* What depended on a closed connection ends here: its pending requests, the CLOSED hooks,
+ * its place in the connId map and in the connection count. */
+void cg_conn_finish_closing(cg_conn *c)
 {
-    cg_conn *c = conn_of(s);
-    if (c->phase == CG_PHASE_CLOSED) return;
-    c->phase = CG_PHASE_CLOSED;
     cg_pending_conn_closed(c);
     if (c->registered) cg_clients_closed(c);
     if (c->counted_ws) {
         c->counted_ws = false;
         c->gw->n_ws--;
     }
+}
+
+/* The stream stopped being open. Nothing more is processed at once; the rest follows on
+ * the next loop turn, because this may run inside a send (a 1013 cut while a request is
+ * being answered or a broadcast goes out), where ending requests or running hooks would
+ * pull state from under the caller. */
+static void on_closing(cg_stream *s)
+{
+    cg_conn *c = conn_of(s);
+    if (c->phase == CG_PHASE_CLOSED) return;
+    c->phase = CG_PHASE_CLOSED;
+    cg_clients_closing_later(c->gw, c);
 }
 
 static void on_closed(cg_stream *s)

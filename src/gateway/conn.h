@@ -97,6 +97,8 @@ bool cg_conn_send_event_raw(cg_conn *c, const char *event, const char *payload_j
 /* The connect.challenge event: the only event without a seq. */
 void cg_conn_send_challenge(cg_conn *c, const char *payload_json, size_t len);
 
+/* Ends what depended on a closed connection (pending requests, hooks, counts). */
+void cg_conn_finish_closing(cg_conn *c);
 /* Ends the WebSocket with a close frame (graceful, lingering). */
 void cg_conn_ws_close(cg_conn *c, uint16_t code, const char *reason);
 /* Closes at once. */

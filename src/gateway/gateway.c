@@ -416,6 +416,8 @@ static void finish_shutdown(cg_gateway *gw)
     close_set(&gw->listen);
     for (cg_conn *c = gw->conns; c; c = c->next)
         cg_conn_close(c);
+    cg_clients_finish_closing(gw);
+    close_handle((uv_handle_t *)&gw->closing_timer);
     close_handle((uv_handle_t *)&gw->tick_timer);
     close_handle((uv_handle_t *)&gw->sweep_timer);
     close_handle((uv_handle_t *)&gw->sig_int);

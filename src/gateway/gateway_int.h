@@ -78,6 +78,11 @@ struct cg_gateway {
     size_t n_ws;         /* upgraded ones, for gateway.limits.maxConnections */
     cg_strmap *conn_ids; /* connId -> connected cg_conn */
     size_t n_connected;
+    /* Connections that closed and still have to finish (cg_conn_finish_closing), each
+     * holding a reference, done on the next loop turn by closing_timer. */
+    cg_conn **closing;
+    size_t n_closing, cap_closing;
+    uv_timer_t closing_timer;
     struct {
         cg_conn_hook_fn fn;
         void *data;
@@ -132,6 +137,10 @@ void cg_clients_removed(cg_gateway *gw, cg_conn *c);
 void cg_clients_authenticated(cg_conn *c);
 /* The connection stopped: out of the map, CLOSED hooks. */
 void cg_clients_closed(cg_conn *c);
+/* Queues cg_conn_finish_closing for the next loop turn. */
+void cg_clients_closing_later(cg_gateway *gw, cg_conn *c);
+/* Finishes every queued close now (the shutdown's last step). */
+void cg_clients_finish_closing(cg_gateway *gw);
 void cg_conn_data_free(cg_conn *c);
 /* features.events of hello-ok. New ref. */
 json_t *cg_gateway_event_names(void);

@@ -322,6 +322,27 @@ describe('logs.tail of a 1 MB log (off the loop)', () => {
   });
 });
 
+describe('logs.tail answers that cut a reader off (regression: the close ran inside the answer)', () => {
+  test('answers that push a non-reading client past maxBufferedBytes close it 1013; nothing crashes', async () => {
+    const stateDir = stateDirWithBigLog(1500000);
+    fs.writeFileSync(`${stateDir}/clawgate.json`, JSON.stringify({ gateway: { limits: { maxBufferedBytes: 3000000 } } }));
+    const gw = await startGateway({ stateDir });
+    try {
+      const s = await rawConnected(gw);
+      s.sock.pause(); // never reads: the answers pile up until the 1013 cut, mid-answer
+      const frames = Array.from({ length: 60 }, (_, i) => encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ type: 'req', id: `t${i}`, method: 'logs.tail', params: TAIL_1MB }) }));
+      await s.write(Buffer.concat(frames));
+      await eventually(() => gw.logLines().some((l) => l.message === 'client disconnected'), 15000, 'the cut');
+      s.destroy();
+      const c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+      assert.equal((await c.call('health', {})).ok, true, 'the gateway is still up');
+      c.close();
+    } finally {
+      await gw.stop(); // throws on a crash, a sanitizer report or a non-zero exit
+    }
+  });
+});
+
 describe('logs.tail whose client or gateway goes away mid-work', () => {
   let gw;
   before(async () => {

@@ -85,7 +85,9 @@ static cg_conn *fake_conn(cg_gateway *gw, const char *id)
 
 static void test_hooks_map_and_data(void **state)
 {
-    cg_gateway gw = {0};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    cg_gateway gw = {.loop = &loop};
     cg_clients_init(&gw);
     cg_gateway_add_conn_hook(&gw, hook, &n_events);
     cg_conn *a = fake_conn(&gw, "conn-a"), *b = fake_conn(&gw, "conn-b");
@@ -130,6 +132,9 @@ static void test_hooks_map_and_data(void **state)
     cg_clients_closed(b);
     cg_conn_unref(a);
     cg_conn_unref(b);
+    uv_close((uv_handle_t *)&gw.closing_timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
     cg_clients_free(&gw);
 }
 
