@@ -9,8 +9,13 @@
  * gateway.limits.httpBodyBytes (413), request heads by preauthMaxBytes (431); a
  * malformed request gets 400. Those three close the connection after the answer, with
  * the stream's lingering close so the answer is read even while the peer still sends.
+ * A client that pipelines requests without reading the answers is not read further
+ * while the kernel does not take our bytes (cg_stream_writable): its requests wait in
+ * its socket, and the idle timeout ends it.
  *
- * The WebSocket upgrade is the route for GET / with Upgrade: websocket; it is refused
+ * Only `Upgrade: websocket` is an upgrade; another Upgrade header (h2c, say) is
+ * ignored, as RFC 9110 allows, and the request routed. The WebSocket upgrade is the
+ * route for GET / with Upgrade: websocket; it is refused
  * with 503 while shutting down or when gateway.limits.maxConnections upgraded
  * connections are open, and with 429 when one address holds too many unauthenticated
  * connections. */
@@ -206,6 +211,8 @@ size_t cg_http_conn_feed(cg_conn *c, const uint8_t *data, size_t len)
     }
     size_t total = 0;
     while (total < len && c->phase == CG_PHASE_HTTP && cg_stream_is_open(&c->stream)) {
+        /* Answers the peer has not read yet: read on once they are out (on_drain). */
+        if (!cg_stream_writable(&c->stream)) break;
         size_t used;
         cg_http_result r = cg_http_parser_feed(c->http, data + total, len - total, &used);
         total += used;
@@ -219,7 +226,8 @@ size_t cg_http_conn_feed(cg_conn *c, const uint8_t *data, size_t len)
             return len;
         }
         const cg_http_request *req = &c->http->request;
-        if (req->upgrade && cg_http_request_header(req, "upgrade")) {
+        if (req->upgrade &&
+            cg_http_header_has_token(cg_http_request_header(req, "upgrade"), "websocket")) {
             upgrade(c, req);
             cg_http_conn_free(c);
             if (!cg_stream_is_open(&c->stream)) return len;

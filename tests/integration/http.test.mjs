@@ -125,6 +125,31 @@ describe('HTTP routes and connections', () => {
     s.destroy();
   });
 
+  test('an Upgrade other than websocket is ignored and the request routed (h2c)', async () => {
+    const s = await RawSocket.connect(gw.port);
+    await s.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const a = await s.readHttpResponse(5000);
+    assert.equal(a.status, 200);
+    assert.deepEqual(JSON.parse(a.body), { ok: true, status: 'live' });
+    const b = await s.readHttpResponse(5000);
+    assert.equal(JSON.parse(b.body).ready, true, 'and the connection goes on');
+    s.destroy();
+  });
+
+  test('a client that pipelines without reading is not read further: its requests wait in its socket', async () => {
+    const s = await RawSocket.connect(gw.port);
+    s.sock.pause(); // never reads the answers
+    const req = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'); // 30 bytes for a ~330-byte answer
+    const batch = Buffer.concat(Array.from({ length: 10000 }, () => req));
+    for (let i = 0; i < 70; i++) s.sock.write(batch); // 21 MB of requests, ~230 MB of answers
+    await new Promise((r) => setTimeout(r, 1500));
+    // Read without bound, the gateway would have taken everything and queued the answers
+    // in memory; bounded, most of the requests are still on our side of the socket.
+    assert.ok(s.sock.writableLength > 10 * 1024 * 1024, `only ${s.sock.writableLength} bytes still unsent: the gateway kept reading`);
+    s.destroy();
+    assert.equal((await gw.http('/healthz')).status, 200, 'others are served');
+  });
+
   test('a malformed request gets 400 and the connection closes', async () => {
     const s = await RawSocket.connect(gw.port);
     await s.write('GET / HTTP/1.1\r\nHost x\r\n\r\n');
