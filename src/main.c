@@ -49,10 +49,12 @@ static void print_listening(cg_gateway *gw)
     json_t *url;
     json_array_foreach(urls, i, url) printf("listening on %s\n", json_string_value(url));
     const char *first = json_string_value(json_array_get(urls, 0));
+    cg_auth_mode mode = cg_gateway_settings(gw)->auth_mode;
     if (first)
         printf("call it: clawgate call health --url %s%s\n", first,
-               cg_gateway_settings(gw)->auth_mode == CG_AUTH_NONE ? ""
-                                                                  : " --token <gateway token>");
+               mode == CG_AUTH_NONE       ? ""
+               : mode == CG_AUTH_PASSWORD ? " --password <gateway password>"
+                                          : " --token <gateway token>");
     fflush(stdout);
     json_decref(urls);
 }

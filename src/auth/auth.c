@@ -195,6 +195,8 @@ static bool forwarded_address(const char *start, const char *end, char *out, siz
     if (out[0] == '[') {
         char *close = strchr(out, ']');
         if (!close || (close[1] && (close[1] != ':' || !close[2]))) return false;
+        for (const char *d = close + 2; close[1] && *d; d++)
+            if (*d < '0' || *d > '9') return false;
         *close = 0;
         memmove(out, out + 1, strlen(out + 1) + 1);
         return inet_pton(AF_INET6, out, a.bytes) == 1;
@@ -239,8 +241,12 @@ bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, siz
         }
     } else if (req->real_ip && forwarded_address(req->real_ip, req->real_ip + strlen(req->real_ip),
                                                  hop, sizeof hop)) {
-        snprintf(out, outlen, "%s", hop);
-        return true;
+        /* The same rule as a forwarded chain: only a hop that is not ours names a client. */
+        if (!cg_addr_is_loopback(hop) &&
+            !cg_addr_in_list(hop, s->trusted_proxies, s->trusted_proxies_len)) {
+            snprintf(out, outlen, "%s", hop);
+            return true;
+        }
     } else if (!req->real_ip) {
         return true; /* the proxy forwarded nothing: it is the client */
     }

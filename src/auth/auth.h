@@ -43,7 +43,7 @@ bool cg_host_is_loopback_name(const char *host_header);
  * and IPv6 brackets stripped), or X-Real-IP when there is no X-Forwarded-For, or the
  * proxy itself when it forwarded neither. It fails closed: an empty, over-long or
  * unparsable X-Forwarded-For entry anywhere in the header, a bad X-Real-IP, or a chain
- * of only our own hops makes the client unknown:
+ * (or an X-Real-IP) of only our own hops makes the client unknown:
  * returns false with out = CG_CLIENT_IP_UNKNOWN, which is never loopback. */
 bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen);
 

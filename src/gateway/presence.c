@@ -7,8 +7,8 @@
  * backend). An entry is a PresenceEntry built from what the client said at connect
  * (the real gateway also sends clientId, which the schema forbids: left out); it is
  * added when the connection authenticates and, when it closes, kept with reason
- * "disconnect" for PRESENCE_GONE_MS so a watcher sees who left; at most
- * PRESENCE_MAX_ENTRIES are kept. Each change bumps the version
+ * "disconnect" for PRESENCE_GONE_MS so a watcher sees who left; entries of clients that
+ * left are dropped, oldest first, beyond PRESENCE_MAX_ENTRIES. Each change bumps the version
  * (stateVersion.presence) and sends {presence: [...]} to operators holding
  * operator.read, with stateVersion on the frame, as a droppable event: a client that
  * misses one gets the next whole list. */
@@ -124,18 +124,21 @@ static json_t *self_entry(void)
     return e;
 }
 
-/* Drops entries that left long enough ago, and the oldest beyond the cap. */
+/* Drops entries of clients that left long enough ago, and, beyond the cap, the oldest
+ * of those that left (connected clients always stay: maxConnections bounds them). */
 static void prune(cg_presence *p, int64_t now)
 {
     size_t kept = 0;
     for (presence_item **link = &p->head; *link;) {
         presence_item *it = *link;
         bool expired = it->gone_at_ms && now - it->gone_at_ms >= PRESENCE_GONE_MS;
-        if (expired || ++kept > PRESENCE_MAX_ENTRIES) {
+        bool over = it->gone_at_ms && kept >= PRESENCE_MAX_ENTRIES;
+        if (expired || over) {
             *link = it->next;
             json_decref(it->entry);
             free(it);
         } else {
+            kept++;
             link = &it->next;
         }
     }

@@ -331,13 +331,16 @@ void cg_http_stream_sse(cg_stream *s, const char *event, const char *data, size_
         cg_buf_appends(&b, event);
         cg_buf_appends(&b, "\n");
     }
-    /* Each line of the data is its own data: field; a receiver joins them with "\n". */
+    /* Each line of the data is its own data: field (a receiver joins them with "\n").
+     * CR, LF and CRLF all end a line in SSE, so all three split here: a CR in the data
+     * cannot start a field of its own. */
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
-        if (i < len && data[i] != '\n') continue;
+        if (i < len && data[i] != '\n' && data[i] != '\r') continue;
         cg_buf_appends(&b, "data: ");
         cg_buf_append(&b, data + start, i - start);
         cg_buf_appends(&b, "\n");
+        if (i + 1 < len && data[i] == '\r' && data[i + 1] == '\n') i++;
         start = i + 1;
     }
     cg_buf_appends(&b, "\n");

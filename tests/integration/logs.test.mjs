@@ -377,6 +377,7 @@ describe('logs.tail whose client or gateway goes away mid-work', () => {
     await s.write(Buffer.concat(ids.map(tailFrame))); // one tail runs at a time: most wait
     const r = await gw.stop(); // throws on a sanitizer report or a non-zero exit
     assert.equal(r.code, 0);
+    assert.ok(r.ms <= 1000, `exited ${r.ms} ms after SIGTERM with answers pending`);
     await s.waitEnd(5000);
     const texts = s.frames.filter((f) => f.opcode === OP.TEXT).map((f) => JSON.parse(f.payload.toString()));
     const answers = new Map(texts.filter((m) => m.type === 'res').map((m) => [m.id, m]));

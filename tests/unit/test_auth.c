@@ -291,6 +291,9 @@ static void test_client_ip_resolution(void **state)
     expect_client(&s, NULL, " 2001:db8::1 ", "2001:db8::1");
     expect_client(&s, NULL, "203.0.113.4:99", "203.0.113.4");
     expect_client(&s, NULL, "x", CG_CLIENT_IP_UNKNOWN);
+    expect_client(&s, NULL, "127.0.0.1", CG_CLIENT_IP_UNKNOWN); /* as X-Forwarded-For: 127.0.0.1 */
+    expect_client(&s, NULL, "10.0.0.9", CG_CLIENT_IP_UNKNOWN);
+    expect_client(&s, "[2001:db8::1]:abc", NULL, CG_CLIENT_IP_UNKNOWN);
     expect_client(&s, "x", "203.0.113.4", CG_CLIENT_IP_UNKNOWN);
     expect_client(&s, "203.0.113.7", "198.51.100.1", "203.0.113.7");
     /* a trusted proxy that forwards nothing is the client */

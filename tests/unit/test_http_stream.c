@@ -109,6 +109,7 @@ static void produce(cg_stream *s)
         if (b > sv->max_buffered) sv->max_buffered = b;
         sv->next_event++;
     }
+    cg_http_stream_sse(s, NULL, "a\rb\r\nc", 6); /* CR, CRLF: each ends a data line */
     cg_http_stream_end(s);
     cg_stream_close_graceful(s);
 }
@@ -211,8 +212,8 @@ static void test_sse_stream_with_backpressure(void **state)
 
     assert_true(client.done);
     assert_int_equal(server.next_event, EVENTS);
-    assert_true(server.drains > 0);                       /* it did have to wait */
-    assert_true(server.max_buffered < BOUND + 256);       /* and never held more */
+    assert_true(server.drains > 0);                 /* it did have to wait */
+    assert_true(server.max_buffered < BOUND + 256); /* and never held more */
     /* Every event arrived, in order, as SSE: the de-chunked body is exactly them. */
     cg_buf expected = {0};
     for (int i = 0; i < EVENTS; i++) {
@@ -220,6 +221,7 @@ static void test_sse_stream_with_backpressure(void **state)
         snprintf(event, sizeof event, "event: tick\ndata: {\"n\":%d,\"pad\":\"%040d\"}\n\n", i, 0);
         cg_buf_appends(&expected, event);
     }
+    cg_buf_appends(&expected, "data: a\ndata: b\ndata: c\n\n");
     assert_int_equal(client.body.len, expected.len);
     assert_memory_equal(client.body.data, expected.data, expected.len);
     cg_buf_reset(&expected);
