@@ -44,3 +44,23 @@ stop_server() {
 
 # json_field <json line> <key>: a numeric field of a loadgen report.
 json_field() { sed -nE "s/.*\"$2\":([0-9.]+).*/\1/p" <<<"$1"; }
+
+# write_report <report.md> <raw.txt> <out>: the report, then the raw loadgen output
+# folded below it, written to <out> and printed.
+write_report() {
+  {
+    cat "$1"
+    echo
+    echo "<details><summary>raw loadgen output</summary>"
+    echo
+    echo '```'
+    cat "$2"
+    echo '```'
+    echo "</details>"
+  } >"$1.full"
+  mkdir -p "$(dirname "$3")"
+  cp "$1.full" "$3"
+  cat "$3"
+  echo >&2
+  echo "written to $3" >&2
+}

@@ -223,17 +223,5 @@ loop_cell() { # <who> <row> <name>: "N/s, p50 a / p99 b ms[, E errors]"
         "$(loop_cell "$who" "$r" tail)" "$(loop_cell "$who" "$r" patch)"
     done
   done
-  echo
-  echo "<details><summary>raw loadgen output</summary>"
-  echo
-  echo '```'
-  cat "$TMP/raw.txt"
-  echo '```'
-  echo "</details>"
 } >"$TMP/report.md"
-
-mkdir -p "$(dirname "$OUT")"
-cp "$TMP/report.md" "$OUT"
-cat "$OUT"
-echo >&2
-echo "written to $OUT" >&2
+write_report "$TMP/report.md" "$TMP/raw.txt" "$OUT"

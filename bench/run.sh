@@ -222,17 +222,5 @@ row() { printf '| %s | %s | %s | %s |\n' "$1" "$(v "cg.$2")" "$(v "oc.$2")" "$(r
   echo
   echo "Errors (responses with ok:false) in the load rows: clawgate $(for k in "${!R[@]}"; do [[ $k == cg.*.err ]] && echo "${R[$k]}"; done | awk '{s+=$1} END{print s+0}'), OpenClaw $(for k in "${!R[@]}"; do [[ $k == oc.*.err ]] && echo "${R[$k]}"; done | awk '{s+=$1} END{print s+0}')."
   echo "The real gateway does not terminate TLS itself, so it has no wss row (n/a)."
-  echo
-  echo "<details><summary>raw loadgen output</summary>"
-  echo
-  echo '```'
-  cat "$TMP/raw.txt"
-  echo '```'
-  echo "</details>"
 } >"$TMP/report.md"
-
-mkdir -p "$(dirname "$OUT")"
-cp "$TMP/report.md" "$OUT"
-cat "$OUT"
-echo >&2
-echo "written to $OUT" >&2
+write_report "$TMP/report.md" "$TMP/raw.txt" "$OUT"
