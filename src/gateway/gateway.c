@@ -83,7 +83,7 @@ static size_t bind_addresses(const cg_settings *s, listen_address out[CG_MAX_LIS
         break;
     case CG_BIND_TAILNET: {
         char tailnet[64];
-        if (cg_tailnet_address(tailnet, sizeof tailnet))
+        if (cg_host_ipv4(0x64400000u, 0xFFC00000u, tailnet, sizeof tailnet)) /* 100.64/10 */
             ADD(tailnet, true);
         else
             cg_log(CG_LOG_WARN, "gateway", "no tailnet (100.64.0.0/10) address; loopback only",

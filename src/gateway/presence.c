@@ -83,28 +83,13 @@ static json_t *entry_for(const cg_conn *c, const char *reason)
     return e;
 }
 
-/* The host's first non-loopback IPv4 address, as the real gateway reports itself. */
-static bool primary_address(char *out, size_t len)
-{
-    uv_interface_address_t *ifs;
-    int n;
-    if (uv_interface_addresses(&ifs, &n) != 0) return false;
-    bool found = false;
-    for (int i = 0; i < n && !found; i++) {
-        if (ifs[i].is_internal || ifs[i].address.address4.sin_family != AF_INET) continue;
-        found = uv_ip4_name(&ifs[i].address.address4, out, len) == 0;
-    }
-    uv_free_interface_addresses(ifs, n);
-    return found;
-}
-
 /* The gateway's own entry, made once at start. */
 static json_t *self_entry(void)
 {
     char host[256] = "localhost", ip[64] = "", instance[37], text[512];
     size_t host_len = sizeof host;
     uv_os_gethostname(host, &host_len);
-    bool has_ip = primary_address(ip, sizeof ip);
+    bool has_ip = cg_host_ipv4(0, 0, ip, sizeof ip); /* as the real gateway reports itself */
     struct utsname u;
     char platform[160] = "linux";
     if (uname(&u) == 0) snprintf(platform, sizeof platform, "linux %s", u.release);

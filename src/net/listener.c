@@ -65,19 +65,16 @@ int cg_listener_port(const cg_listener *l)
                                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-bool cg_tailnet_address(char *out, size_t len)
+bool cg_host_ipv4(uint32_t net, uint32_t mask, char *out, size_t len)
 {
     uv_interface_address_t *ifs;
     int n;
     if (uv_interface_addresses(&ifs, &n) != 0) return false;
     bool found = false;
     for (int i = 0; i < n && !found; i++) {
-        if (ifs[i].address.address4.sin_family != AF_INET) continue;
+        if (ifs[i].is_internal || ifs[i].address.address4.sin_family != AF_INET) continue;
         uint32_t a = ntohl(ifs[i].address.address4.sin_addr.s_addr);
-        if ((a & 0xFFC00000u) == 0x64400000u) { /* 100.64.0.0/10 */
-            uv_ip4_name(&ifs[i].address.address4, out, len);
-            found = true;
-        }
+        if ((a & mask) == net) found = uv_ip4_name(&ifs[i].address.address4, out, len) == 0;
     }
     uv_free_interface_addresses(ifs, n);
     return found;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct cg_listener cg_listener;
@@ -21,7 +22,8 @@ const char *cg_listener_address(const cg_listener *l);
 /* The port actually bound (differs from the one asked for when that was 0). */
 int cg_listener_port(const cg_listener *l);
 
-/* The host's first address in 100.64.0.0/10 (Tailscale), into out; false when none. */
-bool cg_tailnet_address(char *out, size_t len);
+/* The host's first IPv4 address (not loopback) inside net/mask, into out; false when
+ * none. mask 0: any; 100.64.0.0/10 (0x64400000, 0xFFC00000): the Tailscale address. */
+bool cg_host_ipv4(uint32_t net, uint32_t mask, char *out, size_t len);
 
 #endif
