@@ -86,7 +86,6 @@ void cg_clients_authenticated(cg_conn *c)
     cg_gateway *gw = c->gw;
     c->registered = true;
     cg_strmap_set(gw->conn_ids, c->conn_id, c);
-    gw->n_connected++;
     for (size_t i = 0; i < gw->n_hooks; i++)
         gw->hooks[i].fn(gw, c, CG_CONN_AUTHENTICATED, gw->hooks[i].data);
 }
@@ -96,7 +95,6 @@ void cg_clients_closed(cg_conn *c)
     cg_gateway *gw = c->gw;
     c->registered = false;
     cg_strmap_remove(gw->conn_ids, c->conn_id);
-    gw->n_connected--;
     for (size_t i = 0; i < gw->n_hooks; i++)
         gw->hooks[i].fn(gw, c, CG_CONN_CLOSED, gw->hooks[i].data);
     cg_log(CG_LOG_INFO, "gateway", "client disconnected",
@@ -119,7 +117,7 @@ cg_conn *cg_gateway_find_conn(cg_gateway *gw, const char *conn_id)
 
 size_t cg_gateway_conn_count(cg_gateway *gw)
 {
-    return gw->n_connected;
+    return cg_strmap_size(gw->conn_ids);
 }
 
 size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip)

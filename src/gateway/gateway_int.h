@@ -77,7 +77,6 @@ struct cg_gateway {
     size_t n_conns;
     size_t n_ws;         /* upgraded ones, for gateway.limits.maxConnections */
     cg_strmap *conn_ids; /* connId -> connected cg_conn */
-    size_t n_connected;
     /* Connections that closed and still have to finish (cg_conn_finish_closing), each
      * holding a reference, done on the next loop turn by closing_timer. */
     cg_conn **closing;
