@@ -209,6 +209,13 @@ static bool forwarded_address(const char *start, const char *end, char *out, siz
     return inet_pton(AF_INET, out, a.bytes) == 1;
 }
 
+/* A hop run by us (loopback or a trusted proxy) names no client. */
+static bool ours(const char *hop, const cg_settings *s)
+{
+    return cg_addr_is_loopback(hop) ||
+           cg_addr_in_list(hop, s->trusted_proxies, s->trusted_proxies_len);
+}
+
 bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s", req->peer_ip);
@@ -231,8 +238,7 @@ bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, siz
             while (start > req->forwarded_for && start[-1] != ',')
                 start--;
             forwarded_address(start, end, hop, sizeof hop);
-            if (!cg_addr_is_loopback(hop) &&
-                !cg_addr_in_list(hop, s->trusted_proxies, s->trusted_proxies_len)) {
+            if (!ours(hop, s)) {
                 snprintf(out, outlen, "%s", hop);
                 return true;
             }
@@ -242,8 +248,7 @@ bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, siz
     } else if (req->real_ip && forwarded_address(req->real_ip, req->real_ip + strlen(req->real_ip),
                                                  hop, sizeof hop)) {
         /* The same rule as a forwarded chain: only a hop that is not ours names a client. */
-        if (!cg_addr_is_loopback(hop) &&
-            !cg_addr_in_list(hop, s->trusted_proxies, s->trusted_proxies_len)) {
+        if (!ours(hop, s)) {
             snprintf(out, outlen, "%s", hop);
             return true;
         }

@@ -132,8 +132,8 @@ static void upgrade(cg_conn *c, const cg_http_request *req)
         respond_text(c, NULL, 404, NULL, "not found\n");
         return;
     }
-    if (!cg_http_header_has_token(cg_http_request_header(req, "upgrade"), "websocket") ||
-        !cg_http_header_has_token(cg_http_request_header(req, "connection"), "upgrade") ||
+    /* The caller saw Upgrade: websocket; the rest of RFC 6455's request must be there. */
+    if (!cg_http_header_has_token(cg_http_request_header(req, "connection"), "upgrade") ||
         !version || strcmp(version, "13") != 0 || !key || !cg_ws_accept_key(key, accept)) {
         respond_text(c, NULL, 400, "Sec-WebSocket-Version: 13\r\n", "invalid websocket upgrade\n");
         return;
