@@ -104,15 +104,19 @@ char *cg_strdup(const char *s)
     return d;
 }
 
+void cg_buf_reserve(cg_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = cg_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
 void cg_buf_append(cg_buf *b, const void *data, size_t len)
 {
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        b->data = cg_xrealloc(b->data, cap);
-        b->cap = cap;
-    }
+    cg_buf_reserve(b, len);
     memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = 0;

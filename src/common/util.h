@@ -28,6 +28,8 @@ typedef struct cg_buf {
     char *data;
     size_t len, cap;
 } cg_buf;
+/* Room for `extra` more bytes and the NUL kept after them. */
+void cg_buf_reserve(cg_buf *b, size_t extra);
 void cg_buf_append(cg_buf *b, const void *data, size_t len);
 void cg_buf_appends(cg_buf *b, const char *s);
 void cg_buf_reset(cg_buf *b); /* frees */

@@ -66,17 +66,6 @@ static bool utf8_valid(const unsigned char *data, size_t len)
     return true;
 }
 
-/* Room for `extra` more bytes and the NUL cg_buf keeps after them. */
-static void reserve(cg_buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    b->data = cg_xrealloc(b->data, cap);
-    b->cap = cap;
-}
-
 /* The length of data as JSON string contents; *ascii tells whether every byte is < 0x80. */
 static size_t escaped_len(const unsigned char *data, size_t len, bool *ascii)
 {
@@ -105,7 +94,7 @@ static void append_json_string(cg_buf *out, const char *data, size_t len)
     bool ascii;
     size_t n = escaped_len(u, len, &ascii);
     bool replace = !ascii && !utf8_valid(u, len);
-    reserve(out, n + 2);
+    cg_buf_reserve(out, n + 2);
     char *w = out->data + out->len;
     *w++ = '"';
     for (size_t i = 0; i < len; i++) {
