@@ -145,11 +145,6 @@ unsigned cg_conn_scopes(const cg_conn *c)
     return c->scopes;
 }
 
-int cg_conn_protocol(const cg_conn *c)
-{
-    return c->protocol;
-}
-
 const char *cg_conn_client_ip(const cg_conn *c)
 {
     return c->client_ip;

@@ -163,7 +163,8 @@ static bool same(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-bool cg_gateway_listener_differs(cg_gateway *gw, const cg_settings *next)
+/* Whether `next` would move the listeners. */
+static bool listener_differs(const cg_gateway *gw, const cg_settings *next)
 {
     const cg_listen_state *l = &gw->listen;
     return l->port != next->port || l->bind != next->bind || l->tls_enabled != next->tls_enabled ||
@@ -205,7 +206,6 @@ static int move_listeners(cg_gateway *gw, const cg_settings *next, SSL_CTX *tls,
         rc = open_set(gw, next, &fresh, err, errlen);
         if (rc != 0) {
             char ignored[256];
-            gw->listen.n = 0;
             cg_settings restore = *next;
             restore.port = old.port;
             restore.bind = old.bind;
@@ -300,7 +300,7 @@ void cg_gateway_rebind_async(cg_gateway *gw, const cg_settings *next, cg_rebind_
                              void *data)
 {
     char err[512];
-    if (!cg_gateway_listener_differs(gw, next)) {
+    if (!listener_differs(gw, next)) {
         done(gw, NULL, data);
     } else if (!next->tls_enabled) {
         done(gw, move_listeners(gw, next, NULL, err, sizeof err) == 0 ? NULL : err, data);
@@ -378,7 +378,7 @@ static void on_reloaded(cg_config *cfg, int result, void *data)
     cg_gateway_settings_changed(gw);
     /* A reload never moves the listener: that needs config.apply or a restart. */
     cg_log(CG_LOG_INFO, "gateway", "settings applied",
-           json_pack("{s:b}", "restartRequired", cg_gateway_listener_differs(gw, gw->settings)));
+           json_pack("{s:b}", "restartRequired", listener_differs(gw, gw->settings)));
 }
 
 /* The file is read and parsed on the thread pool; a trigger that arrives while a reload

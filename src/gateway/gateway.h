@@ -50,8 +50,6 @@ void cg_gateway_settings_changed(cg_gateway *gw);
 typedef void (*cg_rebind_done)(cg_gateway *gw, const char *error, void *data);
 void cg_gateway_rebind_async(cg_gateway *gw, const cg_settings *next, cg_rebind_done done,
                              void *data);
-/* Whether `next` would move the listeners. */
-bool cg_gateway_listener_differs(cg_gateway *gw, const cg_settings *next);
 
 /* ---- health ---- */
 
@@ -80,7 +78,6 @@ size_t cg_gateway_conn_count(cg_gateway *gw);
 const char *cg_conn_id(const cg_conn *c);
 unsigned cg_conn_role(const cg_conn *c);   /* CG_ROLE_* */
 unsigned cg_conn_scopes(const cg_conn *c); /* CG_SCOPEBIT_* */
-int cg_conn_protocol(const cg_conn *c);
 /* The client's address (through trusted proxies), or CG_CLIENT_IP_UNKNOWN. */
 const char *cg_conn_client_ip(const cg_conn *c);
 const char *cg_conn_client_id(const cg_conn *c);
