@@ -175,11 +175,31 @@ const json_t *cg_conn_params(const cg_conn *c)
     return c->params;
 }
 
+const char *cg_conn_device_id(const cg_conn *c)
+{
+    return c->device_id[0] ? c->device_id : NULL;
+}
+
+void cg_conn_disconnect(cg_conn *c, uint16_t code, const char *reason)
+{
+    if (c->phase == CG_PHASE_WS) cg_conn_ws_close(c, code, reason);
+}
+
+void cg_gateway_foreach_conn(cg_gateway *gw, cg_conn_visit_fn fn, void *data)
+{
+    cg_conn *next;
+    for (cg_conn *c = gw->conns; c; c = next) {
+        next = c->next;
+        if (c->connected && c->phase == CG_PHASE_WS) fn(c, data);
+    }
+}
+
 /* ---- module data ---- */
 
-void cg_conn_set_data(cg_conn *c, const cg_conn_key *key, void *data)
+/* One list of keyed data, for connections and for the gateway. */
+static void data_set(cg_conn_data **list, const cg_conn_key *key, void *data)
 {
-    for (cg_conn_data *d = c->data; d; d = d->next) {
+    for (cg_conn_data *d = *list; d; d = d->next) {
         if (d->key != key) continue;
         if (d->data && key->free_data) key->free_data(d->data);
         d->data = data;
@@ -188,25 +208,55 @@ void cg_conn_set_data(cg_conn *c, const cg_conn_key *key, void *data)
     cg_conn_data *d = cg_xcalloc(1, sizeof *d);
     d->key = key;
     d->data = data;
-    d->next = c->data;
-    c->data = d;
+    d->next = *list;
+    *list = d;
 }
 
-void *cg_conn_get_data(const cg_conn *c, const cg_conn_key *key)
+static void *data_get(const cg_conn_data *list, const cg_conn_key *key)
 {
-    for (const cg_conn_data *d = c->data; d; d = d->next)
+    for (const cg_conn_data *d = list; d; d = d->next)
         if (d->key == key) return d->data;
     return NULL;
 }
 
-void cg_conn_data_free(cg_conn *c)
+static void data_free(cg_conn_data **list)
 {
-    while (c->data) {
-        cg_conn_data *d = c->data;
-        c->data = d->next;
+    while (*list) {
+        cg_conn_data *d = *list;
+        *list = d->next;
         if (d->data && d->key->free_data) d->key->free_data(d->data);
         free(d);
     }
+}
+
+void cg_conn_set_data(cg_conn *c, const cg_conn_key *key, void *data)
+{
+    data_set(&c->data, key, data);
+}
+
+void *cg_conn_get_data(const cg_conn *c, const cg_conn_key *key)
+{
+    return data_get(c->data, key);
+}
+
+void cg_conn_data_free(cg_conn *c)
+{
+    data_free(&c->data);
+}
+
+void cg_gateway_set_data(cg_gateway *gw, const cg_conn_key *key, void *data)
+{
+    data_set(&gw->data, key, data);
+}
+
+void *cg_gateway_get_data(const cg_gateway *gw, const cg_conn_key *key)
+{
+    return data_get(gw->data, key);
+}
+
+void cg_gateway_data_free(cg_gateway *gw)
+{
+    data_free(&gw->data);
 }
 
 /* ---- broadcast ---- */

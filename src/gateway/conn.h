@@ -69,6 +69,7 @@ struct cg_conn {
     unsigned scopes; /* CG_SCOPEBIT_* */
     char conn_id[37];
     json_t *params; /* the connect params without auth */
+    char device_id[65]; /* the proven device identity (hex SHA-256), or "" */
     int64_t connected_at_ms;
     uint64_t event_seq;
     uint64_t dropped_events;

@@ -529,6 +529,7 @@ void cg_gateway_free(cg_gateway *gw)
     cg_presence_free(gw);
     cg_pending_free(gw);
     cg_health_free(gw);
+    cg_gateway_data_free(gw);
     cg_clients_free(gw);
     free(gw);
 }

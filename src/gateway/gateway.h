@@ -85,6 +85,14 @@ const char *cg_conn_client_mode(const cg_conn *c);
 int64_t cg_conn_connected_at_ms(const cg_conn *c);
 /* The connect params as the client sent them, without `auth`. Borrowed. */
 const json_t *cg_conn_params(const cg_conn *c);
+/* The device identity the connection proved at connect (Ed25519), or NULL. */
+const char *cg_conn_device_id(const cg_conn *c);
+/* Ends a connection with a WebSocket close frame (e.g. 4001 "device removed"). */
+void cg_conn_disconnect(cg_conn *c, uint16_t code, const char *reason);
+/* Calls fn for every connected client (hello-ok sent, not closed). fn may disconnect
+ * the connection it is given, nothing else. */
+typedef void (*cg_conn_visit_fn)(cg_conn *c, void *data);
+void cg_gateway_foreach_conn(cg_gateway *gw, cg_conn_visit_fn fn, void *data);
 
 /* Per-connection data of a module: declare one static key per module. The data is freed
  * with key->free_data after the CLOSED hooks ran. */
@@ -94,6 +102,11 @@ typedef struct cg_conn_key {
 } cg_conn_key;
 void cg_conn_set_data(cg_conn *c, const cg_conn_key *key, void *data);
 void *cg_conn_get_data(const cg_conn *c, const cg_conn_key *key);
+
+/* Gateway-wide data of a module (its registry, say), under a static key like the
+ * per-connection data; freed with key->free_data when the gateway is freed. */
+void cg_gateway_set_data(cg_gateway *gw, const cg_conn_key *key, void *data);
+void *cg_gateway_get_data(const cg_gateway *gw, const cg_conn_key *key);
 
 /* ---- events ---- */
 

@@ -88,6 +88,7 @@ struct cg_gateway {
     } hooks[CG_MAX_CONN_HOOKS];
     size_t n_hooks;
     cg_presence *presence;
+    cg_conn_data *data; /* modules' gateway-wide data (cg_gateway_set_data) */
 
     cg_rate_limiter *rate_limiter;
     int64_t rate_limiter_swept_ms;
@@ -141,6 +142,7 @@ void cg_clients_closing_later(cg_gateway *gw, cg_conn *c);
 /* Finishes every queued close now (the shutdown's last step). */
 void cg_clients_finish_closing(cg_gateway *gw);
 void cg_conn_data_free(cg_conn *c);
+void cg_gateway_data_free(cg_gateway *gw);
 /* features.events of hello-ok. New ref. */
 json_t *cg_gateway_event_names(void);
 /* Preauth connections from ip (non-loopback only). */
