@@ -68,6 +68,7 @@ typedef struct cg_settings {
     char *password;       /* NULL when unset */
     bool local_bypass;    /* gateway.auth.localBypass, default true */
     bool allow_tailscale; /* gateway.auth.allowTailscale */
+    bool auto_approve_local; /* gateway.nodes.pairing.autoApproveLocal, default true */
     cg_rate_limit rate_limit;
     char **allowed_origins; /* gateway.controlUi.allowedOrigins */
     size_t allowed_origins_len;

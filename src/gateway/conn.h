@@ -64,6 +64,7 @@ struct cg_conn {
      * connected: hello-ok sent, events and requests flow. */
     bool registered;
     bool connected;
+    bool connect_pending; /* connect waits for the device registry's write */
     int protocol;
     unsigned role;   /* cg_role bits: exactly one */
     unsigned scopes; /* CG_SCOPEBIT_* */
