@@ -7,7 +7,6 @@
 #include "auth/devices.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +129,7 @@ static void arg_text(job_stmt *s, const char *text)
     job_arg *a = &s->args[s->n_args++];
     a->is_text = true;
     a->is_null = text == NULL;
-    a->text = text ? cg_xstrdup(text) : NULL;
+    a->text = text ? cg_strdup(text) : NULL;
 }
 
 static void arg_json(job_stmt *s, const json_t *v)
@@ -353,7 +352,7 @@ static json_t *column_json(sqlite3_stmt *st, int col, json_t *fallback)
 static char *column_strdup(sqlite3_stmt *st, int col)
 {
     const char *text = (const char *)sqlite3_column_text(st, col);
-    return text ? cg_xstrdup(text) : NULL;
+    return text ? cg_strdup(text) : NULL;
 }
 
 static int load(sqlite3 *db, void *data, char *err, size_t errlen)
@@ -372,7 +371,7 @@ static int load(sqlite3 *db, void *data, char *err, size_t errlen)
         cg_device *dev = cg_xcalloc(1, sizeof *dev);
         memcpy(dev->id, id, 65);
         dev->public_key = column_strdup(st, 1);
-        if (!dev->public_key) dev->public_key = cg_xstrdup("");
+        if (!dev->public_key) dev->public_key = cg_strdup("");
         dev->label = column_strdup(st, 2);
         dev->roles = column_json(st, 3, json_array());
         dev->scopes = column_json(st, 4, json_array());
@@ -394,7 +393,7 @@ static int load(sqlite3 *db, void *data, char *err, size_t errlen)
         cg_device *dev = cg_strmap_get(d->by_id, (const char *)sqlite3_column_text(st, 0));
         int role = cg_device_role_parse((const char *)sqlite3_column_text(st, 1));
         const char *token = (const char *)sqlite3_column_text(st, 2);
-        if (!dev || role < 0 || !token || strlen(token) > CG_DEVICE_TOKEN_MAX) continue;
+        if (!dev || role < 0 || !token || strlen(token) >= CG_DEVICE_TOKEN_SIZE) continue;
         cg_device_token *t = &dev->tokens[role];
         t->present = true;
         snprintf(t->token, sizeof t->token, "%s", token);
@@ -518,9 +517,7 @@ static void issue_token(cg_device *dev, cg_device_role role, int64_t now_ms)
     bool existed = t->present;
     int64_t created = existed ? t->created_at_ms : now_ms;
     token_clear(t);
-    unsigned char raw[32];
-    RAND_bytes(raw, sizeof raw);
-    cg_base64url_encode(raw, sizeof raw, t->token, sizeof t->token);
+    cg_device_token_new(t->token);
     t->present = true;
     t->scopes = role == CG_DEVICE_ROLE_OPERATOR ? json_deep_copy(dev->scopes) : json_array();
     t->created_at_ms = created;
@@ -533,7 +530,7 @@ static cg_device *device_for_claim(cg_devices *d, const cg_device_claim *claim, 
     if (dev) return dev;
     dev = cg_xcalloc(1, sizeof *dev);
     snprintf(dev->id, sizeof dev->id, "%s", claim->device_id);
-    dev->public_key = cg_xstrdup(claim->public_key);
+    dev->public_key = cg_strdup(claim->public_key);
     dev->roles = json_array();
     dev->scopes = json_array();
     dev->meta = json_object();
@@ -804,7 +801,7 @@ const char *cg_devices_rename(cg_devices *d, const char *device_id, const char *
     cg_device *dev = cg_devices_find(d, device_id);
     if (!dev) return "unknown deviceId";
     free(dev->label);
-    dev->label = cg_xstrdup(label);
+    dev->label = cg_strdup(label);
     write_job *j = job_new(done, data);
     job_save_device(j, dev);
     job_submit(d, j);

@@ -22,18 +22,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/device_sig.h"
 #include "store/store.h"
 
 #define CG_DEVICE_PENDING_TTL_MS 300000
 #define CG_DEVICES_MAX 10000         /* paired devices */
 #define CG_DEVICE_REQUESTS_MAX 1000  /* pending requests overall */
-#define CG_DEVICE_TOKEN_MAX 64       /* characters of a token */
 
 typedef enum { CG_DEVICE_ROLE_OPERATOR, CG_DEVICE_ROLE_NODE, CG_DEVICE_ROLE_COUNT } cg_device_role;
 
 typedef struct cg_device_token {
     bool present;
-    char token[CG_DEVICE_TOKEN_MAX + 1];
+    char token[CG_DEVICE_TOKEN_SIZE];
     json_t *scopes; /* array of scope names */
     int64_t created_at_ms, rotated_at_ms, revoked_at_ms;
 } cg_device_token;

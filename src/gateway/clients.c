@@ -7,7 +7,9 @@
 #include "common/log.h"
 #include "gateway/gateway_int.h"
 
-static const char *const event_names[] = {"connect.challenge", "tick", "shutdown", "presence",
+static const char *const event_names[] = {"connect.challenge",     "tick",
+                                          "shutdown",              "presence",
+                                          "device.pair.requested", "device.pair.resolved",
                                           NULL};
 
 json_t *cg_gateway_event_names(void)
@@ -178,6 +180,11 @@ const json_t *cg_conn_params(const cg_conn *c)
 const char *cg_conn_device_id(const cg_conn *c)
 {
     return c->device_id[0] ? c->device_id : NULL;
+}
+
+bool cg_conn_via_device_token(const cg_conn *c)
+{
+    return c->via_device_token;
 }
 
 void cg_conn_disconnect(cg_conn *c, uint16_t code, const char *reason)

@@ -71,6 +71,7 @@ struct cg_conn {
     char conn_id[37];
     json_t *params; /* the connect params without auth */
     char device_id[65]; /* the proven device identity (hex SHA-256), or "" */
+    bool via_device_token; /* authenticated by that device's token */
     int64_t connected_at_ms;
     uint64_t event_seq;
     uint64_t dropped_events;

@@ -72,7 +72,7 @@ typedef struct connect_state {
     json_t *refusal;  /* an ErrorShape, or NULL to admit */
     char close_reason[160];
     json_t *announce; /* device.pair.requested to broadcast, or NULL */
-    char device_token[CG_DEVICE_TOKEN_MAX + 1];
+    char device_token[CG_DEVICE_TOKEN_SIZE];
     int64_t token_issued_at_ms;
 } connect_state;
 
@@ -348,6 +348,7 @@ static void pair_device(connect_state *st, const char *device_token)
             st->refusal = shared_meant ? cg_connect_shared_mismatch(true)
                                        : device_token_refusal(t != NULL);
         } else {
+            c->via_device_token = true;
             take_token(st, t);
             cg_devices_seen(devices, dev, json_object_get(st->params, "client"),
                             "device-token-auth", now);
@@ -424,7 +425,7 @@ void cg_connect_message(cg_conn *c, json_t *msg)
     }
     connect_state *st = cg_xcalloc(1, sizeof *st);
     st->c = c;
-    st->id = id ? cg_xstrdup(id) : NULL;
+    st->id = id ? cg_strdup(id) : NULL;
     st->params = json_deep_copy(params);
     st->protocol = protocol;
     st->role = role;
