@@ -370,3 +370,16 @@ json_t *cg_hello_ok(const cg_hello_inputs *in)
     }
     return hello;
 }
+
+json_t *cg_connect_verify_device(const json_t *params, const char *nonce, int64_t now_ms,
+                                 cg_device_proof *proof)
+{
+    *proof = (cg_device_proof){0};
+    const json_t *device = json_object_get(params, "device");
+    if (!device || json_is_null(device)) return NULL;
+    cg_device_sig_result r = cg_device_sig_verify(params, nonce, now_ms, proof);
+    if (r == CG_DEVICE_SIG_OK) return NULL;
+    return cg_error_new(
+        CG_ERR_INVALID_REQUEST, cg_device_sig_message(r),
+        json_pack("{s:s, s:s}", "code", cg_device_sig_code(r), "reason", cg_device_sig_reason(r)));
+}

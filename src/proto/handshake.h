@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "auth/device_sig.h"
 #include "config/config.h"
 #include "proto/scopes.h"
 
@@ -72,5 +73,12 @@ typedef struct cg_hello_inputs {
 
 /* The hello-ok payload in the negotiated shape (v3/v4: HelloOk; v1/v2: the seed's). */
 json_t *cg_hello_ok(const cg_hello_inputs *in);
+
+/* The device identity proof (connect.params.device) against this connection's challenge
+ * nonce and the wall clock: NULL when there is no device (proof->version 0) or its proof
+ * holds (*proof filled), else the real gateway's refusal, INVALID_REQUEST with the
+ * message and details {code: DEVICE_AUTH_*, reason} (then close 1008 with the message). */
+json_t *cg_connect_verify_device(const json_t *params, const char *nonce, int64_t now_ms,
+                                 cg_device_proof *proof);
 
 #endif
