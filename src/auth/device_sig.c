@@ -335,8 +335,9 @@ static cg_device_sig_result verify(const json_t *params, const char *challenge_n
     if (nonce.n != strlen(challenge_nonce) || memcmp(nonce.p, challenge_nonce, nonce.n) != 0)
         return CG_DEVICE_SIG_NONCE_MISMATCH;
 
-    proof->version = signature_version(params, raw, raw_len, nonce, signed_at);
-    if (!proof->version) return CG_DEVICE_SIG_INVALID;
+    int version = signature_version(params, raw, raw_len, nonce, signed_at);
+    if (!version) return CG_DEVICE_SIG_INVALID;
+    proof->version = version;
     cg_base64url_encode(raw, raw_len, proof->public_key, sizeof proof->public_key);
     return CG_DEVICE_SIG_OK;
 }
@@ -346,7 +347,6 @@ cg_device_sig_result cg_device_sig_verify(const json_t *connect_params, const ch
 {
     *proof = (cg_device_proof){0};
     cg_device_sig_result r = verify(connect_params, challenge_nonce, now_ms, proof);
-    if (r != CG_DEVICE_SIG_OK) *proof = (cg_device_proof){0};
     ERR_clear_error();
     return r;
 }

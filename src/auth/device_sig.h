@@ -19,7 +19,7 @@
 typedef enum {
     CG_DEVICE_SIG_OK,
     CG_DEVICE_SIG_ID_MISMATCH,    /* id is not the hex SHA-256 of the key, or bad key */
-    CG_DEVICE_SIG_EXPIRED,        /* signedAt missing or more than 2 minutes from now */
+    CG_DEVICE_SIG_EXPIRED,        /* signedAt not an integer within 2 minutes of now */
     CG_DEVICE_SIG_NONCE_REQUIRED, /* nonce blank after trimming */
     CG_DEVICE_SIG_NONCE_MISMATCH, /* nonce is not this connection's challenge nonce */
     CG_DEVICE_SIG_INVALID,        /* neither the v3 nor the v2 payload verifies */
@@ -56,8 +56,9 @@ const char *cg_device_sig_message(cg_device_sig_result r);
  * when outlen < CG_BASE64URL_ENCODED_SIZE(len). */
 int cg_base64url_encode(const unsigned char *in, size_t len, char *out, size_t outlen);
 /* Decodes base64url or standard base64, with or without padding (both alphabets are
- * accepted, as the real gateway does). 0 with *written set, or -1 when the text is not
- * base64, is longer than CG_BASE64URL_MAX_INPUT or decodes to more than outlen bytes. */
+ * accepted, as the real gateway does; any other character is refused, where Node's
+ * decoder would skip it). 0 with *written set, or -1 when the text is not base64, is
+ * longer than CG_BASE64URL_MAX_INPUT or decodes to more than outlen bytes. */
 int cg_base64url_decode(const char *in, unsigned char *out, size_t outlen, size_t *written);
 
 /* A fresh device token in the real gateway's format (RAND_bytes). */
