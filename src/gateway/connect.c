@@ -67,6 +67,7 @@ typedef struct connect_state {
     int protocol;
     unsigned role, scopes;
     cg_credential credential;
+    cg_device_proof proof; /* the verified device (proof.version 0: none) */
     bool limited; /* counted by the failed-auth limiter */
     /* The outcome once the registry's write is committed. */
     json_t *refusal;  /* an ErrorShape, or NULL to admit */
@@ -122,7 +123,7 @@ static bool authenticate(connect_state *st, const char **device_token)
             return false;
         }
     }
-    json_t *denied = cg_connect_verify_device(st->params, c->nonce, cg_now_ms());
+    json_t *denied = cg_connect_verify_device(st->params, c->nonce, cg_now_ms(), &st->proof);
     if (denied) {
         count_failure(st);
         refuse(c, st->id, denied, 1008);
@@ -247,7 +248,7 @@ static json_t *pairing_refusal(connect_state *st, const cg_device *dev, cg_devic
     bool has_role = cg_device_approved(dev, role, none);
     json_decref(none);
     int k = !dev || !json_array_size(dev->roles) ? 0 : !has_role ? 1 : 2;
-    char message[160];
+    char message[96];
     snprintf(message, sizeof message, "pairing required: %s", pairing_reasons[k].requirement);
     snprintf(st->close_reason, sizeof st->close_reason, "%s (requestId: %s)", message, request_id);
     json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "code", "PAIRING_REQUIRED",
@@ -358,7 +359,7 @@ static void pair_device(connect_state *st, const char *device_token)
         return;
     }
     cg_device_claim claim = {.device_id = device_id,
-                             .public_key = json_string_value(json_object_get(device, "publicKey")),
+                             .public_key = st->proof.public_key,
                              .role = role,
                              .scopes = scopes,
                              .client = json_object_get(st->params, "client"),
