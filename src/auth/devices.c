@@ -45,8 +45,8 @@ static bool has_string(const json_t *array, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(array, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-        return true;
+    json_array_foreach(array, i, v) if (json_is_string(v) &&
+                                        strcmp(json_string_value(v), s) == 0) return true;
     return false;
 }
 
@@ -81,8 +81,8 @@ static json_t *string_union(const json_t *a, const json_t *b)
     for (int k = 0; k < 2; k++) {
         size_t i;
         json_t *v;
-        json_array_foreach(both[k], i, v) if (json_is_string(v) &&
-                                              !has_string(out, json_string_value(v)))
+        json_array_foreach(both[k], i,
+                           v) if (json_is_string(v) && !has_string(out, json_string_value(v)))
             json_array_append(out, v);
     }
     return out;
@@ -634,21 +634,21 @@ static json_t *request_entry(const char *request_id, const cg_device_claim *clai
 }
 
 cg_device_request *cg_devices_request_pairing(cg_devices *d, const cg_device_claim *claim,
-                                              int64_t now_ms, bool *created,
-                                              cg_devices_done done, void *data)
+                                              int64_t now_ms, bool *created, cg_devices_done done,
+                                              void *data)
 {
     prune_requests(d, now_ms);
     cg_device_request *open = NULL;
     for (size_t i = 0; i < d->n_requests; i++)
         if (strcmp(d->requests[i]->device_id, claim->device_id) == 0) open = d->requests[i];
     json_t *want_roles = json_pack("[s]", role_names[claim->role]);
-    json_t *want_scopes = claim->role == CG_DEVICE_ROLE_OPERATOR ? json_deep_copy(claim->scopes)
-                                                                 : json_array();
+    json_t *want_scopes =
+        claim->role == CG_DEVICE_ROLE_OPERATOR ? json_deep_copy(claim->scopes) : json_array();
     if (open) {
         const json_t *roles = json_object_get(open->entry, "roles");
         const json_t *scopes = json_object_get(open->entry, "scopes");
-        bool covered = has_string(roles, role_names[claim->role]) &&
-                       cg_scopes_within(want_scopes, scopes);
+        bool covered =
+            has_string(roles, role_names[claim->role]) && cg_scopes_within(want_scopes, scopes);
         if (covered) {
             json_decref(want_roles);
             json_decref(want_scopes);
@@ -716,7 +716,8 @@ const char *cg_devices_approve(cg_devices *d, const char *request_id, const json
         json_decref(granted);
     }
     cg_device_claim claim = {.device_id = r->device_id,
-                             .public_key = json_string_value(json_object_get(r->entry, "publicKey")),
+                             .public_key =
+                                 json_string_value(json_object_get(r->entry, "publicKey")),
                              .scopes = scopes};
     json_t *client = json_object();
     static const struct {
@@ -815,8 +816,8 @@ const char *cg_devices_rotate(cg_devices *d, const char *device_id, cg_device_ro
     cg_device *dev = cg_devices_find(d, device_id);
     if (!dev || !has_string(dev->roles, role_names[role])) return "device token rotation denied";
     cg_device_token *t = &dev->tokens[role];
-    json_t *want = json_deep_copy(scopes ? scopes
-                                  : t->present && t->scopes ? t->scopes
+    json_t *want = json_deep_copy(scopes                            ? scopes
+                                  : t->present && t->scopes         ? t->scopes
                                   : role == CG_DEVICE_ROLE_OPERATOR ? dev->scopes
                                                                     : NULL);
     if (!want) want = json_array();
@@ -840,8 +841,8 @@ const char *cg_devices_rotate(cg_devices *d, const char *device_id, cg_device_ro
 }
 
 const char *cg_devices_revoke(cg_devices *d, const char *device_id, cg_device_role role,
-                              const json_t *caller_scopes, int64_t now_ms, char *err,
-                              size_t errlen, cg_devices_done done, void *data)
+                              const json_t *caller_scopes, int64_t now_ms, char *err, size_t errlen,
+                              cg_devices_done done, void *data)
 {
     cg_device *dev = cg_devices_find(d, device_id);
     cg_device_token *t = dev ? &dev->tokens[role] : NULL;
@@ -872,7 +873,8 @@ json_t *cg_device_json(const cg_device *dev)
     json_object_set(o, "roles", dev->roles);
     json_object_set(o, "scopes", dev->scopes);
     json_object_set_new(o, "createdAtMs", json_integer(dev->created_at_ms));
-    if (dev->approved_at_ms) json_object_set_new(o, "approvedAtMs", json_integer(dev->approved_at_ms));
+    if (dev->approved_at_ms)
+        json_object_set_new(o, "approvedAtMs", json_integer(dev->approved_at_ms));
     if (dev->last_seen_at_ms) {
         json_object_set_new(o, "lastSeenAtMs", json_integer(dev->last_seen_at_ms));
         json_object_set_new(o, "lastSeenReason", json_string(dev->last_seen_reason));

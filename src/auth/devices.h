@@ -26,8 +26,8 @@
 #include "store/store.h"
 
 #define CG_DEVICE_PENDING_TTL_MS 300000
-#define CG_DEVICES_MAX 10000         /* paired devices */
-#define CG_DEVICE_REQUESTS_MAX 1000  /* pending requests overall */
+#define CG_DEVICES_MAX 10000        /* paired devices */
+#define CG_DEVICE_REQUESTS_MAX 1000 /* pending requests overall */
 
 typedef enum { CG_DEVICE_ROLE_OPERATOR, CG_DEVICE_ROLE_NODE, CG_DEVICE_ROLE_COUNT } cg_device_role;
 
@@ -112,8 +112,8 @@ void cg_devices_seen(cg_devices *d, cg_device *dev, const json_t *client, const 
  * claim is reused (*created false), otherwise one is opened or widened (*created true;
  * announce it). NULL when too many requests are open. done after the commit. */
 cg_device_request *cg_devices_request_pairing(cg_devices *d, const cg_device_claim *claim,
-                                              int64_t now_ms, bool *created,
-                                              cg_devices_done done, void *data);
+                                              int64_t now_ms, bool *created, cg_devices_done done,
+                                              void *data);
 
 /* device.pair.* and device.token.*. Each returns NULL on success (done will be called)
  * or a refusal message (static text or written into err; done not called). */
@@ -131,15 +131,15 @@ const char *cg_devices_reject(cg_devices *d, const char *request_id, int64_t now
 const char *cg_devices_remove(cg_devices *d, const char *device_id, cg_devices_done done,
                               void *data);
 const char *cg_devices_rename(cg_devices *d, const char *device_id, const char *label,
-                             cg_devices_done done, void *data);
+                              cg_devices_done done, void *data);
 /* scopes NULL: the token's current scopes. caller_scopes NULL: not checked (a role
  * other than operator, where the caller is admin). The new token is in the device. */
 const char *cg_devices_rotate(cg_devices *d, const char *device_id, cg_device_role role,
                               const json_t *scopes, const json_t *caller_scopes, int64_t now_ms,
                               char *err, size_t errlen, cg_devices_done done, void *data);
 const char *cg_devices_revoke(cg_devices *d, const char *device_id, cg_device_role role,
-                              const json_t *caller_scopes, int64_t now_ms, char *err,
-                              size_t errlen, cg_devices_done done, void *data);
+                              const json_t *caller_scopes, int64_t now_ms, char *err, size_t errlen,
+                              cg_devices_done done, void *data);
 
 /* JSON views. */
 /* A paired device as device.pair.list shows it (tokens summarized, never the token). */

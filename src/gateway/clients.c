@@ -7,10 +7,9 @@
 #include "common/log.h"
 #include "gateway/gateway_int.h"
 
-static const char *const event_names[] = {"connect.challenge",     "tick",
-                                          "shutdown",              "presence",
-                                          "device.pair.requested", "device.pair.resolved",
-                                          NULL};
+static const char *const event_names[] = {
+    "connect.challenge",    "tick", "shutdown", "presence", "device.pair.requested",
+    "device.pair.resolved", NULL};
 
 json_t *cg_gateway_event_names(void)
 {

@@ -68,9 +68,9 @@ typedef struct connect_state {
     unsigned role, scopes;
     cg_credential credential;
     cg_device_proof proof; /* the verified device (proof.version 0: none) */
-    bool limited; /* counted by the failed-auth limiter */
+    bool limited;          /* counted by the failed-auth limiter */
     /* The outcome once the registry's write is committed. */
-    json_t *refusal;  /* an ErrorShape, or NULL to admit */
+    json_t *refusal; /* an ErrorShape, or NULL to admit */
     char close_reason[160];
     json_t *announce; /* device.pair.requested to broadcast, or NULL */
     char device_token[CG_DEVICE_TOKEN_SIZE];
@@ -113,8 +113,8 @@ static bool authenticate(connect_state *st, const char **device_token)
     cg_http_facts facts = conn_facts(c);
     resolve_client_ip(c, &facts, s);
     /* Limited per client address; browser connects even from loopback. */
-    st->limited = s->auth_mode != CG_AUTH_NONE &&
-                  !(cg_addr_is_loopback(c->client_ip) && s->rate_limit.exempt_loopback && !c->origin);
+    st->limited = s->auth_mode != CG_AUTH_NONE && !(cg_addr_is_loopback(c->client_ip) &&
+                                                    s->rate_limit.exempt_loopback && !c->origin);
     if (st->limited) {
         int64_t left =
             cg_rate_limiter_check(gw->rate_limiter, c->client_ip, &s->rate_limit, cg_now_ms());
@@ -130,8 +130,8 @@ static bool authenticate(connect_state *st, const char **device_token)
         return false;
     }
     bool mismatch;
-    denied = cg_connect_authenticate(&facts, st->params, s, &st->credential, device_token,
-                                     &mismatch);
+    denied =
+        cg_connect_authenticate(&facts, st->params, s, &st->credential, device_token, &mismatch);
     if (denied) {
         if (mismatch) count_failure(st);
         refuse(c, st->id, denied, 1008);
@@ -170,10 +170,10 @@ static void admit(connect_state *st)
     json_t *methods = method_names(), *events = cg_gateway_event_names();
     /* Presence is for operators who may read it; others get [] (as the real gateway). */
     json_t *health = cg_gateway_health_snapshot(gw),
-           *presence = cg_scope_granted(st->role, st->scopes, CG_SCOPE_READ) &&
-                               st->role == CG_ROLE_OPERATOR
-                           ? cg_gateway_presence(gw)
-                           : json_array();
+           *presence =
+               cg_scope_granted(st->role, st->scopes, CG_SCOPE_READ) && st->role == CG_ROLE_OPERATOR
+                   ? cg_gateway_presence(gw)
+                   : json_array();
     cg_hello_inputs in = {.protocol = st->protocol,
                           .conn_id = c->conn_id,
                           .methods = methods,
@@ -251,11 +251,11 @@ static json_t *pairing_refusal(connect_state *st, const cg_device *dev, cg_devic
     char message[96];
     snprintf(message, sizeof message, "pairing required: %s", pairing_reasons[k].requirement);
     snprintf(st->close_reason, sizeof st->close_reason, "%s (requestId: %s)", message, request_id);
-    json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "code", "PAIRING_REQUIRED",
-                                "reason", pairing_reasons[k].reason, "requestId", request_id,
-                                "remediationHint", pairing_reasons[k].hint, "deviceId", device_id,
-                                "requestedRole", st->role == CG_ROLE_NODE ? "node" : "operator",
-                                "requestedScopes", scopes);
+    json_t *details =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "code", "PAIRING_REQUIRED", "reason",
+                  pairing_reasons[k].reason, "requestId", request_id, "remediationHint",
+                  pairing_reasons[k].hint, "deviceId", device_id, "requestedRole",
+                  st->role == CG_ROLE_NODE ? "node" : "operator", "requestedScopes", scopes);
     const char *client_id = client_string(st->params, "id");
     if (client_id && strcmp(client_id, "openclaw-control-ui") == 0) {
         json_object_set_new(details, "recommendedNextStep", json_string("wait_then_retry"));
@@ -342,12 +342,12 @@ static void pair_device(connect_state *st, const char *device_token)
             if (!t) count_failure(st);
             /* A wrong auth.token from a device holding no token for the role was meant as
              * the shared token. */
-            bool shared_meant = !t && gw->settings->auth_mode == CG_AUTH_TOKEN &&
-                                !json_object_get(json_object_get(st->params, "auth"),
-                                                 "deviceToken") &&
-                                !(dev && dev->tokens[role].present);
-            st->refusal = shared_meant ? cg_connect_shared_mismatch(true)
-                                       : device_token_refusal(t != NULL);
+            bool shared_meant =
+                !t && gw->settings->auth_mode == CG_AUTH_TOKEN &&
+                !json_object_get(json_object_get(st->params, "auth"), "deviceToken") &&
+                !(dev && dev->tokens[role].present);
+            st->refusal =
+                shared_meant ? cg_connect_shared_mismatch(true) : device_token_refusal(t != NULL);
         } else {
             c->via_device_token = true;
             take_token(st, t);

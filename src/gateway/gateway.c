@@ -525,7 +525,8 @@ int cg_gateway_start(cg_gateway *gw)
     signal(SIGPIPE, SIG_IGN);
     /* Nothing else runs on the loop yet: a certificate is made here, inline. */
     gw->listen.port = -1; /* differs from anything: the first bind always happens */
-    if (open_state(gw, err, sizeof err) != 0 || rebind_now(gw, gw->settings, err, sizeof err) != 0) {
+    if (open_state(gw, err, sizeof err) != 0 ||
+        rebind_now(gw, gw->settings, err, sizeof err) != 0) {
         cg_log(CG_LOG_ERROR, "gateway", "cannot start", json_pack("{s:s}", "error", err));
         fprintf(stderr, "clawgate: %s\n", err);
         return -1;

@@ -27,9 +27,9 @@
 
 /* What to do once the registry's write is committed. */
 typedef struct commit_reply {
-    cg_req *req;      /* NULL once the registry ended the request (its client left) */
+    cg_req *req; /* NULL once the registry ended the request (its client left) */
     cg_gateway *gw;
-    json_t *payload;  /* the answer */
+    json_t *payload;   /* the answer */
     const char *event; /* broadcast to operator.pairing holders, or NULL */
     json_t *event_payload;
     char close_device[65]; /* close this device's connections afterwards, or "" */
@@ -217,20 +217,19 @@ static void handle_approve(cg_req *req)
     json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->req->conn));
     cg_device_approval out;
     char err[160];
-    const char *refused =
-        cg_devices_approve(devices, param(reply->req, "requestId"), caller_scopes, now, &out, err,
-                           sizeof err, on_committed, reply);
+    const char *refused = cg_devices_approve(devices, param(reply->req, "requestId"), caller_scopes,
+                                             now, &out, err, sizeof err, on_committed, reply);
     json_decref(caller_scopes);
     if (refused) {
         reply_refused(reply, refused);
         return;
     }
-    reply->payload = json_pack("{s:s, s:o}", "requestId", out.request_id, "device",
-                               cg_device_json(out.device));
+    reply->payload =
+        json_pack("{s:s, s:o}", "requestId", out.request_id, "device", cg_device_json(out.device));
     reply->event = "device.pair.resolved";
-    reply->event_payload = json_pack("{s:s, s:s, s:s, s:I}", "requestId", out.request_id,
-                                     "deviceId", out.device->id, "decision", "approved", "ts",
-                                     (json_int_t)now);
+    reply->event_payload =
+        json_pack("{s:s, s:s, s:s, s:I}", "requestId", out.request_id, "deviceId", out.device->id,
+                  "decision", "approved", "ts", (json_int_t)now);
     cg_log(CG_LOG_INFO, "devices", "device pairing approved",
            json_pack("{s:s, s:O}", "device", out.device->id, "roles", out.device->roles));
 }
@@ -314,7 +313,8 @@ static void handle_remove(cg_req *req)
     reply->payload = json_pack("{s:s}", "deviceId", device_id);
     snprintf(reply->close_device, sizeof reply->close_device, "%s", device_id);
     reply->close_reason = "device removed";
-    cg_log(CG_LOG_INFO, "devices", "device pairing removed", json_pack("{s:s}", "device", device_id));
+    cg_log(CG_LOG_INFO, "devices", "device pairing removed",
+           json_pack("{s:s}", "device", device_id));
 }
 
 static int check_rename(const json_t *params, char *err, size_t errlen)
@@ -435,20 +435,20 @@ static void handle_rotate(cg_req *req)
     json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->req->conn));
     int64_t now = cg_now_ms();
     char err[160];
-    const char *refused = cg_devices_rotate(
-        devices, device_id, role, json_object_get(reply->req->params, "scopes"),
-        role == CG_DEVICE_ROLE_OPERATOR ? caller_scopes : NULL, now, err, sizeof err,
-        on_committed, reply);
+    const char *refused =
+        cg_devices_rotate(devices, device_id, role, json_object_get(reply->req->params, "scopes"),
+                          role == CG_DEVICE_ROLE_OPERATOR ? caller_scopes : NULL, now, err,
+                          sizeof err, on_committed, reply);
     json_decref(caller_scopes);
     if (refused) {
         reply_refused(reply, refused);
         return;
     }
     const cg_device_token *t = &cg_devices_find(devices, device_id)->tokens[role];
-    reply->payload = json_pack("{s:s, s:s, s:O, s:I, s:s}", "deviceId", device_id, "role",
-                               cg_device_role_name(role), "scopes", t->scopes, "rotatedAtMs",
-                               (json_int_t)now, "tokenDelivery",
-                               in_band ? "in-band" : "withheld-cross-device");
+    reply->payload =
+        json_pack("{s:s, s:s, s:O, s:I, s:s}", "deviceId", device_id, "role",
+                  cg_device_role_name(role), "scopes", t->scopes, "rotatedAtMs", (json_int_t)now,
+                  "tokenDelivery", in_band ? "in-band" : "withheld-cross-device");
     if (in_band) json_object_set_new(reply->payload, "token", json_string(t->token));
     cg_log(CG_LOG_INFO, "devices", "device token rotated",
            json_pack("{s:s, s:s}", "device", device_id, "role", cg_device_role_name(role)));
@@ -464,10 +464,9 @@ static void handle_revoke(cg_req *req)
     json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->req->conn));
     int64_t now = cg_now_ms();
     char err[160];
-    const char *refused = cg_devices_revoke(
-        devices_of(reply->req), device_id, role,
-        role == CG_DEVICE_ROLE_OPERATOR ? caller_scopes : NULL, now, err, sizeof err,
-        on_committed, reply);
+    const char *refused = cg_devices_revoke(devices_of(reply->req), device_id, role,
+                                            role == CG_DEVICE_ROLE_OPERATOR ? caller_scopes : NULL,
+                                            now, err, sizeof err, on_committed, reply);
     json_decref(caller_scopes);
     if (refused) {
         reply_refused(reply, refused);
