@@ -867,7 +867,7 @@ json_t *cg_device_json(const cg_device *dev)
     const char *k;
     json_t *v;
     json_object_foreach(dev->meta, k, v) json_object_set(o, k, v);
-    if (dev->label) json_object_set_new(o, "label", json_string(dev->label));
+    if (dev->label) json_object_set_new(o, "operatorLabel", json_string(dev->label));
     size_t n_roles = json_array_size(dev->roles);
     if (n_roles) json_object_set(o, "role", json_array_get(dev->roles, n_roles - 1));
     json_object_set(o, "roles", dev->roles);

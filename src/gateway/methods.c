@@ -17,11 +17,7 @@ extern const cg_method cg_methods_system[];
 extern const cg_method cg_methods_devices[];
 
 static const cg_method *const families[] = {
-    cg_methods_health,
-    cg_methods_config,
-    cg_methods_logs,
-    cg_methods_system,
-    cg_methods_devices,
+    cg_methods_health, cg_methods_config, cg_methods_logs, cg_methods_system, cg_methods_devices,
 };
 
 /* The rows in table order, and by name for lookup, built once from the families:

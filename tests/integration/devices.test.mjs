@@ -103,6 +103,26 @@ describe('device tokens and local auto-approval', () => {
     assert.equal(e.message, 'unauthorized: device token scope mismatch (re-pair or approve scope upgrade)');
     e = await expectRefused(gw, id, { auth: { deviceToken: 'x'.repeat(43) } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
     assert.equal(e.message, 'unauthorized: device token mismatch (rotate/reissue device token)');
+    assert.deepEqual(e.details, { code: 'AUTH_DEVICE_TOKEN_MISMATCH', authReason: 'device_token_mismatch', canRetryWithDeviceToken: false, recommendedNextStep: 'update_auth_credentials' });
+    // A wrong auth.token is a wrong shared token; the device may retry with its token.
+    e = await expectRefused(gw, id, { auth: { token: 'wrong' } }, 'INVALID_REQUEST', 'AUTH_TOKEN_MISMATCH');
+    assert.equal(e.message, "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)");
+    assert.deepEqual(e.details, { code: 'AUTH_TOKEN_MISMATCH', authReason: 'token_mismatch', canRetryWithDeviceToken: true, recommendedNextStep: 'retry_with_device_token' });
+  });
+
+  test('auto-approval announces device.pair.resolved, never device.pair.requested', async () => {
+    const admin = await connectClient(gw, { params: { scopes: ['operator.pairing'] } });
+    const from = admin.events.length;
+    const id = newIdentity();
+    const { c } = await deviceConnect(gw, id);
+    const ev = await admin.waitEvent('device.pair.resolved', { from });
+    assert.equal(ev.payload.deviceId, id.deviceId);
+    assert.equal(ev.payload.decision, 'approved');
+    assert.ok(!admin.events.slice(from).some((f) => f.event === 'device.pair.requested'));
+    const listed = (await admin.call('device.pair.list', {})).paired.find((d) => d.deviceId === id.deviceId);
+    assert.equal(listed.approvedVia, 'silent');
+    c.close();
+    admin.close();
   });
 
   test('a loopback scope upgrade is approved too, with a new token; the old one is refused', async () => {
@@ -230,8 +250,8 @@ describe('device pairing by an operator', () => {
     const id = newIdentity();
     const a = await deviceConnect(gw, id, { scopes: ['operator.read'] });
     const oldToken = a.res.payload.auth.deviceToken;
-    a.c.close();
     const rotated = await admin.call('device.token.rotate', { deviceId: id.deviceId, role: 'operator' });
+    assert.deepEqual(await a.c.waitClose(), { code: 4001, reason: 'device removed' }, 'its connections in that role end');
     assert.equal(rotated.tokenDelivery, 'withheld-cross-device');
     assert.equal(rotated.token, undefined);
     assert.deepEqual(rotated.scopes, ['operator.read']);
@@ -260,17 +280,22 @@ describe('device pairing by an operator', () => {
     assert.equal(revoked.deviceId, id.deviceId);
     assert.equal(revoked.role, 'operator');
     assert.equal(typeof revoked.revokedAtMs, 'number');
-    const closed = await a.c.waitClose();
-    assert.equal(closed.code, 4001);
+    assert.deepEqual(await a.c.waitClose(), { code: 4001, reason: 'device removed' });
     await expectRefused(gw, id, { auth: { deviceToken: token } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
+    // Revoking twice succeeds, as the real gateway.
+    assert.equal((await admin.call('device.token.revoke', { deviceId: id.deviceId, role: 'operator' })).deviceId, id.deviceId);
   });
 
   test('remove forgets the device and closes its connections 4001 "device removed"', async () => {
     const id = newIdentity();
     const a = await deviceConnect(gw, id);
     const token = a.res.payload.auth.deviceToken;
+    const from = admin.events.length;
     const renamed = await admin.call('device.pair.rename', { deviceId: id.deviceId, label: '  Laptop  ' });
     assert.deepEqual(renamed, { deviceId: id.deviceId, label: 'Laptop' });
+    assert.deepEqual((await admin.waitEvent('device.pair.changed', { from })).payload, {});
+    const entry = (await admin.call('device.pair.list', {})).paired.find((d) => d.deviceId === id.deviceId);
+    assert.equal(entry.operatorLabel, 'Laptop');
     const removed = await admin.call('device.pair.remove', { deviceId: id.deviceId });
     assert.deepEqual(removed, { deviceId: id.deviceId });
     const closed = await a.c.waitClose();
