@@ -7,6 +7,14 @@ import assert from 'node:assert/strict';
 import { GatewayClient, connectClient } from './lib/client.mjs';
 import { startGateway, eventually } from './lib/gateway.mjs';
 import { newIdentity, deviceForParams } from './lib/device.mjs';
+import { assertShape, fixture } from './lib/shape.mjs';
+
+// The real gateway's answers (tests/fixtures/real-gateway/pairing-*.json).
+const NONLOCAL = fixture('pairing-device-nonlocal.json');
+const TOKENS = fixture('pairing-tokens.json');
+const payloadOf = (step) => step.response.payload;
+// Keys a paired device or pending entry has only sometimes.
+const DEVICE_OPTIONAL = ['deviceFamily', 'displayName', 'operatorLabel', 'lastSeenAtMs', 'lastSeenReason', 'rotatedAtMs', 'lastUsedAtMs', 'revokedAtMs', 'remoteIp'];
 
 const CLI = { id: 'cli', version: '1.0.0', platform: 'linux', deviceFamily: 'Linux', mode: 'cli' };
 
@@ -170,8 +178,10 @@ describe('device pairing by an operator', () => {
     assert.equal(e.details.requestedRole, 'operator');
     assert.deepEqual(e.details.requestedScopes, ['operator.read']);
     assert.equal(typeof e.details.remediationHint, 'string');
+    assertShape(e, NONLOCAL.notPaired.connect.response.error, 'PAIRING_REQUIRED refusal');
     const requestId = e.details.requestId;
     const ev = await admin.waitEvent('device.pair.requested', { from });
+    assertShape(ev.payload, NONLOCAL.notPaired.eventsAtAdmin[0].payload, 'device.pair.requested', { optional: DEVICE_OPTIONAL });
     assert.equal(ev.payload.requestId, requestId);
     assert.equal(ev.payload.deviceId, id.deviceId);
     assert.equal(ev.payload.publicKey, id.publicKey);
@@ -183,7 +193,7 @@ describe('device pairing by an operator', () => {
     const list = await admin.call('device.pair.list', {});
     const pending = list.pending.find((p) => p.requestId === requestId);
     assert.ok(pending, 'listed as pending');
-    for (const k of ['deviceId', 'publicKey', 'role', 'roles', 'scopes', 'ts', 'clientId', 'clientMode', 'platform']) assert.ok(k in pending, `pending entry has ${k}`);
+    assertShape(pending, payloadOf(NONLOCAL.listAtEnd).pending[0], 'pending entry', { optional: DEVICE_OPTIONAL });
 
     const resolvedFrom = admin.events.length;
     const approved = await admin.call('device.pair.approve', { requestId });
@@ -191,7 +201,9 @@ describe('device pairing by an operator', () => {
     assert.equal(approved.device.deviceId, id.deviceId);
     assert.equal(approved.device.approvedVia, 'owner');
     assert.ok(!JSON.stringify(approved).includes('"token":'), 'never the token itself');
+    assertShape(approved, payloadOf(NONLOCAL.approve), 'device.pair.approve', { optional: DEVICE_OPTIONAL });
     const resolved = await admin.waitEvent('device.pair.resolved', { from: resolvedFrom });
+    assertShape(resolved.payload, NONLOCAL.approve.eventsAtAdmin[0].payload, 'device.pair.resolved');
     assert.deepEqual({ ...resolved.payload, ts: 0 }, { requestId, deviceId: id.deviceId, decision: 'approved', ts: 0 });
 
     const again2 = await admin.request('device.pair.approve', { requestId });
@@ -204,6 +216,7 @@ describe('device pairing by an operator', () => {
     const listed = (await admin.call('device.pair.list', {})).paired.find((d) => d.deviceId === id.deviceId);
     assert.equal(listed.connected, true);
     assert.deepEqual(listed.tokens.map((t) => t.role), ['operator']);
+    assertShape(listed, payloadOf(NONLOCAL.listAtEnd).paired[1], 'paired entry', { optional: DEVICE_OPTIONAL });
     c.close();
 
     // Asking for more than approved: a scope upgrade request with the approved set.
@@ -211,6 +224,7 @@ describe('device pairing by an operator', () => {
     assert.equal(up.details.reason, 'scope-upgrade');
     assert.deepEqual(up.details.approvedScopes, ['operator.read']);
     assert.deepEqual(up.details.approvedRoles, ['operator']);
+    assertShape(up, NONLOCAL.scopeUpgrade.connect.response.error, 'scope-upgrade refusal');
     const role = await expectRefused(gw, id, { ...remoteLike(gw), role: 'node', scopes: [], client: { id: 'node-host', version: '1', platform: 'linux', mode: 'node' } }, 'NOT_PAIRED', 'PAIRING_REQUIRED');
     assert.equal(role.details.reason, 'role-upgrade');
   });
@@ -255,6 +269,7 @@ describe('device pairing by an operator', () => {
     assert.equal(rotated.tokenDelivery, 'withheld-cross-device');
     assert.equal(rotated.token, undefined);
     assert.deepEqual(rotated.scopes, ['operator.read']);
+    assertShape(rotated, payloadOf(TOKENS.rotateOtherByAdmin), 'device.token.rotate (cross-device)');
     await expectRefused(gw, id, { auth: { deviceToken: oldToken } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
     const b = await deviceConnect(gw, id, { scopes: ['operator.read'] });
     assert.notEqual(b.res.payload.auth.deviceToken, oldToken);
@@ -279,7 +294,7 @@ describe('device pairing by an operator', () => {
     const revoked = await admin.call('device.token.revoke', { deviceId: id.deviceId, role: 'operator' });
     assert.equal(revoked.deviceId, id.deviceId);
     assert.equal(revoked.role, 'operator');
-    assert.equal(typeof revoked.revokedAtMs, 'number');
+    assertShape(revoked, payloadOf(TOKENS.revoke), 'device.token.revoke');
     assert.deepEqual(await a.c.waitClose(), { code: 4001, reason: 'device removed' });
     await expectRefused(gw, id, { auth: { deviceToken: token } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
     // Revoking twice succeeds, as the real gateway.
