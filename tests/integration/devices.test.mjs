@@ -322,6 +322,40 @@ describe('device pairing by an operator', () => {
   });
 });
 
+describe('local, and the failed-auth limit', () => {
+  let gw;
+  before(async () => { gw = await startGateway({ config: { gateway: { auth: { rateLimit: { maxAttempts: 3, windowMs: 60000, lockoutMs: 60000 } } } } }); });
+  after(async () => { await gw.stop(); });
+
+  test('the Control UI from an allowed origin is local (approved on sight); another client with an Origin is not', async () => {
+    const ui = { id: 'openclaw-control-ui', version: '1', platform: 'linux', mode: 'webchat' };
+    const a = await deviceConnect(gw, newIdentity(), { ...remoteLike(gw), client: ui });
+    assert.equal(a.res.ok, true, JSON.stringify(a.res.error));
+    assert.equal(typeof a.res.payload.auth.deviceToken, 'string');
+    a.c.close();
+    await expectRefused(gw, newIdentity(), remoteLike(gw), 'NOT_PAIRED', 'PAIRING_REQUIRED');
+  });
+
+  test('a wrong device token counts once toward the limit; a bad signature counts too', async () => {
+    const id = newIdentity();
+    const first = await deviceConnect(gw, id);
+    const token = first.res.payload.auth.deviceToken;
+    first.c.close();
+    // Browser-like connects (an Origin) are limited even from loopback.
+    await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: 'y'.repeat(43) } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
+    await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: 'y'.repeat(43) } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
+    // Two failures so far: the right token still gets in (and resets the count).
+    const ok = await deviceConnect(gw, id, { ...remoteLike(gw), auth: { deviceToken: token } });
+    assert.equal(ok.res.ok, true, JSON.stringify(ok.res.error));
+    ok.c.close();
+    for (let i = 0; i < 3; i++) {
+      await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: token }, mutate: (p) => { p.device.nonce = 'wrong'; } }, 'INVALID_REQUEST', 'DEVICE_AUTH_NONCE_MISMATCH');
+    }
+    const locked = await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: token } }, 'INVALID_REQUEST', 'AUTH_RATE_LIMITED');
+    assert.equal(locked.retryable, true);
+  });
+});
+
 describe('persistence', () => {
   test('approvals and tokens survive a restart (state.db, mode 0600)', async () => {
     const fs = await import('node:fs');
