@@ -18,7 +18,8 @@
  * route for GET / with Upgrade: websocket; it is refused
  * with 503 while shutting down or when gateway.limits.maxConnections upgraded
  * connections are open, and with 429 when one address holds too many unauthenticated
- * connections. */
+ * connections. On the Tailscale ingress (gateway/tailscale_serve.c) an upgrade that
+ * Tailscale's proxy did not send gets 403. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,29 @@ static void allow_header(unsigned methods, char *out, size_t len)
     if (used < len) snprintf(out + used, len - used, "\r\n");
 }
 
+/* On the Tailscale ingress: keeps the headers its checks read, and answers 403 when
+ * Tailscale's proxy did not send the request (it names no client), as OpenClaw
+ * answers proxy traffic it cannot attribute. */
+static bool tailscale_attributed(cg_conn *c, const cg_http_request *req)
+{
+    c->forwarded_proto = cg_strdup(cg_http_request_header(req, "x-forwarded-proto"));
+    c->forwarded_host = cg_strdup(cg_http_request_header(req, "x-forwarded-host"));
+    c->ts_user_login = cg_strdup(cg_http_request_header(req, "tailscale-user-login"));
+    c->ts_funnel_request = cg_strdup(cg_http_request_header(req, "tailscale-funnel-request"));
+    cg_tailscale_headers h;
+    char client[64];
+    cg_conn_tailscale_headers(c, &h);
+    if (cg_tailscale_client_ip(&h, client, sizeof client)) return true;
+    cg_log(CG_LOG_WARN, "tailscale", "refused a request on the tailscale port that names no client",
+           json_pack("{s:s}", "peer", c->stream.peer_ip));
+    respond(c, NULL, 403, "application/json; charset=utf-8", NULL,
+            "{\"error\":{\"message\":\"Proxy client attribution is required. This port takes "
+            "requests proxied by tailscale serve or funnel only.\",\"type\":"
+            "\"proxy_attribution_required\"}}",
+            false);
+    return false;
+}
+
 static void upgrade(cg_conn *c, const cg_http_request *req)
 {
     cg_gateway *gw = c->gw;
@@ -166,6 +190,7 @@ static void upgrade(cg_conn *c, const cg_http_request *req)
     c->origin = cg_strdup(cg_http_request_header(req, "origin"));
     c->forwarded_for = cg_strdup(cg_http_request_header(req, "x-forwarded-for"));
     c->real_ip = cg_strdup(cg_http_request_header(req, "x-real-ip"));
+    if (c->ingress != CG_INGRESS_DIRECT && !tailscale_attributed(c, req)) return;
     char headers[160];
     snprintf(headers, sizeof headers,
              "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", accept);
