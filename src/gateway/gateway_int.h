@@ -153,7 +153,7 @@ void cg_conn_data_free(cg_conn *c);
 void cg_gateway_data_free(cg_gateway *gw);
 /* features.events of hello-ok. New ref. */
 json_t *cg_gateway_event_names(void);
-/* Preauth connections from ip (non-loopback only). */
+/* Unauthenticated connections whose client address is ip. */
 size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip);
 
 /* gateway/presence.c (hooked into the connection lifecycle by cg_presence_attach). */

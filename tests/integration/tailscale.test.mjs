@@ -217,6 +217,25 @@ describe('the tailscale port takes only what Tailscale proxied', () => {
   });
 });
 
+describe('unauthenticated connections through Tailscale count per client it names', () => {
+  test('the (max+1)th from one forwarded client gets 429; another client still gets in', async () => {
+    const ts = fakeTailscale();
+    const gw = await startGateway({ config: { gateway: { tailscale: { mode: 'serve' }, limits: { maxPreauthPerIp: 2 } } }, env: ts.env });
+    const port = await ingressPort(ts);
+    const open = (ip) => GatewayClient.open(`ws://127.0.0.1:${port}`, { headers: serveHeaders({ ip, login: null }) });
+    const held = [await open('100.70.0.1'), await open('100.70.0.1')];
+    await assert.rejects(open('100.70.0.1'), (e) => {
+      assert.equal(e.statusCode, 429, e.message);
+      assert.ok(e.headers['retry-after']);
+      return true;
+    });
+    held.push(await open('100.70.0.2'));
+    for (const c of held) c.close();
+    await gw.stop();
+    ts.cleanup();
+  });
+});
+
 describe('Tailscale Serve identity (gateway.auth.allowTailscale)', () => {
   let ts;
   let gw;
