@@ -233,7 +233,7 @@ static void test_done(int status, const char *error, void *data)
     job->status = status;
     snprintf(job->error, sizeof job->error, "%s", error ? error : "");
     job->order = ++done_count;
-    if (done_probe_path && status == 0 && job->kind != JOB_NOTHING) {
+    if (done_probe_path && status == 0) {
         sqlite3 *probe = open_probe(done_probe_path);
         job->seen_after_commit = device_exists(probe, job->id);
         sqlite3_close(probe);
