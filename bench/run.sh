@@ -62,13 +62,14 @@ tree_rss_kb() {
   echo $((total + $(rss_kb "$1" 2>/dev/null || echo 0)))
 }
 
-# CPU ticks (utime + stime) of a process and its live descendants.
+# CPU ticks of a process and its live descendants: utime + stime, plus cutime + cstime
+# (children that ended and were waited for).
 tree_ticks() {
   local total=0 pid stat f
   for pid in $(ps -o pid= --ppid "$1"); do total=$((total + $(tree_ticks "$pid"))); done
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo "$total"; return; }
-  read -r -a f <<<"${stat##*) }" # fields from 3 (state) on; utime and stime are 14 and 15
-  echo $((total + f[11] + f[12]))
+  read -r -a f <<<"${stat##*) }" # fields from 3 (state) on; utime..cstime are 14..17
+  echo $((total + f[11] + f[12] + f[13] + f[14]))
 }
 CLK_TCK=$(getconf CLK_TCK)
 
