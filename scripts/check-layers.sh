@@ -8,6 +8,7 @@ declare -A allowed=(
   [net]="common"
   [auth]="common config"
   [config]="common"
+  [store]="common"
   [proto]="common config auth"
   [gateway]="common config auth proto net"
   [methods]="common config gateway methods"

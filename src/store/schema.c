@@ -1,0 +1,61 @@
+/* The state store's schema as a list of migrations: migration i (0-based) takes a
+ * database from PRAGMA user_version i to i + 1, so the schema version is the list's
+ * length. store.c runs each one in its own transaction together with the user_version
+ * bump, so a crash mid-migration leaves the previous version intact.
+ *
+ * Migrations are append-only: a shipped migration is never edited (databases already
+ * past it would never see the change); a later issue that needs a table or a column
+ * adds a new entry at the end. The SQL keeps its comments, so `.schema` in the sqlite3
+ * shell shows them. JSON columns hold jansson-serialized text and default to an empty
+ * array or object, so readers never meet NULL there. Times are milliseconds since the
+ * epoch. */
+#include "store/store.h"
+
+static const char *const migrations[] = {
+    /* 1: devices and their tokens, device and node pairing. */
+    "CREATE TABLE devices(\n"
+    "  device_id TEXT PRIMARY KEY,\n"
+    "  public_key TEXT NOT NULL,\n"
+    "  display_name TEXT,\n"
+    "  roles TEXT NOT NULL DEFAULT '[]', -- JSON array of approved roles\n"
+    "  scopes TEXT NOT NULL DEFAULT '[]', -- JSON array of approved operator scopes\n"
+    "  meta TEXT NOT NULL DEFAULT '{}', -- JSON: clientId, clientMode, platform, ...\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  approved_at_ms INTEGER,\n"
+    "  last_seen_at_ms INTEGER,\n"
+    "  last_seen_reason TEXT);\n"
+    "CREATE TABLE device_tokens(\n"
+    "  device_id TEXT NOT NULL REFERENCES devices(device_id) ON DELETE CASCADE,\n"
+    "  role TEXT NOT NULL,\n"
+    "  token TEXT NOT NULL,\n"
+    "  scopes TEXT NOT NULL DEFAULT '[]',\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  rotated_at_ms INTEGER,\n"
+    "  PRIMARY KEY(device_id, role));\n"
+    "CREATE TABLE device_pair_requests(\n"
+    "  request_id TEXT PRIMARY KEY,\n"
+    "  device_id TEXT NOT NULL,\n"
+    "  body TEXT NOT NULL, -- the pending entry as JSON\n"
+    "  created_at_ms INTEGER NOT NULL);\n"
+    "CREATE TABLE nodes(\n"
+    "  node_id TEXT PRIMARY KEY,\n"
+    "  body TEXT NOT NULL, -- the paired node record as JSON (approved surface, names, times)\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  approved_at_ms INTEGER);\n"
+    "CREATE TABLE node_pair_requests(\n"
+    "  request_id TEXT PRIMARY KEY,\n"
+    "  node_id TEXT NOT NULL,\n"
+    "  body TEXT NOT NULL,\n"
+    "  created_at_ms INTEGER NOT NULL);\n",
+};
+
+int cg_store_schema_version(void)
+{
+    return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+const char *cg_store_migration(int version)
+{
+    if (version < 1 || version > cg_store_schema_version()) return NULL;
+    return migrations[version - 1];
+}

@@ -1,0 +1,86 @@
+/* The state store: DIR/state.db, one SQLite database in WAL mode for everything the
+ * gateway must remember across restarts (paired devices and their tokens, pairing
+ * requests, nodes; later issues add their tables through migrations in schema.c).
+ *
+ * Durability: a write is acknowledged (its done callback runs with status 0) only after
+ * the transaction holding it has committed with synchronous=FULL, so an acknowledged
+ * write survives kill -9 and power loss alike. A kill -9 at any moment leaves the
+ * database consistent: SQLite recovers the WAL on the next open.
+ *
+ * Threads: every write runs on the store's one writer thread; the loop only queues jobs
+ * and receives completions (through a uv_async_t). cg_store_open, cg_store_read and
+ * cg_store_close block and are for startup, shutdown, or callers that accept blocking.
+ * Every function is called on the loop thread (the thread that runs `loop`), except the
+ * callbacks noted below, which SQLite work runs on the writer thread.
+ *
+ * Order: write jobs run and complete in submission order. The writer groups
+ * consecutive queued jobs (up to CG_STORE_MAX_GROUP) into one transaction, each job in
+ * its own SAVEPOINT, so one failing job rolls back alone and a burst of writes costs one
+ * fsync. A job refused before it runs (queue full, store closing) completes on the next
+ * loop wakeup, possibly ahead of accepted jobs queued before it. */
+#ifndef CG_STORE_STORE_H
+#define CG_STORE_STORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <uv.h>
+
+/* Jobs accepted and not yet completed by the writer, at most; beyond it a write is
+ * refused with done(-1, "state store queue full"). Writes come from client actions that
+ * are rate-limited elsewhere, so reaching it means the disk has stopped keeping up. */
+#define CG_STORE_MAX_QUEUED 65536
+/* Jobs per transaction, at most: bounds how long the first of a group waits for the
+ * rest to run before its commit. */
+#define CG_STORE_MAX_GROUP 256
+
+typedef struct cg_store cg_store;
+
+/* Opens (creating dir with mode 0700 and dir/state.db with mode 0600; -wal and -shm
+ * take the database file's mode) with journal_mode=WAL, synchronous=FULL,
+ * foreign_keys=ON and a busy timeout; runs the migrations up to
+ * cg_store_schema_version(), each in its own transaction; refuses a database whose
+ * version is newer than this build knows. Blocks: call it at startup, before the loop
+ * serves. Starts the writer thread. NULL with a message in err on failure. */
+cg_store *cg_store_open(uv_loop_t *loop, const char *dir, char *err, size_t errlen);
+
+/* Reads on the caller's thread, blocking: fn runs inside one read transaction (a single
+ * consistent snapshot) on the store's read-only connection, which sees every write
+ * acknowledged so far and nothing uncommitted. For startup loads, or anywhere the
+ * caller accepts blocking; one caller at a time. Returns fn's result (-1 with err when
+ * the transaction cannot start); a non-zero result without text in err gets a generic
+ * one. */
+typedef int (*cg_store_read_fn)(sqlite3 *db, void *data, char *err, size_t errlen);
+int cg_store_read(cg_store *st, cg_store_read_fn fn, void *data, char *err, size_t errlen);
+
+/* Queues a write. fn runs on the writer thread inside a transaction and its own
+ * SAVEPOINT; it must not begin, commit or roll back transactions itself. A non-zero
+ * return (with text in err, errlen >= 256) rolls back that job's changes only. done
+ * then runs on the loop thread, never inside cg_store_write: status 0 after COMMIT, or
+ * -1 with the error text (fn's, the commit's, "state store queue full" or "state store
+ * closed"); the data is durable before done reports success. A commit that fails
+ * (disk full, I/O error) fails every job of its group with SQLite's message, is logged,
+ * and later writes go on. done may be NULL. */
+typedef int (*cg_store_write_fn)(sqlite3 *db, void *data, char *err, size_t errlen);
+typedef void (*cg_store_done_fn)(int status, const char *error, void *data);
+void cg_store_write(cg_store *st, cg_store_write_fn fn, cg_store_done_fn done, void *data);
+
+/* Writes submitted whose done has not run yet (queued, running, or awaiting delivery). */
+size_t cg_store_pending(const cg_store *st);
+
+/* Finishes every queued write, stops the writer thread, then calls every remaining done
+ * directly, in order, before returning (the loop is not run); writes submitted from
+ * those dones get done(-1, "state store closed"). Closes both connections and
+ * uv_close()s the async handle: the store's memory is freed in its close callback, so
+ * the loop must run once more (as it does to finish). May be called from a done
+ * callback; after it returns, st may be used by nothing but dones still running. */
+void cg_store_close(cg_store *st);
+
+/* The path of the database file. */
+const char *cg_store_path(const cg_store *st);
+
+/* Schema (schema.c). The version this build migrates to: the number of migrations. */
+int cg_store_schema_version(void);
+/* The SQL that migrates a database at version - 1 to version (1 .. schema version). */
+const char *cg_store_migration(int version);
+
+#endif
