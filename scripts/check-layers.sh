@@ -10,8 +10,9 @@ declare -A allowed=(
   [config]="common"
   [store]="common"
   [proto]="common config auth"
-  [gateway]="common config auth proto net"
-  [methods]="common config gateway methods"
+  [gateway]="common config auth proto net store"
+  [nodes]="common config store auth"
+  [methods]="common config gateway methods nodes"
   [client]="common net"
   [cli]="common config client"
 )

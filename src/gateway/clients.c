@@ -7,8 +7,9 @@
 #include "common/log.h"
 #include "gateway/gateway_int.h"
 
-static const char *const event_names[] = {"connect.challenge", "tick", "shutdown", "presence",
-                                          NULL};
+static const char *const event_names[] = {
+    "connect.challenge",  "tick",           "shutdown", "presence", "node.pair.requested",
+    "node.pair.resolved", "node.hostStats", NULL};
 
 json_t *cg_gateway_event_names(void)
 {
