@@ -284,3 +284,13 @@ bool cg_is_local_direct(const cg_http_facts *req, const cg_settings *s)
     }
     return cg_origin_allowed(req->origin, req->host, s);
 }
+
+bool cg_is_local_for_pairing(const cg_http_facts *req, const char *client_id,
+                             const char *client_mode, const cg_settings *s)
+{
+    if (!cg_addr_is_loopback(req->peer_ip) || req->forwarded_for || req->real_ip) return false;
+    if (!req->origin) return true;
+    bool browser_ui = (client_id && strcmp(client_id, "openclaw-control-ui") == 0) ||
+                      (client_mode && strcmp(client_mode, "webchat") == 0);
+    return browser_ui && cg_origin_allowed(req->origin, req->host, s);
+}

@@ -52,6 +52,12 @@ bool cg_client_ip(const cg_http_facts *req, const cg_settings *s, char *out, siz
  * come only from a trusted proxy, and the origin (if any) is allowed. */
 bool cg_is_local_direct(const cg_http_facts *req, const cg_settings *s);
 
+/* Direct loopback as device pairing decides it (the real gateway's rule): a loopback
+ * peer, no forwarding headers, and no Origin unless the client is the Control UI or
+ * webchat from an allowed origin. The Host header does not matter here. */
+bool cg_is_local_for_pairing(const cg_http_facts *req, const char *client_id,
+                             const char *client_mode, const cg_settings *s);
+
 /* CONTRACT.md's browser-origin rule: NULL origin is allowed. */
 bool cg_origin_allowed(const char *origin, const char *host_header, const cg_settings *s);
 

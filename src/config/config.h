@@ -64,10 +64,11 @@ typedef struct cg_settings {
     char *bind_name;        /* as configured: "loopback", "lan", ... */
     char *custom_bind_host; /* NULL unless set */
     cg_auth_mode auth_mode;
-    char *token;          /* NULL when unset */
-    char *password;       /* NULL when unset */
-    bool local_bypass;    /* gateway.auth.localBypass, default true */
-    bool allow_tailscale; /* gateway.auth.allowTailscale */
+    char *token;             /* NULL when unset */
+    char *password;          /* NULL when unset */
+    bool local_bypass;       /* gateway.auth.localBypass, default true */
+    bool allow_tailscale;    /* gateway.auth.allowTailscale */
+    bool auto_approve_local; /* gateway.nodes.pairing.autoApproveLocal, default true */
     cg_rate_limit rate_limit;
     char **allowed_origins; /* gateway.controlUi.allowedOrigins */
     size_t allowed_origins_len;
@@ -173,8 +174,8 @@ void cg_config_write_async(cg_config *cfg, uv_loop_t *loop, cg_config_write_kind
  * later, with cg_config_gate_pass: NULL to go on, or a message, which refuses the write
  * with UNAVAILABLE <message> and leaves the file as it was. */
 typedef struct cg_config_gate cg_config_gate;
-typedef void (*cg_config_write_gate)(cg_config *cfg, const cg_settings *next,
-                                     cg_config_gate *gate, void *data);
+typedef void (*cg_config_write_gate)(cg_config *cfg, const cg_settings *next, cg_config_gate *gate,
+                                     void *data);
 void cg_config_gate_pass(cg_config_gate *gate, const char *refusal);
 /* cg_config_write_async with a gate between validating and writing. */
 void cg_config_write_gated_async(cg_config *cfg, uv_loop_t *loop, cg_config_write_kind kind,

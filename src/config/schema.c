@@ -97,6 +97,10 @@ static const schema_row schema_rows[] = {
     {"gateway.controlUi.allowedOrigins", "{\"type\":\"array\",\"default\":[],"
         "\"description\":\"Browser origins allowed to connect; empty: loopback and publicOrigin only; [\\\"*\\\"]: any.\"}"},
     {"gateway.controlUi.allowedOrigins[]", "{\"type\":\"string\",\"minLength\":1}"},
+    {"gateway.nodes", "{\"type\":\"object\"}"},
+    {"gateway.nodes.pairing", "{\"type\":\"object\"}"},
+    {"gateway.nodes.pairing.autoApproveLocal", "{\"type\":\"boolean\",\"default\":true,"
+        "\"description\":\"Approve devices connecting directly from loopback without an operator.\"}"},
     {"gateway.tailscale", "{\"type\":\"object\"}"},
     {"gateway.tailscale.mode", "{\"type\":\"string\",\"enum\":[\"off\",\"serve\",\"funnel\"],\"default\":\"off\"}"},
     {"gateway.tailscale.resetOnExit", "{\"type\":\"boolean\",\"default\":false}"},

@@ -152,6 +152,7 @@ static void resolve_auth(cg_settings *s, const json_t *resolved, const cg_overri
                             s->bind_name);
 
     s->local_bypass = setting_bool(resolved, "gateway.auth.localBypass");
+    s->auto_approve_local = setting_bool(resolved, "gateway.nodes.pairing.autoApproveLocal");
     const json_t *allow_tailscale = setting_value(resolved, "gateway.auth.allowTailscale");
     s->allow_tailscale =
         allow_tailscale
@@ -256,7 +257,8 @@ bool cg_settings_equal(const cg_settings *a, const cg_settings *b)
 {
     return cg_settings_listener_equal(a, b) && a->auth_mode == b->auth_mode &&
            same_string(a->token, b->token) && same_string(a->password, b->password) &&
-           a->local_bypass == b->local_bypass && a->allow_tailscale == b->allow_tailscale &&
+           a->local_bypass == b->local_bypass && a->auto_approve_local == b->auto_approve_local &&
+           a->allow_tailscale == b->allow_tailscale &&
            a->rate_limit.max_attempts == b->rate_limit.max_attempts &&
            a->rate_limit.window_ms == b->rate_limit.window_ms &&
            a->rate_limit.lockout_ms == b->rate_limit.lockout_ms &&

@@ -7,9 +7,16 @@
 #include "common/log.h"
 #include "gateway/gateway_int.h"
 
-static const char *const event_names[] = {
-    "connect.challenge",  "tick",           "shutdown", "presence", "node.pair.requested",
-    "node.pair.resolved", "node.hostStats", NULL};
+static const char *const event_names[] = {"connect.challenge",
+                                          "tick",
+                                          "shutdown",
+                                          "presence",
+                                          "device.pair.requested",
+                                          "device.pair.resolved",
+                                          "node.pair.requested",
+                                          "node.pair.resolved",
+                                          "node.hostStats",
+                                          NULL};
 
 json_t *cg_gateway_event_names(void)
 {
@@ -179,6 +186,11 @@ const json_t *cg_conn_params(const cg_conn *c)
 const char *cg_conn_device_id(const cg_conn *c)
 {
     return c->device_id[0] ? c->device_id : NULL;
+}
+
+bool cg_conn_via_device_token(const cg_conn *c)
+{
+    return c->via_device_token;
 }
 
 void cg_conn_disconnect(cg_conn *c, uint16_t code, const char *reason)

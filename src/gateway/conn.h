@@ -64,12 +64,14 @@ struct cg_conn {
      * connected: hello-ok sent, events and requests flow. */
     bool registered;
     bool connected;
+    bool connect_pending; /* connect waits for the device registry's write */
     int protocol;
     unsigned role;   /* cg_role bits: exactly one */
     unsigned scopes; /* CG_SCOPEBIT_* */
     char conn_id[37];
-    json_t *params; /* the connect params without auth */
-    char device_id[65]; /* the proven device identity (hex SHA-256), or "" */
+    json_t *params;        /* the connect params without auth */
+    char device_id[65];    /* the proven device identity (hex SHA-256), or "" */
+    bool via_device_token; /* authenticated by that device's token */
     int64_t connected_at_ms;
     uint64_t event_seq;
     uint64_t dropped_events;

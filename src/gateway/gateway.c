@@ -38,6 +38,33 @@ uv_loop_t *cg_gateway_loop(cg_gateway *gw)
     return gw->loop;
 }
 
+struct cg_store *cg_gateway_store(cg_gateway *gw)
+{
+    return gw->store;
+}
+
+struct cg_devices *cg_gateway_devices(cg_gateway *gw)
+{
+    return gw->devices;
+}
+
+/* The state store and what is loaded from it, before anything can connect. */
+static int open_state(cg_gateway *gw, char *err, size_t errlen)
+{
+    gw->store = cg_store_open(gw->loop, cg_config_state_dir(gw->cfg), err, errlen);
+    if (!gw->store) return -1;
+    gw->devices = cg_devices_open(gw->store, err, errlen);
+    return gw->devices ? 0 : -1;
+}
+
+/* Finishes the store's queued writes (their callbacks run now) and closes it. */
+static void close_state(cg_gateway *gw)
+{
+    if (!gw->store) return;
+    cg_store_close(gw->store);
+    gw->store = NULL;
+}
+
 cg_config *cg_gateway_config(cg_gateway *gw)
 {
     return gw->cfg;
@@ -432,6 +459,7 @@ static void finish_shutdown(cg_gateway *gw)
     close_handle((uv_handle_t *)&gw->shutdown_timer);
     close_handle((uv_handle_t *)&gw->pending_timer);
     cg_health_stop(gw);
+    close_state(gw);
 }
 
 /* Done once no connection is still finishing its close, or at the deadline. */
@@ -497,7 +525,8 @@ int cg_gateway_start(cg_gateway *gw)
     signal(SIGPIPE, SIG_IGN);
     /* Nothing else runs on the loop yet: a certificate is made here, inline. */
     gw->listen.port = -1; /* differs from anything: the first bind always happens */
-    if (rebind_now(gw, gw->settings, err, sizeof err) != 0) {
+    if (open_state(gw, err, sizeof err) != 0 ||
+        rebind_now(gw, gw->settings, err, sizeof err) != 0) {
         cg_log(CG_LOG_ERROR, "gateway", "cannot start", json_pack("{s:s}", "error", err));
         fprintf(stderr, "clawgate: %s\n", err);
         return -1;
@@ -530,6 +559,8 @@ void cg_gateway_free(cg_gateway *gw)
     cg_pending_free(gw);
     cg_health_free(gw);
     cg_gateway_data_free(gw);
+    close_state(gw); /* when start failed: nothing ran */
+    cg_devices_free(gw->devices);
     cg_clients_free(gw);
     free(gw);
 }

@@ -33,6 +33,9 @@ void cg_gateway_free(cg_gateway *gw);
 void cg_gateway_shutdown(cg_gateway *gw, const char *reason);
 
 uv_loop_t *cg_gateway_loop(cg_gateway *gw);
+/* The state store (DIR/state.db) and the device registry on it. */
+struct cg_store *cg_gateway_store(cg_gateway *gw);
+struct cg_devices *cg_gateway_devices(cg_gateway *gw);
 cg_config *cg_gateway_config(cg_gateway *gw);
 const cg_settings *cg_gateway_settings(cg_gateway *gw);
 uint64_t cg_gateway_uptime_ms(cg_gateway *gw);
@@ -87,6 +90,8 @@ int64_t cg_conn_connected_at_ms(const cg_conn *c);
 const json_t *cg_conn_params(const cg_conn *c);
 /* The device identity the connection proved at connect (Ed25519), or NULL. */
 const char *cg_conn_device_id(const cg_conn *c);
+/* Whether it authenticated with that device's token (rather than a shared secret). */
+bool cg_conn_via_device_token(const cg_conn *c);
 /* Ends a connection with a WebSocket close frame (e.g. 4001 "device removed"). */
 void cg_conn_disconnect(cg_conn *c, uint16_t code, const char *reason);
 /* Calls fn for every connected client (hello-ok sent, not closed). fn may disconnect

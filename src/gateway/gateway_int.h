@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "auth/auth.h"
+#include "auth/devices.h"
 #include "common/strmap.h"
 #include "gateway/conn.h"
 #include "gateway/gateway.h"
@@ -89,6 +90,9 @@ struct cg_gateway {
     size_t n_hooks;
     cg_presence *presence;
     cg_conn_data *data; /* modules' gateway-wide data (cg_gateway_set_data) */
+
+    cg_store *store;     /* DIR/state.db */
+    cg_devices *devices; /* paired devices, tokens, pending device requests */
 
     cg_rate_limiter *rate_limiter;
     int64_t rate_limiter_swept_ms;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/devices.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "gateway/methods.h"
@@ -38,14 +39,20 @@ cg_nodes *cg_gateway_nodes(cg_gateway *gw)
     return cg_gateway_get_data(gw, &registry_key);
 }
 
-/* The node id of a node connection: the device it proved at connect.
- * DEVELOPMENT ONLY, until connect verifies devices: the id the node claims. */
+/* The node id of a node connection: the device it proved at connect (connect refuses a
+ * node without one). */
 static const char *node_id_of(const cg_conn *c)
 {
-    const char *id = cg_conn_device_id(c);
-    if (!id)
-        id = json_string_value(json_object_get(json_object_get(cg_conn_params(c), "device"), "id"));
-    return id;
+    return cg_conn_device_id(c);
+}
+
+/* Whether the node's device was approved without a prompt (local auto-approval): its
+ * first surface request is then marked silent, as the real gateway marks it. */
+static bool approved_silently(cg_gateway *gw, const char *node_id)
+{
+    const cg_device *dev = cg_devices_find(cg_gateway_devices(gw), node_id);
+    const char *via = dev ? json_string_value(json_object_get(dev->meta, "approvedVia")) : NULL;
+    return via && strcmp(via, "silent") == 0;
 }
 
 /* Sends what a registry change produced (events consumed). */
@@ -108,8 +115,8 @@ static void on_conn(cg_gateway *gw, cg_conn *c, cg_conn_event ev, void *data)
         return;
     }
     json_t *decl = connect_declaration(c), *events = json_array();
-    if (cg_nodes_attach(nodes, node_id, cg_conn_id(c), cg_conn_client_ip(c), decl, cg_now_ms(),
-                        events) != CG_NODES_OK) {
+    if (cg_nodes_attach(nodes, node_id, cg_conn_id(c), cg_conn_client_ip(c), decl,
+                        approved_silently(gw, node_id), cg_now_ms(), events) != CG_NODES_OK) {
         cg_log(CG_LOG_WARN, "nodes", "node refused: too many nodes",
                json_pack("{s:s, s:i}", "nodeId", node_id, "max", CG_NODES_MAX));
         cg_conn_disconnect(c, 1008, "too many nodes");
@@ -462,9 +469,25 @@ static int check_plugin_tools(const json_t *params, char *err, size_t errlen)
 
 /* ---- operators: pairing ---- */
 
+/* The device of a caller that authenticated with its device token: such a caller
+ * manages only its own node unless it holds operator.admin, as the real gateway
+ * decides (a shared-secret caller manages all). NULL for the others and for admins. */
+static const char *restricted_to(const cg_req *req)
+{
+    if (!cg_conn_via_device_token(req->conn) || (cg_conn_scopes(req->conn) & CG_SCOPEBIT_ADMIN))
+        return NULL;
+    return cg_conn_device_id(req->conn);
+}
+
+static bool denies_other_node(const cg_req *req, const char *node_id)
+{
+    const char *own = restricted_to(req);
+    return own && (!node_id || strcmp(own, node_id) != 0);
+}
+
 static void handle_pair_list(cg_req *req)
 {
-    cg_req_ok(req, cg_nodes_pair_list(cg_gateway_nodes(req->gw), NULL));
+    cg_req_ok(req, cg_nodes_pair_list(cg_gateway_nodes(req->gw), restricted_to(req)));
 }
 
 /* The cg_scope of an operator scope name requiredApproveScopes uses. */
@@ -475,21 +498,11 @@ static cg_scope scope_named(const char *name)
     return CG_SCOPE_ADMIN;
 }
 
-static cg_nodes_status approve(cg_req *req, cg_nodes *nodes, json_t **result, json_t *events,
-                               cg_nodes_done_fn done, void *data)
-{
-    return cg_nodes_approve(nodes, string_param(req, "requestId"), cg_now_ms(), result, events,
-                            done, data);
-}
-
-static void handle_pair_approve(cg_req *req)
+/* FORBIDDEN missing scope when the caller lacks one the request's approval needs. */
+static bool lacks_approval_scope(cg_req *req)
 {
     json_t *scopes =
         cg_nodes_approval_scopes(cg_gateway_nodes(req->gw), string_param(req, "requestId"));
-    if (!scopes) {
-        cg_req_error(req, "INVALID_REQUEST", "unknown requestId", NULL);
-        return;
-    }
     size_t i;
     json_t *scope;
     json_array_foreach(scopes, i, scope)
@@ -506,10 +519,17 @@ static void handle_pair_approve(cg_req *req)
                      json_pack("{s:s, s:s, s:o}", "code", "MISSING_SCOPE", "missingScope", name,
                                "requiredScopes", required));
         json_decref(scopes);
-        return;
+        return true;
     }
     json_decref(scopes);
-    change(req, approve, "unknown requestId");
+    return false;
+}
+
+static cg_nodes_status approve(cg_req *req, cg_nodes *nodes, json_t **result, json_t *events,
+                               cg_nodes_done_fn done, void *data)
+{
+    return cg_nodes_approve(nodes, string_param(req, "requestId"), cg_now_ms(), result, events,
+                            done, data);
 }
 
 static cg_nodes_status reject(cg_req *req, cg_nodes *nodes, json_t **result, json_t *events,
@@ -519,9 +539,32 @@ static cg_nodes_status reject(cg_req *req, cg_nodes *nodes, json_t **result, jso
                            data);
 }
 
+static void handle_pair_resolve(cg_req *req, bool approving)
+{
+    const char *node_id =
+        cg_nodes_request_node(cg_gateway_nodes(req->gw), string_param(req, "requestId"));
+    if (denies_other_node(req, node_id)) {
+        cg_req_error(req, "INVALID_REQUEST",
+                     approving ? "node pairing approval denied" : "node pairing rejection denied",
+                     NULL);
+        return;
+    }
+    if (!node_id) {
+        cg_req_error(req, "INVALID_REQUEST", "unknown requestId", NULL);
+        return;
+    }
+    if (approving && lacks_approval_scope(req)) return;
+    change(req, approving ? approve : reject, "unknown requestId");
+}
+
+static void handle_pair_approve(cg_req *req)
+{
+    handle_pair_resolve(req, true);
+}
+
 static void handle_pair_reject(cg_req *req)
 {
-    change(req, reject, "unknown requestId");
+    handle_pair_resolve(req, false);
 }
 
 static void disconnect_removed(cg_conn *c, void *data)
@@ -538,13 +581,29 @@ static cg_nodes_status remove_node(cg_req *req, cg_nodes *nodes, json_t **result
                            data);
 }
 
+static bool has_role(const cg_device *dev, const char *role)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(dev->roles, i, v) if (strcmp(json_string_value(v), role) == 0) return true;
+    return false;
+}
+
+/* node.pair.remove: the node's record and, as the real gateway revokes the device's
+ * node role, a device that is only a node; its connections close 4001. */
 static void handle_pair_remove(cg_req *req)
 {
-    char *node_id = cg_strdup(string_param(req, "nodeId"));
     cg_gateway *gw = req->gw;
-    /* As the real gateway: the removed node's connections end (4001 "device removed"). */
-    if (change(req, remove_node, "unknown nodeId"))
+    char *node_id = cg_strdup(string_param(req, "nodeId"));
+    cg_devices *devices = cg_gateway_devices(gw);
+    const cg_device *dev = cg_devices_find(devices, node_id);
+    if (denies_other_node(req, node_id) || (restricted_to(req) && dev && has_role(dev, "node"))) {
+        cg_req_error(req, "INVALID_REQUEST", "node pairing removal denied", NULL);
+    } else if (change(req, remove_node, "unknown nodeId")) {
+        if (dev && json_array_size(dev->roles) == 1 && has_role(dev, "node"))
+            cg_devices_remove(devices, node_id, NULL, NULL);
         cg_gateway_foreach_conn(gw, disconnect_removed, node_id);
+    }
     free(node_id);
 }
 
@@ -557,6 +616,10 @@ static cg_nodes_status rename_node(cg_req *req, cg_nodes *nodes, json_t **result
 
 static void handle_rename(cg_req *req)
 {
+    if (denies_other_node(req, string_param(req, "nodeId"))) {
+        cg_req_error(req, "INVALID_REQUEST", "node rename denied", NULL);
+        return;
+    }
     const char *name = string_param(req, "displayName");
     size_t len = strlen(name);
     while (len && strchr(" \t\r\n\f\v", name[len - 1]))
@@ -571,13 +634,20 @@ static void handle_rename(cg_req *req)
     change(req, rename_node, "unknown nodeId");
 }
 
+static bool device_paired(const char *node_id, void *data)
+{
+    const cg_device *dev = cg_devices_find(data, node_id);
+    return dev && has_role(dev, "node");
+}
+
 static void handle_list(cg_req *req)
 {
     /* Pending requests show to the operators who may approve them, as the real gateway's
      * canReadPendingNodePairing. */
     bool with_pending = cg_conn_scopes(req->conn) & (CG_SCOPEBIT_PAIRING | CG_SCOPEBIT_ADMIN);
     json_t *nodes =
-        cg_nodes_list(cg_gateway_nodes(req->gw), with_pending, cg_conn_device_id(req->conn));
+        cg_nodes_list(cg_gateway_nodes(req->gw), with_pending, cg_conn_device_id(req->conn),
+                      device_paired, cg_gateway_devices(req->gw));
     cg_req_ok(req, json_pack("{s:I, s:o}", "ts", (json_int_t)cg_now_ms(), "nodes", nodes));
 }
 
@@ -669,12 +739,24 @@ static json_t *event_result(const char *event, bool handled, const char *reason)
                      reason);
 }
 
-/* node.event: host stats are kept and passed on to readers (node.hostStats); the other
- * events arrive with the issues that use them and are answered unsupported_event, as the
- * real gateway answers an event it does not know. */
+/* node.event. As the real gateway: events count from the node's current connection once
+ * its surface is approved; before that they are refused as a pairing change (retryable;
+ * the node host publishes its stats again later). Host stats are kept and passed on to
+ * readers (node.hostStats); the other events arrive with the issues that use them and
+ * are answered unsupported_event, as the real gateway answers an event it does not know. */
 static void handle_event(cg_req *req)
 {
-    const char *event = string_param(req, "event");
+    cg_nodes *nodes = cg_gateway_nodes(req->gw);
+    const char *event = string_param(req, "event"), *node_id = node_id_of(req->conn),
+               *live = cg_nodes_live_conn(nodes, node_id);
+    if (!live || strcmp(live, cg_conn_id(req->conn)) != 0 ||
+        !cg_nodes_surface_approved(nodes, node_id)) {
+        cg_req_error_shape(req,
+                           json_pack("{s:s, s:s, s:b, s:{s:s}}", "code", "UNAVAILABLE", "message",
+                                     "node pairing changed while invocation was active",
+                                     "retryable", 1, "details", "code", "PAIRING_CHANGED"));
+        return;
+    }
     if (strcmp(event, "node.host.stats") != 0) {
         cg_req_ok(req, event_result(event, false, "unsupported_event"));
         return;
@@ -689,13 +771,7 @@ static void handle_event(cg_req *req)
         cg_req_ok(req, event_result(event, false, "invalid_payload"));
         return;
     }
-    const char *node_id = node_id_of(req->conn);
-    json_t *kept = cg_nodes_report(cg_gateway_nodes(req->gw), node_id, cg_conn_id(req->conn),
-                                   CG_NODE_HOST_STATS, stats, cg_now_ms());
-    if (!kept) {
-        cg_req_ok(req, event_result(event, false, "stale_connection"));
-        return;
-    }
+    json_t *kept = cg_nodes_report(nodes, node_id, live, CG_NODE_HOST_STATS, stats, cg_now_ms());
     cg_gateway_broadcast(req->gw, "node.hostStats",
                          json_pack("{s:s, s:o}", "nodeId", node_id, "hostStats", kept),
                          CG_ROLE_OPERATOR, CG_SCOPE_READ, CG_EVENT_DROPPABLE);

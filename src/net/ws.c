@@ -123,10 +123,20 @@ static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     return (ssize_t)len;
 }
 
+/* A close frame's reason is at most 123 bytes (RFC 6455 5.5): longer ones are cut at
+ * a UTF-8 character boundary rather than lose the close frame. */
+#define CLOSE_REASON_MAX 123
+
 static void fail(cg_ws *ws, uint16_t code, const char *reason)
 {
     if (wslay_event_get_close_sent(ws->ctx)) return;
-    wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, strlen(reason));
+    size_t len = strlen(reason);
+    if (len > CLOSE_REASON_MAX) {
+        len = CLOSE_REASON_MAX;
+        while (len > 0 && ((unsigned char)reason[len] & 0xC0) == 0x80)
+            len--;
+    }
+    wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, len);
     wslay_event_shutdown_read(ws->ctx);
 }
 

@@ -71,7 +71,6 @@ typedef struct cg_node {
     struct cg_node *prev, *next;
     char *id;
     json_t *meta; /* last declared: meta_keys and remoteIp */
-    bool device;  /* connected as a node with a proven device: paired */
     int64_t created_at_ms, last_connected_at_ms, last_disconnected_at_ms;
     json_t *surface; /* approved surface, or NULL */
     json_t *pending; /* pending request, or NULL */
@@ -508,20 +507,24 @@ static bool session_host(const cg_node *node)
     return json_is_true(json_object_get(json_object_get(inventory, "workerHost"), "enabled"));
 }
 
-/* A node.list entry, as the real gateway's node catalog builds it. */
-static json_t *list_entry(const cg_node *node, bool with_pending, bool own)
+/* A node.list entry, as the real gateway's node catalog builds it. device_paired: the
+ * node's device is paired for role node. */
+static json_t *list_entry(const cg_node *node, bool with_pending, bool own, bool device_paired)
 {
     const json_t *s = node->surface, *p = node->pending, *m = node->meta;
     bool live = node->conn_id != NULL;
     json_t *e = json_pack("{s:s}", "nodeId", node->id);
+    /* Versions and the model: the live connection's, else what was approved or asked. */
+    const json_t *versions = live ? m : s, *asked = live ? NULL : p;
     copy_first(e, "displayName", s, m, p);
     copy_first(e, "platform", m, p, NULL);
-    /* Versions and model: the live connection's, else what was approved or asked. */
-    for (const char *const *k = surface_meta_keys; *k; k++)
-        copy_first(e, *k, live ? m : s, live ? NULL : p, NULL);
+    copy_first(e, "version", versions, asked, NULL);
+    copy_first(e, "coreVersion", versions, asked, NULL);
+    copy_first(e, "uiVersion", versions, asked, NULL);
     copy_first(e, "clientId", m, p, NULL);
     copy_first(e, "clientMode", m, p, NULL);
     copy_first(e, "deviceFamily", m, p, NULL);
+    copy_first(e, "modelIdentifier", versions, asked, NULL);
     copy_first(e, "remoteIp", m, p, NULL);
     const json_t *shown = live ? node->effective : s;
     json_object_set_new(e, "caps", sorted(caps_of(shown)));
@@ -552,7 +555,7 @@ static json_t *list_entry(const cg_node *node, bool with_pending, bool own)
         json_object_set_new(e, "lastSeenReason", json_string("connect"));
     }
     copy_key(e, "approvedAtMs", s);
-    json_object_set_new(e, "paired", json_boolean(node->device || s));
+    json_object_set_new(e, "paired", json_boolean(device_paired || s));
     json_object_set_new(e, "connected", json_boolean(live));
     return e;
 }
@@ -573,7 +576,6 @@ typedef struct write_job {
 static json_t *record_body(const cg_node *node)
 {
     json_t *b = json_deep_copy(node->meta);
-    json_object_set_new(b, "device", json_boolean(node->device));
     set_time(b, "lastConnectedAtMs", node->last_connected_at_ms);
     set_time(b, "lastDisconnectedAtMs", node->last_disconnected_at_ms);
     if (node->surface) json_object_set(b, "surface", node->surface);
@@ -714,7 +716,6 @@ static void restore_node(cg_nodes *n, sqlite3_stmt *st)
     copy_key(meta, "remoteIp", body);
     json_decref(node->meta);
     node->meta = meta;
-    node->device = json_is_true(json_object_get(body, "device"));
     node->last_connected_at_ms = json_integer_value(json_object_get(body, "lastConnectedAtMs"));
     node->last_disconnected_at_ms =
         json_integer_value(json_object_get(body, "lastDisconnectedAtMs"));
@@ -795,11 +796,6 @@ void cg_nodes_free(cg_nodes *n)
 
 /* ---- requests ---- */
 
-static bool is_local(const char *client_ip)
-{
-    return client_ip && cg_addr_is_loopback(client_ip);
-}
-
 /* The node asks for `surface`: its pending request is reused when it asks for the same
  * thing (metadata and ts refreshed), else a new one supersedes it. */
 static cg_nodes_status ask(cg_nodes *n, cg_node *node, const json_t *surface, const json_t *meta,
@@ -844,8 +840,8 @@ static cg_nodes_status ask(cg_nodes *n, cg_node *node, const json_t *surface, co
 #define PATH_ENV_MAX 8192
 
 cg_nodes_status cg_nodes_attach(cg_nodes *n, const char *node_id, const char *conn_id,
-                                const char *client_ip, const json_t *decl, int64_t now_ms,
-                                json_t *events)
+                                const char *client_ip, const json_t *decl, bool silent,
+                                int64_t now_ms, json_t *events)
 {
     cg_node *node = find(n, node_id);
     if (!node) {
@@ -855,10 +851,13 @@ cg_nodes_status cg_nodes_attach(cg_nodes *n, const char *node_id, const char *co
     clear_live(node);
     json_decref(node->meta);
     node->meta = declared_meta(decl, client_ip);
-    node->device = true;
     node->conn_id = cg_strdup(conn_id);
-    node->connected_at_ms = node->last_connected_at_ms = now_ms;
-    if (node->last_disconnected_at_ms < now_ms) node->last_disconnected_at_ms = 0;
+    /* As the real gateway, connections are recorded on an approved node only. */
+    node->connected_at_ms = now_ms;
+    if (node->surface) {
+        node->last_connected_at_ms = now_ms;
+        if (node->last_disconnected_at_ms < now_ms) node->last_disconnected_at_ms = 0;
+    }
     node->declared = declared_surface(decl);
     node->effective = effective_surface(node->declared, node->surface);
     const json_t *path_env = json_object_get(decl, "pathEnv");
@@ -866,8 +865,8 @@ cg_nodes_status cg_nodes_attach(cg_nodes *n, const char *node_id, const char *co
         node->path_env = cg_strdup(json_string_value(path_env));
     if (!node->surface || widens(node->declared, node->surface)) {
         bool created;
-        if (ask(n, node, node->declared, node->meta, !node->surface && is_local(client_ip), now_ms,
-                events, &created) != CG_NODES_OK)
+        if (ask(n, node, node->declared, node->meta, silent && !node->surface, now_ms, events,
+                &created) != CG_NODES_OK)
             cg_log(CG_LOG_WARN, "nodes", "too many pending node pairing requests",
                    json_pack("{s:s, s:i}", "nodeId", node->id, "max", CG_NODES_MAX_PENDING));
     } else if (node->pending) {
@@ -884,6 +883,7 @@ void cg_nodes_detach(cg_nodes *n, const char *node_id, const char *conn_id, int6
     cg_node *node = find(n, node_id);
     if (!node || !node->conn_id || strcmp(node->conn_id, conn_id) != 0) return;
     clear_live(node);
+    if (!node->surface) return;
     node->last_disconnected_at_ms = now_ms;
     persist(n, node->id, node, NULL, NULL);
 }
@@ -976,18 +976,26 @@ static int catalog_order(const void *a, const void *b)
     return c ? c : strcmp(((const ranked *)a)->node->id, ((const ranked *)b)->node->id);
 }
 
-json_t *cg_nodes_list(const cg_nodes *n, bool with_pending, const char *own_node_id)
+json_t *cg_nodes_list(const cg_nodes *n, bool with_pending, const char *own_node_id,
+                      bool (*device_paired)(const char *node_id, void *data), void *data)
 {
     ranked *items = cg_xcalloc(n->count + 1, sizeof *items);
     size_t count = 0;
     for (const cg_node *node = n->head; node; node = node->next) {
-        if (!with_pending && !node->device && !node->surface && !node->conn_id) continue;
+        bool paired = device_paired(node->id, data);
+        if (!with_pending && !paired && !node->surface && !node->conn_id) continue;
         bool own = own_node_id && strcmp(own_node_id, node->id) == 0;
-        items[count++] = (ranked){list_entry(node, with_pending, own), 0, node};
+        items[count++] = (ranked){list_entry(node, with_pending, own, paired), 0, node};
     }
     json_t *a = ranked_array(items, count, catalog_order);
     free(items);
     return a;
+}
+
+const char *cg_nodes_request_node(const cg_nodes *n, const char *request_id)
+{
+    const cg_node *node = cg_strmap_get(n->by_request, request_id);
+    return node ? node->id : NULL;
 }
 
 json_t *cg_nodes_approval_scopes(const cg_nodes *n, const char *request_id)

@@ -74,13 +74,13 @@ void cg_nodes_free(cg_nodes *n);
  * names: clientId, clientMode, displayName, platform, version, coreVersion, uiVersion,
  * deviceFamily, modelIdentifier (strings), caps, commands (string arrays), permissions
  * (object of booleans), pathEnv (string); anything missing or malformed counts as
- * absent, lists past the caps are cut. client_ip: the connection's address (a
- * loopback one is local: not reported as remoteIp, and its first request is marked
- * silent, as the real gateway marks a surface whose device was approved without a
- * prompt). CG_NODES_FULL when a new record would pass CG_NODES_MAX. */
+ * absent, lists past the caps are cut. client_ip: the connection's address (reported
+ * as remoteIp unless local). silent: its device was approved without a prompt, which
+ * marks the first surface request silent, as the real gateway does. CG_NODES_FULL when
+ * a new record would pass CG_NODES_MAX. */
 cg_nodes_status cg_nodes_attach(cg_nodes *n, const char *node_id, const char *conn_id,
-                                const char *client_ip, const json_t *decl, int64_t now_ms,
-                                json_t *events);
+                                const char *client_ip, const json_t *decl, bool silent,
+                                int64_t now_ms, json_t *events);
 /* The connection closed; nothing happens unless it is the node's live one. */
 void cg_nodes_detach(cg_nodes *n, const char *node_id, const char *conn_id, int64_t now_ms);
 /* The node's live connection id, or NULL. */
@@ -98,10 +98,15 @@ const char *cg_nodes_pending_request(const cg_nodes *n, const char *node_id);
 /* node.pair.list: {pending: [...] newest first, paired: [...] latest approval first}.
  * only_node_id: just that node's entries (NULL: all). */
 json_t *cg_nodes_pair_list(const cg_nodes *n, const char *only_node_id);
-/* node.list's entries, connected first, then by name. with_pending: also the pending
- * request's fields and nodes neither paired nor connected (operators holding
- * operator.pairing or admin); own_node_id sees its own pendingRequestId anyway. */
-json_t *cg_nodes_list(const cg_nodes *n, bool with_pending, const char *own_node_id);
+/* node.list's entries, connected first, then by name. A node is paired when its device
+ * is paired for role node (device_paired(node_id, data)) or its surface is approved.
+ * with_pending: also the pending request's fields and nodes neither paired nor connected
+ * (operators holding operator.pairing or admin); own_node_id sees its own
+ * pendingRequestId anyway. */
+json_t *cg_nodes_list(const cg_nodes *n, bool with_pending, const char *own_node_id,
+                      bool (*device_paired)(const char *node_id, void *data), void *data);
+/* The node a pending request is for, or NULL. */
+const char *cg_nodes_request_node(const cg_nodes *n, const char *request_id);
 /* The operator scopes approving a request needs ("operator.pairing", plus
  * "operator.admin" for a surface with system.run, system.which, fs.listDir and the
  * other host-level commands, else "operator.write" when it has commands), as the

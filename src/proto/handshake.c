@@ -197,28 +197,52 @@ static const char *auth_string(const json_t *params, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+json_t *cg_connect_shared_mismatch(bool token_mode)
+{
+    return token_mode ? cg_error_coded(CG_ERR_INVALID_REQUEST,
+                                       "unauthorized: gateway token mismatch (provide the gateway "
+                                       "token in auth.token)",
+                                       "AUTH_TOKEN_MISMATCH")
+                      : cg_error_coded(CG_ERR_INVALID_REQUEST,
+                                       "unauthorized: gateway password mismatch (provide the "
+                                       "gateway password in auth.password)",
+                                       "AUTH_PASSWORD_MISMATCH");
+}
+
 json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params,
-                                const cg_settings *s, bool *mismatch)
+                                const cg_settings *s, cg_credential *kind,
+                                const char **device_token, bool *mismatch)
 {
     *mismatch = false;
+    *device_token = NULL;
+    *kind = CG_CRED_OPEN;
     if (s->auth_mode == CG_AUTH_NONE) return NULL;
     bool token_mode = s->auth_mode == CG_AUTH_TOKEN;
-    const char *given = auth_string(params, token_mode ? "token" : "password");
+    bool has_device = json_is_object(json_object_get(params, "device"));
+    const char *token = auth_string(params, "token");
+    const char *dev_token = auth_string(params, "deviceToken");
+    const char *password = auth_string(params, "password");
+    const char *shared_given = token_mode ? token : password;
     const char *expected = token_mode ? s->token : s->password;
-    if (given) {
-        if (expected && cg_secret_equal(expected, given)) return NULL;
-        *mismatch = true;
-        return token_mode
-                   ? cg_error_coded(CG_ERR_INVALID_REQUEST,
-                                    "unauthorized: gateway token mismatch (provide the gateway "
-                                    "token in auth.token)",
-                                    "AUTH_TOKEN_MISMATCH")
-                   : cg_error_coded(CG_ERR_INVALID_REQUEST,
-                                    "unauthorized: gateway password mismatch (provide the gateway "
-                                    "password in auth.password)",
-                                    "AUTH_PASSWORD_MISMATCH");
+    if (shared_given && expected && cg_secret_equal(expected, shared_given)) {
+        *kind = CG_CRED_SHARED;
+        return NULL;
     }
-    if (cg_is_local_direct(facts, s)) return NULL;
+    /* Not the shared secret: with a device block, auth.deviceToken (else auth.token) is
+     * that device's token, checked against the registry by the caller. */
+    if (has_device && (dev_token || token)) {
+        *kind = CG_CRED_DEVICE_TOKEN;
+        *device_token = dev_token ? dev_token : token;
+        return NULL;
+    }
+    if (shared_given) {
+        *mismatch = true;
+        return cg_connect_shared_mismatch(token_mode);
+    }
+    if (cg_is_local_direct(facts, s)) {
+        *kind = CG_CRED_BYPASS;
+        return NULL;
+    }
     return token_mode ? cg_error_coded(CG_ERR_INVALID_REQUEST,
                                        "unauthorized: gateway token missing (provide the gateway "
                                        "token in auth.token)",
@@ -328,7 +352,7 @@ json_t *cg_hello_ok(const cg_hello_inputs *in)
                          in->protocol, "serverVersion", CLAWGATE_VERSION, "capabilities",
                          in->methods);
     }
-    return json_pack(
+    json_t *hello = json_pack(
         "{s:s, s:i, s:{s:s, s:s}, s:{s:O, s:O}, s:{s:O, s:O, s:{s:I, s:I}, s:I},"
         " s:{s:s, s:o}, s:{s:I, s:I, s:I}}",
         "type", "hello-ok", "protocol", in->protocol, "server", "version", CLAWGATE_VERSION,
@@ -339,4 +363,23 @@ json_t *cg_hello_ok(const cg_hello_inputs *in)
         "scopes", cg_scope_names(in->scopes), "policy", "maxPayload",
         (json_int_t)in->max_payload_bytes, "maxBufferedBytes", (json_int_t)in->max_buffered_bytes,
         "tickIntervalMs", (json_int_t)in->tick_interval_ms);
+    if (in->device_token) {
+        json_t *auth = json_object_get(hello, "auth");
+        json_object_set_new(auth, "deviceToken", json_string(in->device_token));
+        json_object_set_new(auth, "issuedAtMs", json_integer(in->device_token_issued_at_ms));
+    }
+    return hello;
+}
+
+json_t *cg_connect_verify_device(const json_t *params, const char *nonce, int64_t now_ms,
+                                 cg_device_proof *proof)
+{
+    *proof = (cg_device_proof){0};
+    const json_t *device = json_object_get(params, "device");
+    if (!device || json_is_null(device)) return NULL;
+    cg_device_sig_result r = cg_device_sig_verify(params, nonce, now_ms, proof);
+    if (r == CG_DEVICE_SIG_OK) return NULL;
+    return cg_error_new(
+        CG_ERR_INVALID_REQUEST, cg_device_sig_message(r),
+        json_pack("{s:s, s:s}", "code", cg_device_sig_code(r), "reason", cg_device_sig_reason(r)));
 }

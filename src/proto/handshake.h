@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "auth/device_sig.h"
 #include "config/config.h"
 #include "proto/scopes.h"
 
@@ -32,10 +33,25 @@ json_t *cg_connect_check_params(const json_t *params, int protocol);
 json_t *cg_connect_check_origin(const char *origin, const char *host, const cg_settings *s);
 /* The refusal during a failed-auth lockout. */
 json_t *cg_connect_rate_limited(int64_t retry_after_ms);
-/* The credential or the local bypass; *mismatch when a credential was wrong (counts
- * toward the rate limit). */
+/* How a connect proved itself. */
+typedef enum {
+    CG_CRED_OPEN,         /* auth mode none */
+    CG_CRED_SHARED,       /* the shared token or password */
+    CG_CRED_BYPASS,       /* no credential, direct loopback */
+    CG_CRED_DEVICE_TOKEN, /* a device token, still to be checked against the registry */
+} cg_credential;
+
+/* The credential, in the issue's order: auth.token (auth.password in password mode)
+ * equal to the shared secret is the shared secret; otherwise, with a device block,
+ * auth.deviceToken (else auth.token) is a device token for the caller to check
+ * (*device_token, borrowed from params); otherwise a wrong secret is refused
+ * (*mismatch: it counts toward the rate limit) and no credential may use the local
+ * bypass. */
 json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params,
-                                const cg_settings *s, bool *mismatch);
+                                const cg_settings *s, cg_credential *kind,
+                                const char **device_token, bool *mismatch);
+/* AUTH_TOKEN_MISMATCH (token mode) or AUTH_PASSWORD_MISMATCH. */
+json_t *cg_connect_shared_mismatch(bool token_mode);
 /* Role (operator by default, or node) and the granted operator scope bits. */
 json_t *cg_connect_role(const json_t *params, unsigned *role, unsigned *scopes);
 
@@ -50,10 +66,19 @@ typedef struct cg_hello_inputs {
     int64_t presence_version, health_version;
     uint64_t uptime_ms;
     unsigned role, scopes;
+    const char *device_token; /* the device's token for the role, or NULL */
+    int64_t device_token_issued_at_ms;
     int64_t max_payload_bytes, max_buffered_bytes, tick_interval_ms;
 } cg_hello_inputs;
 
 /* The hello-ok payload in the negotiated shape (v3/v4: HelloOk; v1/v2: the seed's). */
 json_t *cg_hello_ok(const cg_hello_inputs *in);
+
+/* The device identity proof (connect.params.device) against this connection's challenge
+ * nonce and the wall clock: NULL when there is no device (proof->version 0) or its proof
+ * holds (*proof filled), else the real gateway's refusal, INVALID_REQUEST with the
+ * message and details {code: DEVICE_AUTH_*, reason} (then close 1008 with the message). */
+json_t *cg_connect_verify_device(const json_t *params, const char *nonce, int64_t now_ms,
+                                 cg_device_proof *proof);
 
 #endif

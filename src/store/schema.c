@@ -31,6 +31,7 @@ static const char *const migrations[] = {
     "  scopes TEXT NOT NULL DEFAULT '[]',\n"
     "  created_at_ms INTEGER NOT NULL,\n"
     "  rotated_at_ms INTEGER,\n"
+    "  revoked_at_ms INTEGER,\n"
     "  PRIMARY KEY(device_id, role));\n"
     "CREATE TABLE device_pair_requests(\n"
     "  request_id TEXT PRIMARY KEY,\n"

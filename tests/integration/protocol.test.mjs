@@ -151,7 +151,7 @@ describe('protocol', () => {
     }
     // Only what works is listed (issue 6): these come back with the nodes issue.
     for (const m of ['node.event', 'skills.bins']) assert.ok(!h.features.methods.includes(m), `features.methods does not list ${m}`);
-    for (const e of h.features.events) assert.ok(['connect.challenge', 'tick', 'shutdown', 'presence'].includes(e), `features.events lists ${e}, which is never sent`);
+    for (const e of h.features.events) assert.ok(['connect.challenge', 'tick', 'shutdown', 'presence', 'device.pair.requested', 'device.pair.resolved'].includes(e), `features.events lists ${e}, which is never sent`);
     assert.equal(new Set(h.features.methods).size, h.features.methods.length, 'no duplicate methods');
     for (const e of ['tick', 'shutdown']) assert.ok(h.features.events.includes(e), `features.events lists ${e}`);
     assert.equal(h.snapshot.health.ok, true);
