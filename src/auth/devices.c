@@ -6,6 +6,8 @@
  * which keeps each job independent of the ones before it. */
 #include "auth/devices.h"
 
+#include "auth/auth.h"
+
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -625,7 +627,7 @@ static json_t *request_entry(const char *request_id, const cg_device_claim *clai
     json_object_set_new(e, "role", json_string(role_names[claim->role]));
     json_object_set_new(e, "roles", json_deep_copy(roles));
     json_object_set_new(e, "scopes", json_deep_copy(scopes));
-    if (claim->remote_ip && *claim->remote_ip)
+    if (claim->remote_ip && *claim->remote_ip && !cg_addr_is_loopback(claim->remote_ip))
         json_object_set_new(e, "remoteIp", json_string(claim->remote_ip));
     json_object_set_new(e, "silent", json_false());
     json_object_set_new(e, "isRepair", json_boolean(is_repair));
@@ -867,7 +869,7 @@ json_t *cg_device_json(const cg_device *dev)
     const char *k;
     json_t *v;
     json_object_foreach(dev->meta, k, v) json_object_set(o, k, v);
-    if (dev->label) json_object_set_new(o, "label", json_string(dev->label));
+    if (dev->label) json_object_set_new(o, "operatorLabel", json_string(dev->label));
     size_t n_roles = json_array_size(dev->roles);
     if (n_roles) json_object_set(o, "role", json_array_get(dev->roles, n_roles - 1));
     json_object_set(o, "roles", dev->roles);

@@ -72,7 +72,8 @@ typedef struct connect_state {
     /* The outcome once the registry's write is committed. */
     json_t *refusal; /* an ErrorShape, or NULL to admit */
     char close_reason[160];
-    json_t *announce; /* device.pair.requested to broadcast, or NULL */
+    const char *announce_event; /* broadcast to operator.pairing holders after the commit */
+    json_t *announce;
     char device_token[CG_DEVICE_TOKEN_SIZE];
     int64_t token_issued_at_ms;
 } connect_state;
@@ -210,20 +211,6 @@ static void admit(connect_state *st)
 
 /* ---- device pairing at connect ---- */
 
-static json_t *device_token_refusal(bool scope)
-{
-    json_t *e = cg_error_new(
-        CG_ERR_INVALID_REQUEST,
-        scope ? "unauthorized: device token scope mismatch (re-pair or approve scope upgrade)"
-              : "unauthorized: device token mismatch (rotate/reissue device token)",
-        json_pack("{s:s, s:s, s:b, s:s}", "code",
-                  scope ? "AUTH_SCOPE_MISMATCH" : "AUTH_DEVICE_TOKEN_MISMATCH", "authReason",
-                  scope ? "scope_mismatch" : "device_token_mismatch", "canRetryWithDeviceToken", 0,
-                  "recommendedNextStep",
-                  scope ? "review_auth_configuration" : "update_auth_credentials"));
-    return e;
-}
-
 static const struct {
     const char *reason, *requirement, *hint;
 } pairing_reasons[] = {
@@ -274,7 +261,7 @@ static void finish(connect_state *st)
     cg_conn *c = st->c;
     c->connect_pending = false;
     if (st->announce) {
-        cg_gateway_broadcast(c->gw, "device.pair.requested", st->announce, CG_ROLE_OPERATOR,
+        cg_gateway_broadcast(c->gw, st->announce_event, st->announce, CG_ROLE_OPERATOR,
                              CG_SCOPE_PAIRING, CG_EVENT_DROPPABLE);
         st->announce = NULL;
     }
@@ -340,14 +327,18 @@ static void pair_device(connect_state *st, const char *device_token)
         const cg_device_token *t = cg_device_token_check(dev, role, device_token);
         if (!t || !cg_scopes_within(scopes, t->scopes)) {
             if (!t) count_failure(st);
-            /* A wrong auth.token from a device holding no token for the role was meant as
-             * the shared token. */
-            bool shared_meant =
-                !t && gw->settings->auth_mode == CG_AUTH_TOKEN &&
-                !json_object_get(json_object_get(st->params, "auth"), "deviceToken") &&
-                !(dev && dev->tokens[role].present);
-            st->refusal =
-                shared_meant ? cg_connect_shared_mismatch(true) : device_token_refusal(t != NULL);
+            /* A wrong auth.token is a wrong shared token (the device may retry with its
+             * token); a wrong auth.deviceToken is a wrong device token. */
+            bool via_token_field =
+                !json_object_get(json_object_get(st->params, "auth"), "deviceToken");
+            cg_http_facts facts = conn_facts(c);
+            bool local = cg_is_local_for_pairing(&facts, NULL, NULL, gw->settings);
+            st->refusal = cg_connect_auth_failure(t ? CG_AUTH_FAIL_SCOPE_MISMATCH
+                                                  : via_token_field &&
+                                                          gw->settings->auth_mode == CG_AUTH_TOKEN
+                                                      ? CG_AUTH_FAIL_TOKEN_MISMATCH
+                                                      : CG_AUTH_FAIL_DEVICE_TOKEN_MISMATCH,
+                                                  st->params, local);
         } else {
             c->via_device_token = true;
             take_token(st, t);
@@ -378,6 +369,12 @@ static void pair_device(connect_state *st, const char *device_token)
                                 client_string(st->params, "mode"), gw->settings)) {
         dev = cg_devices_approve_silent(devices, &claim, now, on_registry_written, st);
         take_token(st, &dev->tokens[role]);
+        /* As the real gateway: a resolution nobody was asked about, no request before. */
+        char request_id[37];
+        cg_uuid4(request_id);
+        st->announce_event = "device.pair.resolved";
+        st->announce = json_pack("{s:s, s:s, s:s, s:I}", "requestId", request_id, "deviceId",
+                                 device_id, "decision", "approved", "ts", (json_int_t)now);
         json_decref(scopes);
         return;
     }
@@ -392,7 +389,10 @@ static void pair_device(connect_state *st, const char *device_token)
         return;
     }
     st->refusal = pairing_refusal(st, dev, role, device_id, r->request_id, scopes);
-    if (created) st->announce = json_deep_copy(r->entry);
+    if (created) {
+        st->announce_event = "device.pair.requested";
+        st->announce = json_deep_copy(r->entry);
+    }
     json_decref(scopes);
     settle(st, created);
 }

@@ -6,9 +6,10 @@
  *                         any other role; a new token is issued for each role asked
  *   device.pair.reject    drop a pending request
  *   device.pair.remove    forget a device; its connections close 4001 "device removed"
- *   device.pair.rename    the operator's label for a device
- *   device.token.rotate   a new token for a role (returned only to the device itself)
- *   device.token.revoke   revoke a role's token; the device's connections close 4001
+ *   device.pair.rename    the operator's label for a device (event device.pair.changed)
+ *   device.token.rotate   a new token for a role (returned only to the device itself);
+ *                         the device's connections in that role close 4001
+ *   device.token.revoke   revoke a role's token; those connections close 4001 too
  *
  * A caller that authenticated with a device token (not the shared secret) manages only
  * its own device unless it holds operator.admin, as the real gateway decides.
@@ -364,6 +365,8 @@ static void handle_rename(cg_req *req)
         return;
     }
     reply->payload = json_pack("{s:s, s:s}", "deviceId", device_id, "label", trimmed);
+    reply->event = "device.pair.changed";
+    reply->event_payload = json_object();
 }
 
 /* ---- tokens ---- */
@@ -450,6 +453,11 @@ static void handle_rotate(cg_req *req)
                   cg_device_role_name(role), "scopes", t->scopes, "rotatedAtMs", (json_int_t)now,
                   "tokenDelivery", in_band ? "in-band" : "withheld-cross-device");
     if (in_band) json_object_set_new(reply->payload, "token", json_string(t->token));
+    /* As the real gateway: every connection of the device in that role ends; it comes
+     * back with the new token (or the shared secret, which hands it the new one). */
+    snprintf(reply->close_device, sizeof reply->close_device, "%s", device_id);
+    reply->close_role = role == CG_DEVICE_ROLE_NODE ? CG_ROLE_NODE : CG_ROLE_OPERATOR;
+    reply->close_reason = "device removed";
     cg_log(CG_LOG_INFO, "devices", "device token rotated",
            json_pack("{s:s, s:s}", "device", device_id, "role", cg_device_role_name(role)));
 }
@@ -476,7 +484,7 @@ static void handle_revoke(cg_req *req)
                                cg_device_role_name(role), "revokedAtMs", (json_int_t)now);
     snprintf(reply->close_device, sizeof reply->close_device, "%s", device_id);
     reply->close_role = role == CG_DEVICE_ROLE_NODE ? CG_ROLE_NODE : CG_ROLE_OPERATOR;
-    reply->close_reason = "device token revoked";
+    reply->close_reason = "device removed";
     cg_log(CG_LOG_INFO, "devices", "device token revoked",
            json_pack("{s:s, s:s}", "device", device_id, "role", cg_device_role_name(role)));
 }

@@ -197,16 +197,87 @@ static const char *auth_string(const json_t *params, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-json_t *cg_connect_shared_mismatch(bool token_mode)
+static const char *client_field(const json_t *params, const char *key)
 {
-    return token_mode ? cg_error_coded(CG_ERR_INVALID_REQUEST,
-                                       "unauthorized: gateway token mismatch (provide the gateway "
-                                       "token in auth.token)",
-                                       "AUTH_TOKEN_MISMATCH")
-                      : cg_error_coded(CG_ERR_INVALID_REQUEST,
-                                       "unauthorized: gateway password mismatch (provide the "
-                                       "gateway password in auth.password)",
-                                       "AUTH_PASSWORD_MISMATCH");
+    return json_string_value(json_object_get(json_object_get(params, "client"), key));
+}
+
+static bool client_is(const json_t *params, const char *key, const char *value)
+{
+    const char *v = client_field(params, key);
+    return v && strcmp(v, value) == 0;
+}
+
+json_t *cg_connect_auth_failure(cg_auth_failure reason, const json_t *params, bool local)
+{
+    static const struct {
+        const char *code, *auth_reason, *next_step;
+    } kinds[] = {
+        [CG_AUTH_FAIL_TOKEN_MISSING] = {"AUTH_TOKEN_MISSING", "token_missing",
+                                        "update_auth_configuration"},
+        [CG_AUTH_FAIL_TOKEN_MISMATCH] = {"AUTH_TOKEN_MISMATCH", "token_mismatch",
+                                         "update_auth_credentials"},
+        [CG_AUTH_FAIL_PASSWORD_MISSING] = {"AUTH_PASSWORD_MISSING", "password_missing",
+                                           "update_auth_configuration"},
+        [CG_AUTH_FAIL_PASSWORD_MISMATCH] = {"AUTH_PASSWORD_MISMATCH", "password_mismatch",
+                                            "update_auth_credentials"},
+        [CG_AUTH_FAIL_DEVICE_TOKEN_MISMATCH] = {"AUTH_DEVICE_TOKEN_MISMATCH",
+                                                "device_token_mismatch", "update_auth_credentials"},
+        [CG_AUTH_FAIL_SCOPE_MISMATCH] = {"AUTH_SCOPE_MISMATCH", "scope_mismatch",
+                                         "review_auth_configuration"},
+    };
+    /* The hint names what this kind of client should do (the real gateway's texts). */
+    bool cli = client_is(params, "mode", "cli");
+    bool ui =
+        client_is(params, "id", "openclaw-control-ui") || client_is(params, "mode", "webchat");
+    const char *token_hint =
+        cli  ? local ? "use this gateway's gateway.auth.token or pair the device"
+                     : "set gateway.remote.token to match gateway.auth.token"
+        : ui ? "open the dashboard URL and paste the token in Control UI settings"
+             : "provide gateway auth token";
+    const char *password_hint = cli  ? local ? "use this gateway's gateway.auth.password"
+                                             : "set gateway.remote.password to match "
+                                               "gateway.auth.password"
+                                : ui ? "enter the password in Control UI settings"
+                                     : "provide gateway auth password";
+    char message[200];
+    switch (reason) {
+    case CG_AUTH_FAIL_TOKEN_MISSING:
+        snprintf(message, sizeof message, "unauthorized: gateway token missing (%s)",
+                 ui ? "paste in Control UI settings or openclaw doctor --generate-gateway-token; "
+                      "restart"
+                    : token_hint);
+        break;
+    case CG_AUTH_FAIL_TOKEN_MISMATCH:
+        snprintf(message, sizeof message, "unauthorized: gateway token mismatch (%s)", token_hint);
+        break;
+    case CG_AUTH_FAIL_PASSWORD_MISSING:
+        snprintf(message, sizeof message, "unauthorized: gateway password missing (%s)",
+                 password_hint);
+        break;
+    case CG_AUTH_FAIL_PASSWORD_MISMATCH:
+        snprintf(message, sizeof message, "unauthorized: gateway password mismatch (%s)",
+                 password_hint);
+        break;
+    case CG_AUTH_FAIL_DEVICE_TOKEN_MISMATCH:
+        snprintf(message, sizeof message,
+                 "unauthorized: device token mismatch (rotate/reissue device token)");
+        break;
+    case CG_AUTH_FAIL_SCOPE_MISMATCH:
+        snprintf(message, sizeof message,
+                 "unauthorized: device token scope mismatch (re-pair or approve scope upgrade)");
+        break;
+    }
+    /* A device that sent a wrong auth.token may still hold a device token to retry with. */
+    const json_t *auth = json_object_get(params, "auth");
+    bool retry = reason == CG_AUTH_FAIL_TOKEN_MISMATCH &&
+                 json_is_object(json_object_get(params, "device")) &&
+                 json_object_get(auth, "token") && !json_object_get(auth, "deviceToken");
+    return cg_error_new(CG_ERR_INVALID_REQUEST, message,
+                        json_pack("{s:s, s:s, s:b, s:s}", "code", kinds[reason].code, "authReason",
+                                  kinds[reason].auth_reason, "canRetryWithDeviceToken", retry,
+                                  "recommendedNextStep",
+                                  retry ? "retry_with_device_token" : kinds[reason].next_step));
 }
 
 json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params,
@@ -224,6 +295,7 @@ json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params
     const char *password = auth_string(params, "password");
     const char *shared_given = token_mode ? token : password;
     const char *expected = token_mode ? s->token : s->password;
+    bool local = cg_addr_is_loopback(facts->peer_ip) && !facts->forwarded_for && !facts->real_ip;
     if (shared_given && expected && cg_secret_equal(expected, shared_given)) {
         *kind = CG_CRED_SHARED;
         return NULL;
@@ -237,20 +309,16 @@ json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params
     }
     if (shared_given) {
         *mismatch = true;
-        return cg_connect_shared_mismatch(token_mode);
+        return cg_connect_auth_failure(token_mode ? CG_AUTH_FAIL_TOKEN_MISMATCH
+                                                  : CG_AUTH_FAIL_PASSWORD_MISMATCH,
+                                       params, local);
     }
     if (cg_is_local_direct(facts, s)) {
         *kind = CG_CRED_BYPASS;
         return NULL;
     }
-    return token_mode ? cg_error_coded(CG_ERR_INVALID_REQUEST,
-                                       "unauthorized: gateway token missing (provide the gateway "
-                                       "token in auth.token)",
-                                       "AUTH_TOKEN_MISSING")
-                      : cg_error_coded(CG_ERR_INVALID_REQUEST,
-                                       "unauthorized: gateway password missing (provide the "
-                                       "gateway password in auth.password)",
-                                       "AUTH_PASSWORD_MISSING");
+    return cg_connect_auth_failure(
+        token_mode ? CG_AUTH_FAIL_TOKEN_MISSING : CG_AUTH_FAIL_PASSWORD_MISSING, params, local);
 }
 
 int cg_negotiate_protocol(json_int_t min_protocol, json_int_t max_protocol)

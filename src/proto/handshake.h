@@ -50,8 +50,18 @@ typedef enum {
 json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params,
                                 const cg_settings *s, cg_credential *kind,
                                 const char **device_token, bool *mismatch);
-/* AUTH_TOKEN_MISMATCH (token mode) or AUTH_PASSWORD_MISMATCH. */
-json_t *cg_connect_shared_mismatch(bool token_mode);
+/* A refused credential, as the real gateway words it for this kind of client (CLI,
+ * Control UI, other; `local`: a direct loopback peer), with details {code, authReason,
+ * canRetryWithDeviceToken, recommendedNextStep}. */
+typedef enum {
+    CG_AUTH_FAIL_TOKEN_MISSING,
+    CG_AUTH_FAIL_TOKEN_MISMATCH,
+    CG_AUTH_FAIL_PASSWORD_MISSING,
+    CG_AUTH_FAIL_PASSWORD_MISMATCH,
+    CG_AUTH_FAIL_DEVICE_TOKEN_MISMATCH,
+    CG_AUTH_FAIL_SCOPE_MISMATCH,
+} cg_auth_failure;
+json_t *cg_connect_auth_failure(cg_auth_failure reason, const json_t *params, bool local);
 /* Role (operator by default, or node) and the granted operator scope bits. */
 json_t *cg_connect_role(const json_t *params, unsigned *role, unsigned *scopes);
 

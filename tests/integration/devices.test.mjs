@@ -7,6 +7,14 @@ import assert from 'node:assert/strict';
 import { GatewayClient, connectClient } from './lib/client.mjs';
 import { startGateway, eventually } from './lib/gateway.mjs';
 import { newIdentity, deviceForParams } from './lib/device.mjs';
+import { assertShape, fixture } from './lib/shape.mjs';
+
+// The real gateway's answers (tests/fixtures/real-gateway/pairing-*.json).
+const NONLOCAL = fixture('pairing-device-nonlocal.json');
+const TOKENS = fixture('pairing-tokens.json');
+const payloadOf = (step) => step.response.payload;
+// Keys a paired device or pending entry has only sometimes.
+const DEVICE_OPTIONAL = ['deviceFamily', 'displayName', 'operatorLabel', 'lastSeenAtMs', 'lastSeenReason', 'rotatedAtMs', 'lastUsedAtMs', 'revokedAtMs', 'remoteIp'];
 
 const CLI = { id: 'cli', version: '1.0.0', platform: 'linux', deviceFamily: 'Linux', mode: 'cli' };
 
@@ -103,6 +111,26 @@ describe('device tokens and local auto-approval', () => {
     assert.equal(e.message, 'unauthorized: device token scope mismatch (re-pair or approve scope upgrade)');
     e = await expectRefused(gw, id, { auth: { deviceToken: 'x'.repeat(43) } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
     assert.equal(e.message, 'unauthorized: device token mismatch (rotate/reissue device token)');
+    assert.deepEqual(e.details, { code: 'AUTH_DEVICE_TOKEN_MISMATCH', authReason: 'device_token_mismatch', canRetryWithDeviceToken: false, recommendedNextStep: 'update_auth_credentials' });
+    // A wrong auth.token is a wrong shared token; the device may retry with its token.
+    e = await expectRefused(gw, id, { auth: { token: 'wrong' } }, 'INVALID_REQUEST', 'AUTH_TOKEN_MISMATCH');
+    assert.equal(e.message, "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)");
+    assert.deepEqual(e.details, { code: 'AUTH_TOKEN_MISMATCH', authReason: 'token_mismatch', canRetryWithDeviceToken: true, recommendedNextStep: 'retry_with_device_token' });
+  });
+
+  test('auto-approval announces device.pair.resolved, never device.pair.requested', async () => {
+    const admin = await connectClient(gw, { params: { scopes: ['operator.pairing'] } });
+    const from = admin.events.length;
+    const id = newIdentity();
+    const { c } = await deviceConnect(gw, id);
+    const ev = await admin.waitEvent('device.pair.resolved', { from });
+    assert.equal(ev.payload.deviceId, id.deviceId);
+    assert.equal(ev.payload.decision, 'approved');
+    assert.ok(!admin.events.slice(from).some((f) => f.event === 'device.pair.requested'));
+    const listed = (await admin.call('device.pair.list', {})).paired.find((d) => d.deviceId === id.deviceId);
+    assert.equal(listed.approvedVia, 'silent');
+    c.close();
+    admin.close();
   });
 
   test('a loopback scope upgrade is approved too, with a new token; the old one is refused', async () => {
@@ -150,8 +178,10 @@ describe('device pairing by an operator', () => {
     assert.equal(e.details.requestedRole, 'operator');
     assert.deepEqual(e.details.requestedScopes, ['operator.read']);
     assert.equal(typeof e.details.remediationHint, 'string');
+    assertShape(e, NONLOCAL.notPaired.connect.response.error, 'PAIRING_REQUIRED refusal');
     const requestId = e.details.requestId;
     const ev = await admin.waitEvent('device.pair.requested', { from });
+    assertShape(ev.payload, NONLOCAL.notPaired.eventsAtAdmin[0].payload, 'device.pair.requested', { optional: DEVICE_OPTIONAL });
     assert.equal(ev.payload.requestId, requestId);
     assert.equal(ev.payload.deviceId, id.deviceId);
     assert.equal(ev.payload.publicKey, id.publicKey);
@@ -163,7 +193,7 @@ describe('device pairing by an operator', () => {
     const list = await admin.call('device.pair.list', {});
     const pending = list.pending.find((p) => p.requestId === requestId);
     assert.ok(pending, 'listed as pending');
-    for (const k of ['deviceId', 'publicKey', 'role', 'roles', 'scopes', 'ts', 'clientId', 'clientMode', 'platform']) assert.ok(k in pending, `pending entry has ${k}`);
+    assertShape(pending, payloadOf(NONLOCAL.listAtEnd).pending[0], 'pending entry', { optional: DEVICE_OPTIONAL });
 
     const resolvedFrom = admin.events.length;
     const approved = await admin.call('device.pair.approve', { requestId });
@@ -171,7 +201,9 @@ describe('device pairing by an operator', () => {
     assert.equal(approved.device.deviceId, id.deviceId);
     assert.equal(approved.device.approvedVia, 'owner');
     assert.ok(!JSON.stringify(approved).includes('"token":'), 'never the token itself');
+    assertShape(approved, payloadOf(NONLOCAL.approve), 'device.pair.approve', { optional: DEVICE_OPTIONAL });
     const resolved = await admin.waitEvent('device.pair.resolved', { from: resolvedFrom });
+    assertShape(resolved.payload, NONLOCAL.approve.eventsAtAdmin[0].payload, 'device.pair.resolved');
     assert.deepEqual({ ...resolved.payload, ts: 0 }, { requestId, deviceId: id.deviceId, decision: 'approved', ts: 0 });
 
     const again2 = await admin.request('device.pair.approve', { requestId });
@@ -184,6 +216,7 @@ describe('device pairing by an operator', () => {
     const listed = (await admin.call('device.pair.list', {})).paired.find((d) => d.deviceId === id.deviceId);
     assert.equal(listed.connected, true);
     assert.deepEqual(listed.tokens.map((t) => t.role), ['operator']);
+    assertShape(listed, payloadOf(NONLOCAL.listAtEnd).paired[1], 'paired entry', { optional: DEVICE_OPTIONAL });
     c.close();
 
     // Asking for more than approved: a scope upgrade request with the approved set.
@@ -191,6 +224,7 @@ describe('device pairing by an operator', () => {
     assert.equal(up.details.reason, 'scope-upgrade');
     assert.deepEqual(up.details.approvedScopes, ['operator.read']);
     assert.deepEqual(up.details.approvedRoles, ['operator']);
+    assertShape(up, NONLOCAL.scopeUpgrade.connect.response.error, 'scope-upgrade refusal');
     const role = await expectRefused(gw, id, { ...remoteLike(gw), role: 'node', scopes: [], client: { id: 'node-host', version: '1', platform: 'linux', mode: 'node' } }, 'NOT_PAIRED', 'PAIRING_REQUIRED');
     assert.equal(role.details.reason, 'role-upgrade');
   });
@@ -230,11 +264,12 @@ describe('device pairing by an operator', () => {
     const id = newIdentity();
     const a = await deviceConnect(gw, id, { scopes: ['operator.read'] });
     const oldToken = a.res.payload.auth.deviceToken;
-    a.c.close();
     const rotated = await admin.call('device.token.rotate', { deviceId: id.deviceId, role: 'operator' });
+    assert.deepEqual(await a.c.waitClose(), { code: 4001, reason: 'device removed' }, 'its connections in that role end');
     assert.equal(rotated.tokenDelivery, 'withheld-cross-device');
     assert.equal(rotated.token, undefined);
     assert.deepEqual(rotated.scopes, ['operator.read']);
+    assertShape(rotated, payloadOf(TOKENS.rotateOtherByAdmin), 'device.token.rotate (cross-device)');
     await expectRefused(gw, id, { auth: { deviceToken: oldToken } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
     const b = await deviceConnect(gw, id, { scopes: ['operator.read'] });
     assert.notEqual(b.res.payload.auth.deviceToken, oldToken);
@@ -259,18 +294,23 @@ describe('device pairing by an operator', () => {
     const revoked = await admin.call('device.token.revoke', { deviceId: id.deviceId, role: 'operator' });
     assert.equal(revoked.deviceId, id.deviceId);
     assert.equal(revoked.role, 'operator');
-    assert.equal(typeof revoked.revokedAtMs, 'number');
-    const closed = await a.c.waitClose();
-    assert.equal(closed.code, 4001);
+    assertShape(revoked, payloadOf(TOKENS.revoke), 'device.token.revoke');
+    assert.deepEqual(await a.c.waitClose(), { code: 4001, reason: 'device removed' });
     await expectRefused(gw, id, { auth: { deviceToken: token } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
+    // Revoking twice succeeds, as the real gateway.
+    assert.equal((await admin.call('device.token.revoke', { deviceId: id.deviceId, role: 'operator' })).deviceId, id.deviceId);
   });
 
   test('remove forgets the device and closes its connections 4001 "device removed"', async () => {
     const id = newIdentity();
     const a = await deviceConnect(gw, id);
     const token = a.res.payload.auth.deviceToken;
+    const from = admin.events.length;
     const renamed = await admin.call('device.pair.rename', { deviceId: id.deviceId, label: '  Laptop  ' });
     assert.deepEqual(renamed, { deviceId: id.deviceId, label: 'Laptop' });
+    assert.deepEqual((await admin.waitEvent('device.pair.changed', { from })).payload, {});
+    const entry = (await admin.call('device.pair.list', {})).paired.find((d) => d.deviceId === id.deviceId);
+    assert.equal(entry.operatorLabel, 'Laptop');
     const removed = await admin.call('device.pair.remove', { deviceId: id.deviceId });
     assert.deepEqual(removed, { deviceId: id.deviceId });
     const closed = await a.c.waitClose();
@@ -279,6 +319,40 @@ describe('device pairing by an operator', () => {
     await expectRefused(gw, id, { auth: { deviceToken: token } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
     const again = await admin.request('device.pair.remove', { deviceId: id.deviceId });
     assert.equal(again.error.message, 'unknown deviceId');
+  });
+});
+
+describe('local, and the failed-auth limit', () => {
+  let gw;
+  before(async () => { gw = await startGateway({ config: { gateway: { auth: { rateLimit: { maxAttempts: 3, windowMs: 60000, lockoutMs: 60000 } } } } }); });
+  after(async () => { await gw.stop(); });
+
+  test('the Control UI from an allowed origin is local (approved on sight); another client with an Origin is not', async () => {
+    const ui = { id: 'openclaw-control-ui', version: '1', platform: 'linux', mode: 'webchat' };
+    const a = await deviceConnect(gw, newIdentity(), { ...remoteLike(gw), client: ui });
+    assert.equal(a.res.ok, true, JSON.stringify(a.res.error));
+    assert.equal(typeof a.res.payload.auth.deviceToken, 'string');
+    a.c.close();
+    await expectRefused(gw, newIdentity(), remoteLike(gw), 'NOT_PAIRED', 'PAIRING_REQUIRED');
+  });
+
+  test('a wrong device token counts once toward the limit; a bad signature counts too', async () => {
+    const id = newIdentity();
+    const first = await deviceConnect(gw, id);
+    const token = first.res.payload.auth.deviceToken;
+    first.c.close();
+    // Browser-like connects (an Origin) are limited even from loopback.
+    await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: 'y'.repeat(43) } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
+    await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: 'y'.repeat(43) } }, 'INVALID_REQUEST', 'AUTH_DEVICE_TOKEN_MISMATCH');
+    // Two failures so far: the right token still gets in (and resets the count).
+    const ok = await deviceConnect(gw, id, { ...remoteLike(gw), auth: { deviceToken: token } });
+    assert.equal(ok.res.ok, true, JSON.stringify(ok.res.error));
+    ok.c.close();
+    for (let i = 0; i < 3; i++) {
+      await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: token }, mutate: (p) => { p.device.nonce = 'wrong'; } }, 'INVALID_REQUEST', 'DEVICE_AUTH_NONCE_MISMATCH');
+    }
+    const locked = await expectRefused(gw, id, { ...remoteLike(gw), auth: { deviceToken: token } }, 'INVALID_REQUEST', 'AUTH_RATE_LIMITED');
+    assert.equal(locked.retryable, true);
   });
 });
 
