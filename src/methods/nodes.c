@@ -634,10 +634,10 @@ static void handle_rename(cg_req *req)
     change(req, rename_node, "unknown nodeId");
 }
 
-static bool device_paired(const char *node_id, void *data)
+static int64_t device_approved(const char *node_id, void *data)
 {
     const cg_device *dev = cg_devices_find(data, node_id);
-    return dev && has_role(dev, "node");
+    return dev && has_role(dev, "node") ? dev->approved_at_ms : 0;
 }
 
 static void handle_list(cg_req *req)
@@ -647,7 +647,7 @@ static void handle_list(cg_req *req)
     bool with_pending = cg_conn_scopes(req->conn) & (CG_SCOPEBIT_PAIRING | CG_SCOPEBIT_ADMIN);
     json_t *nodes =
         cg_nodes_list(cg_gateway_nodes(req->gw), with_pending, cg_conn_device_id(req->conn),
-                      device_paired, cg_gateway_devices(req->gw));
+                      device_approved, cg_gateway_devices(req->gw));
     cg_req_ok(req, json_pack("{s:I, s:o}", "ts", (json_int_t)cg_now_ms(), "nodes", nodes));
 }
 

@@ -507,9 +507,10 @@ static bool session_host(const cg_node *node)
     return json_is_true(json_object_get(json_object_get(inventory, "workerHost"), "enabled"));
 }
 
-/* A node.list entry, as the real gateway's node catalog builds it. device_paired: the
- * node's device is paired for role node. */
-static json_t *list_entry(const cg_node *node, bool with_pending, bool own, bool device_paired)
+/* A node.list entry, as the real gateway's node catalog builds it. device_approved_ms:
+ * when the node's device was approved for role node, or 0. */
+static json_t *list_entry(const cg_node *node, bool with_pending, bool own,
+                          int64_t device_approved_ms)
 {
     const json_t *s = node->surface, *p = node->pending, *m = node->meta;
     bool live = node->conn_id != NULL;
@@ -555,7 +556,8 @@ static json_t *list_entry(const cg_node *node, bool with_pending, bool own, bool
         json_object_set_new(e, "lastSeenReason", json_string("connect"));
     }
     copy_key(e, "approvedAtMs", s);
-    json_object_set_new(e, "paired", json_boolean(device_paired || s));
+    if (!s) set_time(e, "approvedAtMs", device_approved_ms);
+    json_object_set_new(e, "paired", json_boolean(device_approved_ms || s));
     json_object_set_new(e, "connected", json_boolean(live));
     return e;
 }
@@ -977,15 +979,15 @@ static int catalog_order(const void *a, const void *b)
 }
 
 json_t *cg_nodes_list(const cg_nodes *n, bool with_pending, const char *own_node_id,
-                      bool (*device_paired)(const char *node_id, void *data), void *data)
+                      int64_t (*device_approved)(const char *node_id, void *data), void *data)
 {
     ranked *items = cg_xcalloc(n->count + 1, sizeof *items);
     size_t count = 0;
     for (const cg_node *node = n->head; node; node = node->next) {
-        bool paired = device_paired(node->id, data);
-        if (!with_pending && !paired && !node->surface && !node->conn_id) continue;
+        int64_t approved_ms = device_approved(node->id, data);
+        if (!with_pending && !approved_ms && !node->surface && !node->conn_id) continue;
         bool own = own_node_id && strcmp(own_node_id, node->id) == 0;
-        items[count++] = (ranked){list_entry(node, with_pending, own, paired), 0, node};
+        items[count++] = (ranked){list_entry(node, with_pending, own, approved_ms), 0, node};
     }
     json_t *a = ranked_array(items, count, catalog_order);
     free(items);

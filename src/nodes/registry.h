@@ -98,13 +98,14 @@ const char *cg_nodes_pending_request(const cg_nodes *n, const char *node_id);
 /* node.pair.list: {pending: [...] newest first, paired: [...] latest approval first}.
  * only_node_id: just that node's entries (NULL: all). */
 json_t *cg_nodes_pair_list(const cg_nodes *n, const char *only_node_id);
-/* node.list's entries, connected first, then by name. A node is paired when its device
- * is paired for role node (device_paired(node_id, data)) or its surface is approved.
- * with_pending: also the pending request's fields and nodes neither paired nor connected
- * (operators holding operator.pairing or admin); own_node_id sees its own
+/* node.list's entries, connected first, then by name. device_approved(node_id, data):
+ * when the node's device was approved for role node, 0 when it is not; a node is paired
+ * when it is or its surface is approved (approvedAtMs: the surface's approval, else the
+ * device's). with_pending: also the pending request's fields and nodes neither paired
+ * nor connected (operators holding operator.pairing or admin); own_node_id sees its own
  * pendingRequestId anyway. */
 json_t *cg_nodes_list(const cg_nodes *n, bool with_pending, const char *own_node_id,
-                      bool (*device_paired)(const char *node_id, void *data), void *data);
+                      int64_t (*device_approved)(const char *node_id, void *data), void *data);
 /* The node a pending request is for, or NULL. */
 const char *cg_nodes_request_node(const cg_nodes *n, const char *request_id);
 /* The operator scopes approving a request needs ("operator.pairing", plus

@@ -12,6 +12,15 @@ import assert from 'node:assert/strict';
 import { GatewayClient, connectClient } from './lib/client.mjs';
 import { startGateway, eventually, sleep } from './lib/gateway.mjs';
 import { newIdentity, deviceForParams } from './lib/device.mjs';
+import { assertShape, fixture } from './lib/shape.mjs';
+
+// The real gateway's answers (tests/fixtures/PAIRING-NOTES.md "Node pairing").
+const real = fixture('pairing-nodes.json');
+const realHost = fixture('pairing-node-host-connect.json');
+const realPayload = (key) => real[key].response.payload;
+// Keys that come and go with what a node declared or did (permissions, pathEnv, host
+// stats, the times of past connections).
+const OPTIONAL = ['permissions', 'pathEnv', 'hostStats', 'nodePluginTools', 'remoteIp', 'lastConnectedAtMs', 'lastDisconnectedAtMs', 'connectedAtMs', 'lastSeenAtMs', 'lastSeenReason', 'silent', 'displayName'];
 
 const NODE_CLIENT = { id: 'node-host', version: '2026.9.6', platform: 'linux', deviceFamily: 'Linux', mode: 'node', displayName: 'fake-1' };
 const HOST_STATS = { cpuCount: 2, loadAverage: [0.5, 0.4, 0.3], memoryTotalBytes: 1000, memoryFreeBytes: 400, diskTotalBytes: 5000, diskAvailableBytes: 100 };
@@ -76,16 +85,19 @@ describe('node surface approval', () => {
       commands: ['system.which', 'system.run'], requiredApproveScopes: ['operator.pairing', 'operator.admin'],
       silent: true, ts: 0,
     });
+    assertShape(ev.payload, realHost.nodePairRequestedAtAdmin.payload, 'node.pair.requested');
     await requested(admin, id.deviceId, from.admin);
     await sleep(100);
     assert.ok(!reader.events.slice(from.reader).some((e) => e.event.startsWith('node.pair.')), 'readers get no pairing events');
 
     const list = await pairer.call('node.pair.list', {});
     assert.deepEqual(list.pending.find((p) => p.requestId === requestId), ev.payload);
+    assertShape(list, realPayload('node.pair.list (admin)'), 'node.pair.list', { optional: OPTIONAL });
     assert.ok(!list.paired.some((p) => p.nodeId === id.deviceId));
 
     // node.list: connected and paired (its device), nothing effective yet.
     const before = await listed(admin, id.deviceId);
+    assertShape(before, realPayload('node.list before approval').nodes[0], 'node.list entry before approval', { optional: OPTIONAL });
     assert.equal(before.approvalState, 'pending-approval');
     assert.equal(before.pendingRequestId, requestId);
     assert.deepEqual(before.pendingDeclaredCommands, ['system.run', 'system.which']);
@@ -114,6 +126,7 @@ describe('node surface approval', () => {
     const nodeFrom = node.events.length;
     const pairerFrom = pairer.events.length;
     const approved = await admin.call('node.pair.approve', { requestId });
+    assertShape(approved, realPayload('node.pair.approve by admin'), 'node.pair.approve', { optional: OPTIONAL });
     assert.equal(approved.requestId, requestId);
     const n = approved.node;
     assert.equal(n.nodeId, id.deviceId);
@@ -129,6 +142,7 @@ describe('node surface approval', () => {
     assert.equal(toNode.payload.requestId, requestId);
 
     const after = await listed(admin, id.deviceId);
+    assertShape(after, realPayload('node.list after approval').nodes[0], 'node.list entry after approval', { optional: OPTIONAL });
     assert.equal(after.approvalState, 'approved');
     assert.deepEqual(after.commands, ['system.run', 'system.which']);
     assert.deepEqual(after.caps, ['system']);
@@ -136,6 +150,7 @@ describe('node surface approval', () => {
     assert.equal(after.approvedAtMs, n.approvedAtMs);
     assert.equal(after.connected, true);
     const paired = (await pairer.call('node.pair.list', {})).paired.find((p) => p.nodeId === id.deviceId);
+    assertShape(paired, realPayload('node.pair.list after approval').paired[0], 'node.pair.list paired entry', { optional: OPTIONAL });
     assert.deepEqual(paired.commands, ['system.which', 'system.run']);
     assert.ok(!(await pairer.call('node.pair.list', {})).pending.some((p) => p.nodeId === id.deviceId));
 
@@ -173,6 +188,7 @@ describe('node surface approval', () => {
     const nodeFrom = node.events.length;
     const rejected = await pairer.call('node.pair.reject', { requestId: payload.requestId });
     assert.deepEqual(rejected, { requestId: payload.requestId, nodeId: id.deviceId });
+    assertShape(rejected, realPayload('node.pair.reject'), 'node.pair.reject');
     await resolvedEvent(pairer, id.deviceId, 'rejected', from);
     const entry = await listed(admin, id.deviceId);
     assert.equal(entry.approvalState, 'unapproved');
