@@ -11,7 +11,8 @@ declare -A allowed=(
   [store]="common"
   [proto]="common config auth"
   [gateway]="common config auth proto net store"
-  [methods]="common config gateway methods auth store"
+  [nodes]="common config store auth"
+  [methods]="common config gateway methods auth store nodes"
   [client]="common net"
   [cli]="common config client"
 )

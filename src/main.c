@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
+#include "methods/nodes.h"
 
 static void usage(FILE *f)
 {
@@ -145,7 +146,15 @@ static int cmd_run(int argc, char **argv)
     cg_gateway *gw = cg_gateway_new(&loop, cfg);
     int rc = cg_gateway_start(gw);
     if (rc == 0) {
-        print_listening(gw);
+        if (cg_methods_nodes_attach(gw, err, sizeof err) == 0) {
+            print_listening(gw);
+        } else {
+            cg_log(CG_LOG_ERROR, "nodes", "cannot load the node registry",
+                   json_pack("{s:s}", "error", err));
+            fprintf(stderr, "clawgate: cannot load the node registry: %s\n", err);
+            cg_gateway_shutdown(gw, "node registry unreadable");
+            rc = -1;
+        }
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     cg_log(CG_LOG_INFO, "gateway", "stopped", NULL);

@@ -7,9 +7,16 @@
 #include "common/log.h"
 #include "gateway/gateway_int.h"
 
-static const char *const event_names[] = {
-    "connect.challenge",    "tick", "shutdown", "presence", "device.pair.requested",
-    "device.pair.resolved", NULL};
+static const char *const event_names[] = {"connect.challenge",
+                                          "tick",
+                                          "shutdown",
+                                          "presence",
+                                          "device.pair.requested",
+                                          "device.pair.resolved",
+                                          "node.pair.requested",
+                                          "node.pair.resolved",
+                                          "node.hostStats",
+                                          NULL};
 
 json_t *cg_gateway_event_names(void)
 {

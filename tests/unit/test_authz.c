@@ -26,8 +26,9 @@ static void test_table_is_consistent(void **state)
     size_t n = 0;
     for (size_t i = 0; (m = cg_method_at(i)); i++, n++) {
         assert_non_null(m->handler);
-        assert_true(m->roles == CG_ROLE_OPERATOR || m->roles == CG_ROLE_NODE);
-        /* node-role methods need no operator scope; operator methods need one */
+        assert_true(m->roles == CG_ROLE_OPERATOR || m->roles == CG_ROLE_NODE ||
+                    m->roles == (CG_ROLE_OPERATOR | CG_ROLE_NODE));
+        /* node-only methods need no operator scope; methods operators may call need one */
         assert_int_equal(m->roles == CG_ROLE_NODE, m->scope == CG_SCOPE_NONE);
         assert_ptr_equal(cg_method_find(m->name), m);
         for (size_t j = 0; j < i; j++)
@@ -46,8 +47,17 @@ static void test_seed_scopes(void **state)
     assert_int_equal(cg_method_find("config.patch")->scope, CG_SCOPE_ADMIN);
     assert_int_equal(cg_method_find("config.apply")->scope, CG_SCOPE_ADMIN);
     assert_int_equal(cg_method_find("logs.tail")->scope, CG_SCOPE_READ);
-    /* Listed only when they work (issue 6): these return with the nodes issue. */
-    assert_null(cg_method_find("node.event"));
+    assert_int_equal(cg_method_find("node.list")->scope, CG_SCOPE_READ);
+    static const char *const pairing[] = {
+        "node.pair.list",    "node.pair.approve", "node.pair.reject", "node.pair.remove",
+        "node.pair.request", "node.pair.verify",  "node.rename",      NULL};
+    for (const char *const *name = pairing; *name; name++)
+        assert_int_equal(cg_method_find(*name)->scope, CG_SCOPE_PAIRING);
+    /* The seed's request and verify also take a node asking about itself. */
+    assert_int_equal(cg_method_find("node.pair.request")->roles, CG_ROLE_OPERATOR | CG_ROLE_NODE);
+    assert_int_equal(cg_method_find("node.pair.approve")->roles, CG_ROLE_OPERATOR);
+    assert_int_equal(cg_method_find("node.event")->roles, CG_ROLE_NODE);
+    /* Listed only when it works (issue 6). */
     assert_null(cg_method_find("skills.bins"));
 }
 
@@ -66,20 +76,11 @@ static void test_scope_grants(void **state)
         assert_true(cg_scope_granted(op, CG_SCOPEBIT_ADMIN, s));
 }
 
-/* A node-role row, as the nodes issue will add them. */
-static void answer_nothing(cg_req *req)
-{
-    (void)req;
-}
-static const cg_method node_row = {.name = "node.example",
-                                   .roles = CG_ROLE_NODE,
-                                   .scope = CG_SCOPE_NONE,
-                                   .handler = answer_nothing};
-
 static void test_authorize_order(void **state)
 {
     const cg_method *health = cg_method_find("health"), *set = cg_method_find("config.set"),
-                    *node_event = &node_row;
+                    *node_event = cg_method_find("node.event"),
+                    *request = cg_method_find("node.pair.request");
     json_t *e;
 
     assert_null(cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_READ, "health", health));
@@ -115,9 +116,15 @@ static void test_authorize_order(void **state)
     e = cg_authorize(CG_ROLE_NODE, 0, "nope", NULL);
     assert_string_equal(err_msg(e), "unauthorized role: node");
     json_decref(e);
-    assert_null(cg_authorize(CG_ROLE_NODE, 0, "node.example", node_event));
-    e = cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_ADMIN, "node.example", node_event);
+    assert_null(cg_authorize(CG_ROLE_NODE, 0, "node.event", node_event));
+    e = cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_ADMIN, "node.event", node_event);
     assert_string_equal(err_msg(e), "unauthorized role: operator");
+    json_decref(e);
+    /* A row for both roles: a node needs no scope, an operator its scope. */
+    assert_null(cg_authorize(CG_ROLE_NODE, 0, "node.pair.request", request));
+    assert_null(cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_PAIRING, "node.pair.request", request));
+    e = cg_authorize(CG_ROLE_OPERATOR, CG_SCOPEBIT_READ, "node.pair.request", request);
+    assert_string_equal(err_msg(e), "missing scope: operator.pairing");
     json_decref(e);
 }
 

@@ -1,0 +1,149 @@
+// Interop (issue 7): the real OpenClaw node host and CLI against clawgate's node pairing.
+// `openclaw node run` connects (its device auto-approved on loopback); `openclaw nodes
+// pending` lists its command surface; `openclaw nodes approve` approves it (the CLI
+// reconnects with the request's requiredApproveScopes) and the open connection is
+// approved at once; a restarted node host is paired and connected without a new
+// request; restarting clawgate keeps the approval and the node host comes back by
+// itself. What the real gateway answered is in tests/fixtures/real-gateway/pairing-*.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startGateway, eventually, cleanEnv, waitForExit } from './lib/gateway.mjs';
+import { OPENCLAW_BIN, PEER_NODE_BIN_DIR } from './lib/peer.mjs';
+import { openclaw } from './lib/openclaw.mjs';
+
+const live = new Set();
+process.on('exit', () => { for (const pgid of live) { try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ } } });
+
+/** Every process group below `pid` (the node host starts helpers in groups of their own). */
+function groupsBelow(pid) {
+  const table = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      table.push({ pid: Number(d), ppid: Number(f[1]), pgid: Number(f[2]) });
+    } catch { /* exited meanwhile */ }
+  }
+  const groups = new Set();
+  const frontier = [pid];
+  while (frontier.length) {
+    const p = frontier.pop();
+    for (const e of table) if (e.ppid === p) { groups.add(e.pgid); frontier.push(e.pid); }
+  }
+  groups.delete(pid);
+  return groups;
+}
+
+/** `openclaw node run` against gw, with its identity in `home` (kept across restarts). */
+function startNodeHost(gw, home) {
+  const logPath = path.join(home, 'node-host.log');
+  const out = fs.openSync(logPath, 'a');
+  const child = spawn(OPENCLAW_BIN, ['node', 'run', '--host', '127.0.0.1', '--port', String(gw.port), '--no-tls'], {
+    cwd: home,
+    env: cleanEnv({ HOME: home, OPENCLAW_GATEWAY_TOKEN: gw.token, PATH: `${PEER_NODE_BIN_DIR}:${process.env.PATH}`, NO_COLOR: '1' }),
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  live.add(child.pid);
+  return {
+    child,
+    log: () => fs.readFileSync(logPath, 'utf8'),
+    async stop() {
+      const helpers = groupsBelow(child.pid);
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      if (!(await waitForExit(child, 8000))) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      for (const g of helpers) try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ }
+      live.delete(child.pid);
+    },
+  };
+}
+
+function cli(gw, args) {
+  return openclaw(['nodes', ...args, '--url', gw.url, '--token', gw.token, '--json'], { timeoutMs: 90000 });
+}
+
+function json(r, what) {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  assert.ok(r.json !== undefined, `${what}: stdout is JSON:\n${r.stdout}`);
+  return r.json;
+}
+
+/** The node host's entry of `openclaw nodes list --json` (node.pair.list merged with node.list). */
+async function listedNode(gw, nodeId) {
+  const list = json(await cli(gw, ['list']), 'nodes list');
+  return [...(list.paired || []), ...(list.nodes || [])].find((n) => n.nodeId === nodeId);
+}
+
+describe('the real node host and `openclaw nodes` against clawgate', { skip: !fs.existsSync(OPENCLAW_BIN) && 'reference peer not installed' }, () => {
+  let gw, home, host;
+  before(async () => {
+    gw = await startGateway({ keepStateDir: true });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'clawgate-node-host-'));
+  });
+  after(async () => {
+    if (host) await host.stop();
+    if (gw) await gw.stop('SIGTERM', { keepStateDir: false });
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test('pending, approve, node host restart, clawgate restart', async () => {
+    host = startNodeHost(gw, home);
+    // `openclaw nodes pending` lists the node host's surface.
+    const pending = await eventually(async () => {
+      const list = json(await cli(gw, ['pending']), 'nodes pending');
+      return list.find((p) => p.clientId === 'node-host');
+    }, 90000, `the node host's request in \`openclaw nodes pending\`\n${host.log()}`, 1000);
+    const { nodeId, requestId } = pending;
+    assert.match(nodeId, /^[0-9a-f]{64}$/);
+    assert.equal(pending.clientMode, 'node');
+    assert.equal(pending.silent, true, 'its device was approved on loopback without a prompt');
+    assert.ok(pending.commands.includes('system.run'), JSON.stringify(pending.commands));
+    assert.deepEqual(pending.requiredApproveScopes, ['operator.pairing', 'operator.admin']);
+    let entry = await listedNode(gw, nodeId);
+    assert.equal(entry.approvalState, 'pending-approval');
+    assert.equal(entry.connected, true);
+
+    // `openclaw nodes approve` (reconnects with operator.admin, as requiredApproveScopes says).
+    const approved = json(await cli(gw, ['approve', requestId]), 'nodes approve');
+    assert.equal(approved.requestId, requestId);
+    assert.equal(approved.node.nodeId, nodeId);
+    entry = await eventually(async () => {
+      const e = await listedNode(gw, nodeId);
+      return e && e.approvalState === 'approved' && e.connected ? e : null;
+    }, 10000, 'the open connection approved');
+    assert.equal(entry.paired, true);
+    assert.ok(entry.commands.includes('system.run'));
+    assert.deepEqual(json(await cli(gw, ['pending']), 'nodes pending'), []);
+    const unknown = await cli(gw, ['approve', requestId]);
+    assert.notEqual(unknown.code, 0, 'approving twice fails');
+
+    // The node host restarts: paired and connected, nothing to approve.
+    await host.stop();
+    await eventually(async () => (await listedNode(gw, nodeId))?.connected === false, 15000, 'the node host gone');
+    host = startNodeHost(gw, home);
+    entry = await eventually(async () => {
+      const e = await listedNode(gw, nodeId);
+      return e && e.connected ? e : null;
+    }, 90000, `the node host back\n${host.log()}`, 1000);
+    assert.equal(entry.approvalState, 'approved');
+    assert.equal(entry.paired, true);
+    assert.deepEqual(json(await cli(gw, ['pending']), 'nodes pending'), []);
+
+    // clawgate restarts on the same state: the approval holds, the node host reconnects.
+    const { stateDir, port, token } = gw;
+    await gw.stop('SIGTERM', { keepStateDir: true });
+    gw = await startGateway({ stateDir, port, token, keepStateDir: true });
+    entry = await eventually(async () => {
+      const e = await listedNode(gw, nodeId);
+      return e && e.connected ? e : null;
+    }, 90000, `the node host reconnected to the restarted clawgate\n${host.log()}`, 1000);
+    assert.equal(entry.approvalState, 'approved');
+    assert.deepEqual(json(await cli(gw, ['pending']), 'nodes pending'), []);
+  });
+});
