@@ -168,7 +168,11 @@ connect_rate() {
   R[$who.connect.$key.n]=$(json_field "$line" connects)
 }
 
+# Last on each gateway: connect churn (and the devices it pairs) would inflate the memory
+# the hold row starts from. After a hold, the gateway first gets time to drop its 5000
+# connections.
 measure_connects() {
+  [ -z "$ONLY" ] && sleep 3
   connect_rate "$1" token "$2"
   connect_rate "$1" device "$2" --device
 }
@@ -194,9 +198,11 @@ R[cg.ready]=$(wait_ready "$PORT" "$t0")
 sleep 1
 R[cg.idle]=$(awk -v k="$(rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
 R[cg.idletree]=$(awk -v k="$(tree_rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
-[ -z "$ONLY" ] && measure_loads cg "ws://127.0.0.1:$PORT"
+if [ -z "$ONLY" ]; then
+  measure_loads cg "ws://127.0.0.1:$PORT"
+  hold cg ws "ws://127.0.0.1:$PORT"
+fi
 measure_connects cg "ws://127.0.0.1:$PORT"
-[ -z "$ONLY" ] && hold cg ws "ws://127.0.0.1:$PORT"
 stop_server
 
 # ---- clawgate, TLS ----
@@ -233,9 +239,11 @@ if [ -x "$OPENCLAW" ] && [ -x "$NODE_BIN/node" ]; then
     sleep 3 # let start-up work settle before reading the idle footprint
     R[oc.idle]=$(awk -v k="$(rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
     R[oc.idletree]=$(awk -v k="$(tree_rss_kb "$SERVER_PID")" 'BEGIN{printf "%.1f", k/1024}')
-    [ -z "$ONLY" ] && measure_loads oc "ws://127.0.0.1:$PORT"
+    if [ -z "$ONLY" ]; then
+      measure_loads oc "ws://127.0.0.1:$PORT"
+      hold oc ws "ws://127.0.0.1:$PORT"
+    fi
     measure_connects oc "ws://127.0.0.1:$PORT"
-    [ -z "$ONLY" ] && hold oc ws "ws://127.0.0.1:$PORT"
   else
     R[oc.ready]=""
     tail -20 "$TMP/openclaw.log" >&2
