@@ -18,6 +18,27 @@
  * them until SIGINT/SIGTERM or --hold-seconds. Used to measure a gateway's memory per
  * connection.
  *
+ * Connect-rate mode (--connect-rate): C loops, each opening a connection, reading the
+ * connect.challenge, sending connect, waiting for hello-ok, closing, and starting over as
+ * soon as the connection is gone (after RETRY_DELAY_MS when the attempt failed, so a
+ * refusing gateway is not hammered). A connect's latency runs from the TCP connect start
+ * to the hello-ok parsed; connects started during the warm-up are not measured. Prints
+ * {mode, device, connections, connects, errors, unfinished, seconds, cps, p50_ms, p90_ms,
+ * p99_ms, max_ms, first_p50_ms, first_max_ms, device_tokens, first_error}: `first_*` is
+ * each loop's first connect (with --device, the one that pairs the device), `errors`
+ * counts measured attempts that ended without hello-ok (refusal, HTTP 429/503, closed),
+ * `unfinished` those still under way at the end, `device_tokens` the measured hello-oks
+ * carrying auth.deviceToken; the first error's text goes to stderr once and into
+ * first_error.
+ *
+ * Device identity (--device, any mode): every connection (every loop) gets its own
+ * Ed25519 key, generated before the run (OpenSSL EVP), and each connect carries a device
+ * block signed over the v3 payload with the challenge's nonce and ts
+ * (../shared/REFERENCE.md "Device identity"). The client fields are fixed (id and mode
+ * "cli", platform "linux", no deviceFamily), so the signed text is
+ *   v3|<sha256 hex of the key>|cli|cli|operator|<scopes,>|<ts>|<token or "">|<nonce>|linux|
+ * A gateway that auto-approves loopback devices pairs each one on its first connect.
+ *
  * Design: one libuv loop, one thread (the gateway under test gets the other cores).
  * Each connection owns N slots; a request's id is its slot number, the slot keeps the
  * send time, and the response frees it and immediately reuses it, so the window never
@@ -27,11 +48,13 @@
  * Latencies go into a log-linear histogram (1 us resolution below 256 us, then 128
  * sub-buckets per power of two, under 0.8% error), so memory does not grow with the
  * number of requests. Connects are started at most --connect-concurrency at a time. */
+#include "auth/device_sig.h"
 #include "client/ws_client.h"
 #include "common/util.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +67,12 @@
 #define HIST_BUCKETS (2 * SUB + 40 * SUB)
 #define MAX_RETRIES 100
 #define RETRY_DELAY_MS 100
+
+/* What every connect says about its client (and what a device signs). */
+#define CLIENT_ID "cli"
+#define CLIENT_MODE "cli"
+#define CLIENT_PLATFORM "linux"
+#define CLIENT_ROLE "operator"
 
 typedef struct histogram {
     uint64_t count[HIST_BUCKETS];
@@ -95,6 +124,13 @@ typedef struct conn {
     bool ready;
     int retries;
     uint64_t *sent_ns; /* per slot; 0 when free */
+    /* Connect-rate mode: this attempt's start, and how it went so far. */
+    uint64_t begin_ns;
+    bool hello, attempt_failed, first_done;
+    /* --device: this connection's identity. */
+    EVP_PKEY *key;
+    char device_id[65];
+    char public_key[CG_DEVICE_PUBLIC_KEY_LEN + 1];
 } conn;
 
 struct loadgen {
@@ -126,6 +162,13 @@ struct loadgen {
     uint64_t params_counter;
     bool chain_hash, base_hash_auto; /* --base-hash given; "auto" (until config.get answers) */
     char *base_hash;                 /* the newest hash; NULL: none yet (no config file) */
+    /* Connect-rate mode and device identities (see the top). */
+    bool connect_rate, device;
+    const char *token; /* auth.token, signed by devices ("" when none) */
+    char *scopes_csv;  /* the scopes comma-joined, as signed */
+    histogram first_hist;
+    uint64_t device_tokens, unfinished;
+    char *first_error;
 };
 
 /* ---- requests ---- */
@@ -243,20 +286,76 @@ static void on_connected(conn *c)
     if (lg->hold == 0) c->sent_ns = cg_xcalloc((size_t)lg->inflight, sizeof *c->sent_ns);
 }
 
-/* ---- connections ---- */
-
 static void open_more(loadgen *lg);
 
-static void send_connect(conn *c)
+/* ---- device identity (--device) ---- */
+
+/* A fresh Ed25519 key for c: publicKey = base64url of the raw key, id = its hex SHA-256. */
+static bool device_new(conn *c)
+{
+    unsigned char raw[32], digest[EVP_MAX_MD_SIZE];
+    size_t rawlen = sizeof raw;
+    unsigned dlen = 0;
+    c->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (!c->key || EVP_PKEY_get_raw_public_key(c->key, raw, &rawlen) != 1 || rawlen != sizeof raw ||
+        EVP_Digest(raw, rawlen, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32)
+        return false;
+    cg_base64url_encode(raw, rawlen, c->public_key, sizeof c->public_key);
+    for (unsigned i = 0; i < dlen; i++)
+        snprintf(c->device_id + 2 * i, 3, "%02x", digest[i]);
+    return true;
+}
+
+/* The device block for one connect: the v3 payload signed with the challenge's nonce and
+ * ts (signedAt). NULL if signing failed. */
+static json_t *device_block(conn *c, const char *nonce, json_int_t signed_at)
+{
+    loadgen *lg = c->lg;
+    char at[24];
+    snprintf(at, sizeof at, "%lld", (long long)signed_at);
+    cg_buf text = {0};
+    const char *fields[] = {"v3",        c->device_id,    CLIENT_ID, CLIENT_MODE,
+                            CLIENT_ROLE, lg->scopes_csv,  at,        lg->token,
+                            nonce,       CLIENT_PLATFORM, ""};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        if (i > 0) cg_buf_appends(&text, "|");
+        cg_buf_appends(&text, fields[i]);
+    }
+    unsigned char sig[64];
+    size_t siglen = sizeof sig;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, c->key) == 1 &&
+              EVP_DigestSign(md, sig, &siglen, (const unsigned char *)text.data, text.len) == 1;
+    EVP_MD_CTX_free(md);
+    cg_buf_reset(&text);
+    if (!ok) return NULL;
+    char sig64[CG_BASE64URL_ENCODED_SIZE(64)];
+    cg_base64url_encode(sig, siglen, sig64, sizeof sig64);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", c->device_id, "publicKey", c->public_key,
+                     "signature", sig64, "signedAt", signed_at, "nonce", nonce);
+}
+
+/* ---- connections ---- */
+
+/* The connect request, answering `challenge` (the connect.challenge payload). */
+static void send_connect(conn *c, const json_t *challenge)
 {
     loadgen *lg = c->lg;
     char instance[37];
     cg_uuid4(instance);
-    json_t *params = json_pack("{s:i, s:i, s:{s:s, s:s, s:s, s:s, s:s}, s:[], s:s, s:O}",
-                               "minProtocol", 4, "maxProtocol", 4, "client", "id", "cli", "version",
-                               CLAWGATE_VERSION, "platform", "linux", "mode", "cli", "instanceId",
-                               instance, "caps", "role", "operator", "scopes", lg->scopes);
+    json_t *params =
+        json_pack("{s:i, s:i, s:{s:s, s:s, s:s, s:s, s:s}, s:[], s:s, s:O}", "minProtocol", 4,
+                  "maxProtocol", 4, "client", "id", CLIENT_ID, "version", CLAWGATE_VERSION,
+                  "platform", CLIENT_PLATFORM, "mode", CLIENT_MODE, "instanceId", instance, "caps",
+                  "role", CLIENT_ROLE, "scopes", lg->scopes);
     if (lg->auth) json_object_set(params, "auth", lg->auth);
+    if (lg->device) {
+        const char *nonce = json_string_value(json_object_get(challenge, "nonce"));
+        json_t *ts = json_object_get(challenge, "ts");
+        json_t *device = device_block(c, nonce ? nonce : "",
+                                      json_is_integer(ts) ? json_integer_value(ts) : cg_now_ms());
+        if (device) json_object_set_new(params, "device", device);
+    }
     json_t *frame = json_pack("{s:s, s:s, s:s, s:o}", "type", "req", "id", "connect", "method",
                               "connect", "params", params);
     char *s = json_dumps(frame, JSON_COMPACT);
@@ -315,6 +414,51 @@ static void after_attempt(loadgen *lg)
     }
 }
 
+/* ---- connect-rate mode ---- */
+
+/* The attempt ends without hello-ok: counted when measured; the first text is kept. */
+static void attempt_failed(conn *c, const char *message)
+{
+    loadgen *lg = c->lg;
+    c->attempt_failed = true;
+    if (!lg->first_error) {
+        lg->first_error = cg_strdup(message);
+        fprintf(stderr, "cg-loadgen: connect failed (first error, later ones only counted): %s\n",
+                message);
+    }
+    if (lg->measuring && !lg->stopping && c->begin_ns >= lg->t_measure_ns) lg->errors++;
+}
+
+/* The answer to connect: hello-ok (timed) or a refusal; the connection closes either way. */
+static void on_rate_answer(conn *c, json_t *frame)
+{
+    loadgen *lg = c->lg;
+    if (c->hello || c->attempt_failed) return;
+    if (json_is_true(json_object_get(frame, "ok"))) {
+        c->hello = true;
+        uint64_t us = (cg_mono_ns() - c->begin_ns) / 1000;
+        if (!c->first_done) {
+            c->first_done = true;
+            hist_add(&lg->first_hist, us);
+        }
+        if (lg->measuring && !lg->stopping && c->begin_ns >= lg->t_measure_ns) {
+            hist_add(&lg->hist, us);
+            lg->completed++;
+            json_t *auth = json_object_get(json_object_get(frame, "payload"), "auth");
+            if (json_is_string(json_object_get(auth, "deviceToken"))) lg->device_tokens++;
+            if (lg->count_limit && lg->completed >= lg->count_limit) {
+                stop(lg);
+                return;
+            }
+        }
+    } else {
+        char *err = json_dumps(json_object_get(frame, "error"), JSON_COMPACT);
+        attempt_failed(c, err ? err : "connect refused");
+        free(err);
+    }
+    cg_ws_client_close(c->ws, 1000, "");
+}
+
 static void on_message(cg_ws_client *ws, const char *data, size_t len, void *user)
 {
     conn *c = user;
@@ -326,7 +470,9 @@ static void on_message(cg_ws_client *ws, const char *data, size_t len, void *use
     }
     if (strcmp(type, "res") == 0) {
         const char *id = json_string_value(json_object_get(frame, "id"));
-        if (c->ready && id && strcmp(id, BASE_HASH_ID) == 0) {
+        if (c->lg->connect_rate) {
+            on_rate_answer(c, frame);
+        } else if (c->ready && id && strcmp(id, BASE_HASH_ID) == 0) {
             on_base_hash(c->lg, frame);
         } else if (c->ready) {
             on_response(c, frame);
@@ -341,12 +487,22 @@ static void on_message(cg_ws_client *ws, const char *data, size_t len, void *use
         }
     } else if (strcmp(type, "event") == 0 && !c->ready) {
         const char *ev = json_string_value(json_object_get(frame, "event"));
-        if (ev && strcmp(ev, "connect.challenge") == 0) send_connect(c);
+        if (ev && strcmp(ev, "connect.challenge") == 0)
+            send_connect(c, json_object_get(frame, "payload"));
     }
     json_decref(frame);
 }
 
 static void on_retry(uv_timer_t *t);
+static void start_attempt(conn *c);
+
+/* c connects again RETRY_DELAY_MS from now (or a little sooner, with others queued). */
+static void queue_retry(loadgen *lg, conn *c)
+{
+    lg->retry_queue[lg->retry_len++] = (int)(c - lg->conns);
+    if (!uv_is_active((uv_handle_t *)&lg->retry_timer))
+        uv_timer_start(&lg->retry_timer, on_retry, RETRY_DELAY_MS, 0);
+}
 
 static void on_close(cg_ws_client *ws, const cg_ws_close_info *info, void *user)
 {
@@ -354,12 +510,18 @@ static void on_close(cg_ws_client *ws, const cg_ws_close_info *info, void *user)
     loadgen *lg = c->lg;
     c->ws = NULL;
     if (lg->stopping) return;
+    if (lg->connect_rate) {
+        if (!c->hello && !c->attempt_failed) attempt_failed(c, info->message);
+        if (c->attempt_failed)
+            queue_retry(lg, c);
+        else
+            start_attempt(c);
+        return;
+    }
     bool busy = info->http_status == 503 || info->http_status == 429;
     if (!c->ready && busy && c->retries < MAX_RETRIES) {
         c->retries++;
-        lg->retry_queue[lg->retry_len++] = (int)(c - lg->conns);
-        if (!uv_is_active((uv_handle_t *)&lg->retry_timer))
-            uv_timer_start(&lg->retry_timer, on_retry, RETRY_DELAY_MS, 0);
+        queue_retry(lg, c);
         return;
     }
     if (!c->ready) {
@@ -386,19 +548,24 @@ static void on_retry(uv_timer_t *t)
     loadgen *lg = t->data;
     int n = lg->retry_len;
     lg->retry_len = 0;
-    for (int i = 0; i < n; i++) {
-        conn *c = &lg->conns[lg->retry_queue[i]];
-        c->ws = cg_ws_client_connect(lg->loop, lg->url, &lg->opts, &callbacks, c);
-    }
+    for (int i = 0; i < n; i++)
+        start_attempt(&lg->conns[lg->retry_queue[i]]);
+}
+
+static void start_attempt(conn *c)
+{
+    loadgen *lg = c->lg;
+    c->hello = c->attempt_failed = false;
+    c->begin_ns = cg_mono_ns();
+    c->ws = cg_ws_client_connect(lg->loop, lg->url, &lg->opts, &callbacks, c);
 }
 
 static void open_more(loadgen *lg)
 {
     while (lg->next_to_open < lg->open_total && lg->opening < lg->connect_concurrency) {
         conn *c = &lg->conns[lg->next_to_open++];
-        c->lg = lg;
         lg->opening++;
-        c->ws = cg_ws_client_connect(lg->loop, lg->url, &lg->opts, &callbacks, c);
+        start_attempt(c);
     }
 }
 
@@ -436,11 +603,28 @@ static void start_load(loadgen *lg)
     if (warm_up) uv_timer_start(&lg->timer, on_warmed_up, (uint64_t)(lg->warmup_s * 1000), 0);
 }
 
+/* Connect-rate mode: every loop starts at once; the warm-up timer starts measuring. */
+static void start_connect_rate(loadgen *lg)
+{
+    lg->next_to_open = lg->open_total;
+    if (lg->warmup_s > 0)
+        uv_timer_start(&lg->timer, on_warmed_up, (uint64_t)(lg->warmup_s * 1000), 0);
+    else
+        on_warmed_up(&lg->timer);
+    for (int i = 0; i < lg->open_total; i++)
+        start_attempt(&lg->conns[i]);
+}
+
 static void stop(loadgen *lg)
 {
     if (lg->stopping) return;
     lg->stopping = true;
     lg->t_end_ns = cg_mono_ns();
+    for (int i = 0; lg->connect_rate && lg->measuring && i < lg->open_total; i++) {
+        const conn *c = &lg->conns[i];
+        if (c->ws && !c->hello && !c->attempt_failed && c->begin_ns >= lg->t_measure_ns)
+            lg->unfinished++;
+    }
     uv_close((uv_handle_t *)&lg->timer, NULL);
     uv_close((uv_handle_t *)&lg->retry_timer, NULL);
     uv_close((uv_handle_t *)&lg->sigint, NULL);
@@ -466,6 +650,26 @@ static void print_report(loadgen *lg)
     json_decref(r);
 }
 
+static void print_connect_rate_report(loadgen *lg)
+{
+    double secs = lg->measuring ? (double)(lg->t_end_ns - lg->t_measure_ns) / 1e9 : 0;
+    json_t *r = json_pack(
+        "{s:s, s:b, s:i, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "mode",
+        "connect-rate", "device", lg->device, "connections", lg->connections, "connects",
+        (json_int_t)lg->completed, "errors", (json_int_t)lg->errors, "unfinished",
+        (json_int_t)lg->unfinished, "seconds", secs, "cps",
+        secs > 0 ? (double)lg->completed / secs : 0.0, "p50_ms",
+        hist_percentile_ms(&lg->hist, 0.50), "p90_ms", hist_percentile_ms(&lg->hist, 0.90),
+        "p99_ms", hist_percentile_ms(&lg->hist, 0.99), "max_ms", (double)lg->hist.max_us / 1000.0,
+        "first_p50_ms", hist_percentile_ms(&lg->first_hist, 0.50), "first_max_ms",
+        (double)lg->first_hist.max_us / 1000.0, "device_tokens", (json_int_t)lg->device_tokens);
+    if (lg->first_error) json_object_set_new(r, "first_error", json_string(lg->first_error));
+    char *s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    puts(s);
+    free(s);
+    json_decref(r);
+}
+
 /* ---- setup ---- */
 
 static const char usage[] =
@@ -473,7 +677,10 @@ static const char usage[] =
     "         [--method health] [--params JSON] [--base-hash HASH|auto] [--scopes a,b]\n"
     "         [--connections 1] [--inflight 32] [--duration 10 | --count N] [--warmup 1]\n"
     "         [--connect-concurrency 32] [--timeout-ms 15000]\n"
-    "       cg-loadgen --url ... --hold K [--hold-seconds S]   (0 = until SIGINT/SIGTERM)\n";
+    "       cg-loadgen --url ... --hold K [--hold-seconds S]   (0 = until SIGINT/SIGTERM)\n"
+    "       cg-loadgen --url ... --connect-rate [--connections 8] [--duration 10]\n"
+    "         [--warmup 1] [--count N]   (connect, hello-ok, close, again; per connection)\n"
+    "       --device (any mode): each connection signs its connect with its own Ed25519 key\n";
 
 static void raise_nofile(void)
 {
@@ -517,6 +724,14 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
+        if (strcmp(a, "--connect-rate") == 0) {
+            lg.connect_rate = true;
+            continue;
+        }
+        if (strcmp(a, "--device") == 0) {
+            lg.device = true;
+            continue;
+        }
         if (i + 1 >= argc) return bad("missing value or unknown option");
         const char *v = argv[++i];
         double d;
@@ -558,6 +773,8 @@ int main(int argc, char **argv)
             return bad(a);
     }
     if (!lg.url) return bad("--url is required");
+    if (lg.connect_rate && (lg.hold > 0 || base_hash))
+        return bad("--connect-rate does not go with --hold or --base-hash");
     json_t *pj = json_loads(params, JSON_DECODE_ANY, NULL);
     if (!pj) return bad("--params must be valid JSON");
     lg.params_json = json_dumps(pj, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -576,11 +793,19 @@ int main(int argc, char **argv)
                             : "operator.read,operator.write,operator.admin,operator.approvals,"
                               "operator.pairing,operator.questions,operator.talk,"
                               "operator.talk.secrets";
+    cg_buf csv = {0};
     while (*sc) {
         size_t n = strcspn(sc, ",");
-        if (n > 0) json_array_append_new(lg.scopes, json_stringn(sc, n));
+        if (n > 0) {
+            json_array_append_new(lg.scopes, json_stringn(sc, n));
+            if (csv.len > 0) cg_buf_appends(&csv, ",");
+            cg_buf_append(&csv, sc, n);
+        }
         sc += n + (sc[n] == ',');
     }
+    cg_buf_appends(&csv, ""); /* never NULL, even with no scopes */
+    lg.scopes_csv = csv.data;
+    lg.token = token ? token : "";
 
     /* The request frame is prefix + slot id + suffix, where the suffix is the method
      * part, the params and "}"; changing params are rendered between those per request. */
@@ -634,25 +859,40 @@ int main(int argc, char **argv)
     lg.open_total = lg.hold > 0 ? lg.hold : lg.connections;
     lg.conns = cg_xcalloc((size_t)lg.open_total, sizeof *lg.conns);
     lg.retry_queue = cg_xcalloc((size_t)lg.open_total, sizeof *lg.retry_queue);
+    for (int i = 0; i < lg.open_total; i++) {
+        lg.conns[i].lg = &lg;
+        if (lg.device && !device_new(&lg.conns[i])) {
+            fprintf(stderr, "cg-loadgen: cannot generate an Ed25519 key\n");
+            return 1;
+        }
+    }
     if (lg.hold > 0 && lg.hold_seconds > 0)
         uv_timer_start(&lg.timer, on_end, (uint64_t)(lg.hold_seconds * 1000), 0);
     lg.t_start_ns = cg_mono_ns();
-    open_more(&lg);
+    if (lg.connect_rate)
+        start_connect_rate(&lg);
+    else
+        open_more(&lg);
     uv_run(lg.loop, UV_RUN_DEFAULT);
 
     int rc = 0;
-    if (lg.hold == 0) {
+    if (lg.connect_rate)
+        print_connect_rate_report(&lg);
+    else if (lg.hold == 0)
         print_report(&lg);
-        rc = lg.completed > 0 ? 0 : 1;
-    }
-    for (int i = 0; i < lg.open_total; i++)
+    if (lg.hold == 0) rc = lg.completed > 0 ? 0 : 1;
+    for (int i = 0; i < lg.open_total; i++) {
         free(lg.conns[i].sent_ns);
+        EVP_PKEY_free(lg.conns[i].key);
+    }
     free(lg.conns);
     free(lg.retry_queue);
     free(lg.suffix);
     free(lg.method_part);
     free(lg.base_hash);
     free(lg.params_json);
+    free(lg.scopes_csv);
+    free(lg.first_error);
     json_decref(lg.auth);
     json_decref(lg.scopes);
     if (lg.opts.ssl_ctx) SSL_CTX_free(lg.opts.ssl_ctx);

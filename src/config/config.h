@@ -38,6 +38,12 @@ typedef enum {
     CG_BIND_TAILNET,  /* the host's 100.64.0.0/10 address plus loopback */
 } cg_bind_mode;
 
+typedef enum {
+    CG_TAILSCALE_OFF,
+    CG_TAILSCALE_SERVE,  /* `tailscale serve`: the tailnet reaches the gateway */
+    CG_TAILSCALE_FUNNEL, /* `tailscale funnel`: the public internet does (password only) */
+} cg_tailscale_mode;
+
 typedef struct cg_limits {
     int64_t max_payload_bytes;    /* 26214400 */
     int64_t max_buffered_bytes;   /* 52428800 */
@@ -64,11 +70,12 @@ typedef struct cg_settings {
     char *bind_name;        /* as configured: "loopback", "lan", ... */
     char *custom_bind_host; /* NULL unless set */
     cg_auth_mode auth_mode;
-    char *token;             /* NULL when unset */
-    char *password;          /* NULL when unset */
-    bool local_bypass;       /* gateway.auth.localBypass, default true */
-    bool allow_tailscale;    /* gateway.auth.allowTailscale */
-    bool auto_approve_local; /* gateway.nodes.pairing.autoApproveLocal, default true */
+    char *token;          /* NULL when unset */
+    char *password;       /* NULL when unset */
+    bool local_bypass;    /* gateway.auth.localBypass, default true */
+    bool allow_tailscale; /* gateway.auth.allowTailscale (default: serve, not password) */
+    cg_tailscale_mode tailscale_mode; /* gateway.tailscale.mode */
+    bool auto_approve_local;          /* gateway.nodes.pairing.autoApproveLocal, default true */
     cg_rate_limit rate_limit;
     char **allowed_origins; /* gateway.controlUi.allowedOrigins */
     size_t allowed_origins_len;

@@ -83,7 +83,7 @@ static const schema_row schema_rows[] = {
     {"gateway.auth.password", "{\"type\":\"string\",\"minLength\":1,\"x-sensitive\":true,"
         "\"description\":\"Shared password for auth mode password.\"}"},
     {"gateway.auth.allowTailscale", "{\"type\":\"boolean\","
-        "\"description\":\"Accept Tailscale Serve identity headers (default: on when tailscale.mode is serve).\"}"},
+        "\"description\":\"Accept Tailscale Serve identity headers, verified with tailscale whois (default: on when tailscale.mode is serve and auth mode is not password).\"}"},
     {"gateway.auth.localBypass", "{\"type\":\"boolean\",\"default\":true,"
         "\"description\":\"Let direct loopback connections without a credential in.\"}"},
     {"gateway.auth.rateLimit", "{\"type\":\"object\"}"},
@@ -102,7 +102,8 @@ static const schema_row schema_rows[] = {
     {"gateway.nodes.pairing.autoApproveLocal", "{\"type\":\"boolean\",\"default\":true,"
         "\"description\":\"Approve devices connecting directly from loopback without an operator.\"}"},
     {"gateway.tailscale", "{\"type\":\"object\"}"},
-    {"gateway.tailscale.mode", "{\"type\":\"string\",\"enum\":[\"off\",\"serve\",\"funnel\"],\"default\":\"off\"}"},
+    {"gateway.tailscale.mode", "{\"type\":\"string\",\"enum\":[\"off\",\"serve\",\"funnel\"],\"default\":\"off\","
+        "\"description\":\"Run tailscale serve (tailnet) or funnel (public; needs password auth) in front of the gateway, supervised.\"}"},
     {"gateway.tailscale.resetOnExit", "{\"type\":\"boolean\",\"default\":false}"},
     {"gateway.trustedProxies", "{\"type\":\"array\",\"default\":[],"
         "\"description\":\"Proxy addresses (IPs or CIDRs) whose X-Forwarded-For / X-Real-IP are believed.\"}"},

@@ -4,8 +4,12 @@
  * Every default comes from the schema's "default" annotations (read through
  * setting_value), so the schema config.schema serves is also what an absent key means.
  * The checks that span several keys live here: a non-loopback bind needs auth, bind custom
- * needs a host, password mode needs a password, TLS paths come in pairs. */
+ * needs a host, password mode needs a password, TLS paths come in pairs, Tailscale serve
+ * and funnel need a loopback bind and auth (funnel: a password), as OpenClaw's
+ * gateway demands. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,18 +157,52 @@ static void resolve_auth(cg_settings *s, const json_t *resolved, const cg_overri
 
     s->local_bypass = setting_bool(resolved, "gateway.auth.localBypass");
     s->auto_approve_local = setting_bool(resolved, "gateway.nodes.pairing.autoApproveLocal");
-    const json_t *allow_tailscale = setting_value(resolved, "gateway.auth.allowTailscale");
-    s->allow_tailscale =
-        allow_tailscale
-            ? json_is_true(allow_tailscale)
-            : !strcmp(json_string_value(setting_value(resolved, "gateway.tailscale.mode")),
-                      "serve");
     s->rate_limit = (cg_rate_limit){
         .max_attempts = setting_int(resolved, "gateway.auth.rateLimit.maxAttempts"),
         .window_ms = setting_int(resolved, "gateway.auth.rateLimit.windowMs"),
         .lockout_ms = setting_int(resolved, "gateway.auth.rateLimit.lockoutMs"),
         .exempt_loopback = setting_bool(resolved, "gateway.auth.rateLimit.exemptLoopback"),
     };
+}
+
+/* 127.0.0.0/8 or ::1, as an address literal (a name never counts). */
+static bool is_loopback_literal(const char *host)
+{
+    unsigned char a[16];
+    if (host && inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+    return host && inet_pton(AF_INET6, host, a) == 1 && IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
+}
+
+/* gateway.tailscale.mode and what it needs of bind and auth (OpenClaw's messages). */
+static void resolve_tailscale(cg_settings *s, const json_t *resolved, json_t *issues)
+{
+    const char *mode = json_string_value(setting_value(resolved, "gateway.tailscale.mode"));
+    s->tailscale_mode = !strcmp(mode, "serve")    ? CG_TAILSCALE_SERVE
+                        : !strcmp(mode, "funnel") ? CG_TAILSCALE_FUNNEL
+                                                  : CG_TAILSCALE_OFF;
+    const json_t *allow = setting_value(resolved, "gateway.auth.allowTailscale");
+    s->allow_tailscale =
+        allow ? json_is_true(allow)
+              : s->tailscale_mode == CG_TAILSCALE_SERVE && s->auth_mode != CG_AUTH_PASSWORD;
+    if (s->tailscale_mode == CG_TAILSCALE_OFF) return;
+    if (s->tailscale_mode == CG_TAILSCALE_FUNNEL && s->auth_mode != CG_AUTH_PASSWORD)
+        cg_config_issue_add(issues, "gateway.auth.mode",
+                            "tailscale funnel requires gateway auth mode=password (set "
+                            "gateway.auth.password or OPENCLAW_GATEWAY_PASSWORD)");
+    else if (s->auth_mode == CG_AUTH_NONE)
+        cg_config_issue_add(issues, "gateway.auth.mode",
+                            "gateway.auth.mode=none cannot be used with gateway.tailscale.mode=%s; "
+                            "configure token or password auth before exposing the gateway "
+                            "through Tailscale",
+                            mode);
+    bool loopback = s->bind == CG_BIND_LOOPBACK ||
+                    (s->bind == CG_BIND_CUSTOM && is_loopback_literal(s->custom_bind_host));
+    if (!loopback)
+        cg_config_issue_add(issues, "gateway.bind",
+                            "gateway.bind must resolve to loopback when gateway.tailscale.mode=%s "
+                            "(use gateway.bind=\"loopback\" or gateway.bind=\"custom\" with "
+                            "gateway.customBindHost=\"127.0.0.1\")",
+                            mode);
 }
 
 static void resolve_tls(cg_settings *s, const json_t *resolved, json_t *issues)
@@ -185,6 +223,7 @@ cg_settings *cg_settings_build(const json_t *resolved, const cg_overrides *ov, j
     resolve_port(s, resolved, ov, issues);
     resolve_bind(s, resolved, ov, issues);
     resolve_auth(s, resolved, ov, issues);
+    resolve_tailscale(s, resolved, issues);
     resolve_tls(s, resolved, issues);
     s->allowed_origins =
         setting_strings(resolved, "gateway.controlUi.allowedOrigins", &s->allowed_origins_len);
@@ -257,8 +296,9 @@ bool cg_settings_equal(const cg_settings *a, const cg_settings *b)
 {
     return cg_settings_listener_equal(a, b) && a->auth_mode == b->auth_mode &&
            same_string(a->token, b->token) && same_string(a->password, b->password) &&
-           a->local_bypass == b->local_bypass && a->auto_approve_local == b->auto_approve_local &&
-           a->allow_tailscale == b->allow_tailscale &&
+           a->local_bypass == b->local_bypass && a->allow_tailscale == b->allow_tailscale &&
+           a->tailscale_mode == b->tailscale_mode &&
+           a->auto_approve_local == b->auto_approve_local &&
            a->rate_limit.max_attempts == b->rate_limit.max_attempts &&
            a->rate_limit.window_ms == b->rate_limit.window_ms &&
            a->rate_limit.lockout_ms == b->rate_limit.lockout_ms &&

@@ -75,7 +75,8 @@ static json_t *check_base(const cg_config_sources *src, const cg_config_file *cu
     return NULL;
 }
 
-/* The changed keys that need a listener restart: port, bind, customBindHost, tls.*. */
+/* The changed keys that need a restart: port, bind, customBindHost, tls.* (the listener)
+ * and tailscale.* (the serve child starts with the gateway). */
 static json_t *restart_required(const json_t *changed)
 {
     json_t *out = json_array();
@@ -85,7 +86,8 @@ static json_t *restart_required(const json_t *changed)
     {
         const char *p = json_string_value(path);
         if (!strcmp(p, "gateway.port") || !strcmp(p, "gateway.bind") ||
-            !strcmp(p, "gateway.customBindHost") || !strncmp(p, "gateway.tls.", 12))
+            !strcmp(p, "gateway.customBindHost") || !strncmp(p, "gateway.tls.", 12) ||
+            !strncmp(p, "gateway.tailscale.", 18))
             json_array_append(out, (json_t *)path);
     }
     return out;

@@ -132,7 +132,7 @@ size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip)
 {
     size_t n = 0;
     for (cg_conn *c = gw->conns; c; c = c->next)
-        if (!c->connected && c->phase != CG_PHASE_CLOSED && strcmp(c->stream.peer_ip, ip) == 0) n++;
+        if (!c->connected && c->phase != CG_PHASE_CLOSED && strcmp(c->client_ip, ip) == 0) n++;
     return n;
 }
 

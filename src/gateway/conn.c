@@ -47,6 +47,7 @@ static void on_drain(cg_stream *s)
  * its place in the connId map and in the connection count. */
 void cg_conn_finish_closing(cg_conn *c)
 {
+    cg_connect_closed(c);
     cg_pending_conn_closed(c);
     if (c->registered) cg_clients_closed(c);
     if (c->counted_ws) {
@@ -81,16 +82,28 @@ static const cg_stream_callbacks stream_callbacks = {
     .on_closed = on_closed,
 };
 
-void cg_conn_accept(cg_gateway *gw, uv_stream_t *server, SSL_CTX *tls)
+void cg_conn_accept(cg_gateway *gw, uv_stream_t *server, SSL_CTX *tls, cg_ingress ingress)
 {
     cg_conn *c = cg_xcalloc(1, sizeof *c);
     c->gw = gw;
+    c->ingress = ingress;
     c->refs = 1; /* the socket's */
     c->phase = CG_PHASE_HTTP;
     c->accepted_ms = c->last_active_ms = mono_ms();
     cg_clients_added(gw, c);
     if (cg_stream_accept(&c->stream, server, tls, &stream_callbacks, c) != 0) return;
     snprintf(c->client_ip, sizeof c->client_ip, "%s", c->stream.peer_ip);
+}
+
+void cg_conn_tailscale_headers(const cg_conn *c, cg_tailscale_headers *out)
+{
+    *out = (cg_tailscale_headers){.ingress = c->ingress,
+                                  .peer_ip = c->stream.peer_ip,
+                                  .forwarded_for = c->forwarded_for,
+                                  .forwarded_proto = c->forwarded_proto,
+                                  .forwarded_host = c->forwarded_host,
+                                  .user_login = c->ts_user_login,
+                                  .funnel_request = c->ts_funnel_request};
 }
 
 void cg_conn_ref(cg_conn *c)
@@ -107,6 +120,10 @@ static void conn_free(cg_conn *c)
     free(c->origin);
     free(c->forwarded_for);
     free(c->real_ip);
+    free(c->forwarded_proto);
+    free(c->forwarded_host);
+    free(c->ts_user_login);
+    free(c->ts_funnel_request);
     json_decref(c->params);
     free(c);
 }

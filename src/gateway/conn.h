@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/tailscale.h"
 #include "gateway/gateway.h"
 #include "net/http.h"
 #include "net/stream.h"
@@ -53,6 +54,10 @@ struct cg_conn {
 
     /* Facts kept from the upgrade request for `connect`. */
     char *host, *origin, *forwarded_for, *real_ip;
+    /* The listener it came in on; on Tailscale's, the headers its proxy and identity
+     * checks read (auth/tailscale.h), kept from the upgrade too. */
+    cg_ingress ingress;
+    char *forwarded_proto, *forwarded_host, *ts_user_login, *ts_funnel_request;
     /* The client's address: the peer, what a trusted proxy forwarded, or "unknown". */
     char client_ip[INET6_ADDRSTRLEN];
 
@@ -64,7 +69,9 @@ struct cg_conn {
      * connected: hello-ok sent, events and requests flow. */
     bool registered;
     bool connected;
-    bool connect_pending; /* connect waits for the device registry's write */
+    bool connect_pending; /* connect waits for a whois answer or the registry's write */
+    struct cg_tailscale_wait *ts_wait; /* the whois answer awaited, or NULL */
+    void *connect_wait;                /* the connect it belongs to (gateway/connect.c) */
     int protocol;
     unsigned role;   /* cg_role bits: exactly one */
     unsigned scopes; /* CG_SCOPEBIT_* */
@@ -82,8 +89,10 @@ struct cg_conn {
     size_t n_pending;
 };
 
-/* Accepts a pending connection on a listener. */
-void cg_conn_accept(cg_gateway *gw, uv_stream_t *server, SSL_CTX *tls);
+/* Accepts a pending connection on a listener (ingress: which kind of listener). */
+void cg_conn_accept(cg_gateway *gw, uv_stream_t *server, SSL_CTX *tls, cg_ingress ingress);
+/* What the upgrade request told the Tailscale checks (strings borrowed from c). */
+void cg_conn_tailscale_headers(const cg_conn *c, cg_tailscale_headers *out);
 
 void cg_conn_ref(cg_conn *c);
 void cg_conn_unref(cg_conn *c);

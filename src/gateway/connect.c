@@ -105,14 +105,17 @@ static void count_failure(connect_state *st)
                              cg_now_ms());
 }
 
-/* The failed-auth lockout, then the credential. Returns false after refusing. */
-static bool authenticate(connect_state *st, const char **device_token)
+/* The failed-auth lockout and the device proof. Returns false after refusing. */
+static bool check_lockout_and_device(connect_state *st)
 {
     cg_conn *c = st->c;
     cg_gateway *gw = c->gw;
     const cg_settings *s = gw->settings;
-    cg_http_facts facts = conn_facts(c);
-    resolve_client_ip(c, &facts, s);
+    /* A connection through the Tailscale ingress already holds the forwarded client. */
+    if (c->ingress == CG_INGRESS_DIRECT) {
+        cg_http_facts facts = conn_facts(c);
+        resolve_client_ip(c, &facts, s);
+    }
     /* Limited per client address; browser connects even from loopback. */
     st->limited = s->auth_mode != CG_AUTH_NONE && !(cg_addr_is_loopback(c->client_ip) &&
                                                     s->rate_limit.exempt_loopback && !c->origin);
@@ -130,9 +133,18 @@ static bool authenticate(connect_state *st, const char **device_token)
         refuse(c, st->id, denied, 1008);
         return false;
     }
+    return true;
+}
+
+/* The credential (shared secret, device token, local bypass). Returns false after
+ * refusing. */
+static bool check_credential(connect_state *st, const char **device_token)
+{
+    cg_conn *c = st->c;
+    cg_http_facts facts = conn_facts(c);
     bool mismatch;
-    denied =
-        cg_connect_authenticate(&facts, st->params, s, &st->credential, device_token, &mismatch);
+    json_t *denied = cg_connect_authenticate(&facts, st->params, c->gw->settings, &st->credential,
+                                             device_token, &mismatch);
     if (denied) {
         if (mismatch) count_failure(st);
         refuse(c, st->id, denied, 1008);
@@ -397,6 +409,107 @@ static void pair_device(connect_state *st, const char *device_token)
     settle(st, created);
 }
 
+/* Who the client is is settled: a node must have proven a device; a device goes
+ * through pairing; anyone else is in. Takes st. */
+static void after_credential(connect_state *st, const char *device_token)
+{
+    cg_conn *c = st->c;
+    bool has_device = st->proof.version != 0;
+    if (st->role == CG_ROLE_NODE && !has_device) {
+        refuse(c, st->id,
+               cg_error_new(CG_ERR_NOT_PAIRED, "device identity required",
+                            json_pack("{s:s}", "code", "DEVICE_IDENTITY_REQUIRED")),
+               1008);
+        state_free(st);
+    } else if (has_device) {
+        /* device_token points into st->params, which pair_device keeps. */
+        pair_device(st, device_token);
+    } else {
+        admit(st);
+        state_free(st);
+    }
+}
+
+/* ---- Tailscale Serve identity ---- */
+
+static bool has_auth_string(const json_t *params, const char *key)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(params, "auth"), key));
+    return v && *v;
+}
+
+/* A connection through `tailscale serve` naming a tailnet user, with no shared secret
+ * sent (a secret is checked as usual, as OpenClaw does). */
+static bool tailscale_candidate(const connect_state *st)
+{
+    const cg_settings *s = st->c->gw->settings;
+    if (s->auth_mode == CG_AUTH_NONE || has_auth_string(st->params, "token") ||
+        has_auth_string(st->params, "password"))
+        return false;
+    cg_tailscale_headers h;
+    cg_conn_tailscale_headers(st->c, &h);
+    return cg_tailscale_candidate(&h, s);
+}
+
+static void on_tailscale_verified(cg_tailscale_result r, const char *login, void *data)
+{
+    connect_state *st = data;
+    cg_conn *c = st->c;
+    c->ts_wait = NULL;
+    c->connect_wait = NULL;
+    c->connect_pending = false;
+    if (c->phase != CG_PHASE_WS) {
+        cg_conn_unref(c);
+        state_free(st);
+        return;
+    }
+    const char *device_token = NULL;
+    if (r == CG_TAILSCALE_OK) {
+        st->credential = CG_CRED_TAILSCALE;
+        cg_log(CG_LOG_INFO, "auth", "tailscale identity verified",
+               json_pack("{s:s, s:s}", "ip", c->client_ip, "login", login ? login : ""));
+        after_credential(st, NULL);
+    } else if (r == CG_TAILSCALE_UNAVAILABLE) {
+        if (check_credential(st, &device_token))
+            after_credential(st, device_token);
+        else
+            state_free(st);
+    } else {
+        /* A login whois contradicts is a forged claim: it counts; a failed lookup not. */
+        if (r == CG_TAILSCALE_IDENTITY_MISMATCH) count_failure(st);
+        refuse(
+            c, st->id,
+            cg_error_coded(CG_ERR_INVALID_REQUEST, cg_tailscale_message(r), cg_tailscale_code(r)),
+            1008);
+        state_free(st);
+    }
+    cg_conn_unref(c);
+}
+
+/* Asks whois (cached 60 s) who the forwarded client is; the connect continues in
+ * on_tailscale_verified, possibly before this returns. */
+static void wait_for_tailscale(connect_state *st)
+{
+    cg_conn *c = st->c;
+    cg_conn_ref(c);
+    c->connect_pending = true;
+    c->connect_wait = st;
+    cg_tailscale_wait *w = cg_tailscale_verify(c->gw->tailscale, c->client_ip, c->ts_user_login,
+                                               on_tailscale_verified, st);
+    if (w) c->ts_wait = w;
+}
+
+void cg_connect_closed(cg_conn *c)
+{
+    if (!c->ts_wait) return;
+    cg_tailscale_cancel(c->ts_wait);
+    c->ts_wait = NULL;
+    connect_state *st = c->connect_wait;
+    c->connect_wait = NULL;
+    state_free(st);
+    cg_conn_unref(c);
+}
+
 void cg_connect_message(cg_conn *c, json_t *msg)
 {
     const cg_settings *s = c->gw->settings;
@@ -431,20 +544,17 @@ void cg_connect_message(cg_conn *c, json_t *msg)
     st->protocol = protocol;
     st->role = role;
     st->scopes = scopes;
-    bool has_device = json_is_object(json_object_get(params, "device"));
-    if (!authenticate(st, &device_token)) {
+    if (!check_lockout_and_device(st)) {
         state_free(st);
-    } else if (role == CG_ROLE_NODE && !has_device) {
-        refuse(c, id,
-               cg_error_new(CG_ERR_NOT_PAIRED, "device identity required",
-                            json_pack("{s:s}", "code", "DEVICE_IDENTITY_REQUIRED")),
-               1008);
-        state_free(st);
-    } else if (has_device) {
-        /* device_token points into params: pair_device reads it before anything frees. */
-        pair_device(st, device_token);
-    } else {
-        admit(st);
-        state_free(st);
+        return;
     }
+    if (tailscale_candidate(st)) {
+        wait_for_tailscale(st);
+        return;
+    }
+    if (!check_credential(st, &device_token)) {
+        state_free(st);
+        return;
+    }
+    after_credential(st, device_token);
 }

@@ -10,6 +10,10 @@
  * come back if the new ones fail. A certificate that has to be generated is made on
  * the thread pool.
  *
+ * With gateway.tailscale.mode serve or funnel, gateway/tailscale_serve.c adds one
+ * listener and the `tailscale` child: checked before binding, started after it, stopped
+ * first at shutdown.
+ *
  * Shutdown: pending requests are answered UNAVAILABLE, connected clients get a
  * `shutdown` event and close 1012; once every connection has finished its close (or
  * after SHUTDOWN_GRACE_MS) the remaining sockets are closed and the loop ends. */
@@ -127,7 +131,7 @@ static size_t bind_addresses(const cg_settings *s, listen_address out[CG_MAX_LIS
 static void on_accept(cg_listener *l, uv_stream_t *server, void *data)
 {
     cg_gateway *gw = data;
-    cg_conn_accept(gw, server, gw->listen.tls);
+    cg_conn_accept(gw, server, gw->listen.tls, CG_INGRESS_DIRECT);
 }
 
 static void close_set(cg_listen_state *set)
@@ -477,6 +481,9 @@ void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
     if (gw->shutting_down) return;
     gw->shutting_down = true;
     cg_log(CG_LOG_INFO, "gateway", "shutting down", json_pack("{s:s}", "reason", reason));
+    /* Tailscale first: its route goes away while the connections drain. */
+    cg_tailscale_serve_stop(gw);
+    cg_tailscale_stop(gw->tailscale);
     cg_pending_shutdown(gw);
     /* The listeners stay open while connections drain: /readyz answers 503 and new
      * upgrades are refused. */
@@ -502,6 +509,7 @@ cg_gateway *cg_gateway_new(uv_loop_t *loop, cg_config *cfg)
     gw->settings = cg_config_settings(cfg);
     gw->started_ns = cg_mono_ns();
     gw->rate_limiter = cg_rate_limiter_new();
+    gw->tailscale = cg_tailscale_new(loop);
     cg_clients_init(gw);
     cg_pending_init(gw);
     cg_health_init(gw);
@@ -525,10 +533,15 @@ int cg_gateway_start(cg_gateway *gw)
     signal(SIGPIPE, SIG_IGN);
     /* Nothing else runs on the loop yet: a certificate is made here, inline. */
     gw->listen.port = -1; /* differs from anything: the first bind always happens */
-    if (open_state(gw, err, sizeof err) != 0 ||
-        rebind_now(gw, gw->settings, err, sizeof err) != 0) {
+    if (cg_tailscale_serve_check(gw->settings, err, sizeof err) != 0 ||
+        open_state(gw, err, sizeof err) != 0 ||
+        rebind_now(gw, gw->settings, err, sizeof err) != 0 ||
+        cg_tailscale_serve_start(gw, err, sizeof err) != 0) {
         cg_log(CG_LOG_ERROR, "gateway", "cannot start", json_pack("{s:s}", "error", err));
         fprintf(stderr, "clawgate: %s\n", err);
+        /* Close what cg_gateway_new opened, so that the caller can close the loop. */
+        finish_shutdown(gw);
+        uv_run(gw->loop, UV_RUN_DEFAULT);
         return -1;
     }
     cg_health_start(gw);
@@ -555,11 +568,12 @@ void cg_gateway_free(cg_gateway *gw)
 {
     free_listen_facts(&gw->listen);
     cg_rate_limiter_free(gw->rate_limiter);
+    cg_tailscale_serve_free(gw);
+    cg_tailscale_free(gw->tailscale);
     cg_presence_free(gw);
     cg_pending_free(gw);
     cg_health_free(gw);
     cg_gateway_data_free(gw);
-    close_state(gw); /* when start failed: nothing ran */
     cg_devices_free(gw->devices);
     cg_clients_free(gw);
     free(gw);

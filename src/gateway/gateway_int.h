@@ -11,7 +11,8 @@
  *   methods.c      the one method table
  *   clients.c      connected clients: connId map, hooks, module data, broadcast
  *   presence.c     the presence list
- *   health.c       event-loop health, the health snapshot, readiness */
+ *   health.c       event-loop health, the health snapshot, readiness
+ *   tailscale_serve.c  the `tailscale serve|funnel` child and the port it proxies to */
 #ifndef CG_GATEWAY_GATEWAY_INT_H
 #define CG_GATEWAY_GATEWAY_INT_H
 
@@ -21,6 +22,7 @@
 
 #include "auth/auth.h"
 #include "auth/devices.h"
+#include "auth/tailscale.h"
 #include "common/strmap.h"
 #include "gateway/conn.h"
 #include "gateway/gateway.h"
@@ -64,6 +66,7 @@ typedef struct cg_subsystem {
 } cg_subsystem;
 
 typedef struct cg_presence cg_presence;
+typedef struct cg_tailscale_serve cg_tailscale_serve;
 
 struct cg_gateway {
     uv_loop_t *loop;
@@ -96,6 +99,11 @@ struct cg_gateway {
 
     cg_rate_limiter *rate_limiter;
     int64_t rate_limiter_swept_ms;
+
+    /* Tailscale: the whois cache, and the serve/funnel child with its port (NULL when
+     * gateway.tailscale.mode was off at start). */
+    cg_tailscale *tailscale;
+    cg_tailscale_serve *tailscale_serve;
 
     /* Pending requests (gateway/request.c): a min-heap by deadline. */
     cg_req **pending;
@@ -149,7 +157,7 @@ void cg_conn_data_free(cg_conn *c);
 void cg_gateway_data_free(cg_gateway *gw);
 /* features.events of hello-ok. New ref. */
 json_t *cg_gateway_event_names(void);
-/* Preauth connections from ip (non-loopback only). */
+/* Unauthenticated connections whose client address is ip. */
 size_t cg_gateway_preauth_count(cg_gateway *gw, const char *ip);
 
 /* gateway/presence.c (hooked into the connection lifecycle by cg_presence_attach). */
@@ -176,6 +184,19 @@ void cg_http_conn_free(cg_conn *c);
 /* gateway/connect.c */
 void cg_connect_start(cg_conn *c);
 void cg_connect_message(cg_conn *c, json_t *msg);
+/* The connection closed: drops a connect still waiting for whois. */
+void cg_connect_closed(cg_conn *c);
+
+/* gateway/tailscale_serve.c. Before binding: whether the mode can run (tailscale on
+ * PATH); 0, or -1 with err. */
+int cg_tailscale_serve_check(const cg_settings *s, char *err, size_t errlen);
+/* After binding: opens the port Tailscale proxies to and starts the child (restarted
+ * with back-off when it dies); 0, or -1 with err. Nothing happens in mode off. */
+int cg_tailscale_serve_start(cg_gateway *gw, char *err, size_t errlen);
+/* Shutdown: closes the port, SIGTERMs the child (SIGKILL after a bound). */
+void cg_tailscale_serve_stop(cg_gateway *gw);
+/* After the loop ended. */
+void cg_tailscale_serve_free(cg_gateway *gw);
 
 /* gateway/dispatch.c */
 /* A complete message: parses (off the loop when large) and routes it. */

@@ -18,7 +18,8 @@
  * route for GET / with Upgrade: websocket; it is refused
  * with 503 while shutting down or when gateway.limits.maxConnections upgraded
  * connections are open, and with 429 when one address holds too many unauthenticated
- * connections. */
+ * connections. On the Tailscale ingress (gateway/tailscale_serve.c) an upgrade that
+ * Tailscale's proxy did not send gets 403. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,29 @@ static void allow_header(unsigned methods, char *out, size_t len)
     if (used < len) snprintf(out + used, len - used, "\r\n");
 }
 
+/* On the Tailscale ingress: keeps the headers its checks read and makes the client
+ * Tailscale names the connection's client address; answers 403 when Tailscale's proxy
+ * did not send the request (it names no client), as OpenClaw answers proxy traffic it
+ * cannot attribute. */
+static bool tailscale_attributed(cg_conn *c, const cg_http_request *req)
+{
+    c->forwarded_proto = cg_strdup(cg_http_request_header(req, "x-forwarded-proto"));
+    c->forwarded_host = cg_strdup(cg_http_request_header(req, "x-forwarded-host"));
+    c->ts_user_login = cg_strdup(cg_http_request_header(req, "tailscale-user-login"));
+    c->ts_funnel_request = cg_strdup(cg_http_request_header(req, "tailscale-funnel-request"));
+    cg_tailscale_headers h;
+    cg_conn_tailscale_headers(c, &h);
+    if (cg_tailscale_client_ip(&h, c->client_ip, sizeof c->client_ip)) return true;
+    cg_log(CG_LOG_WARN, "tailscale", "refused a request on the tailscale port that names no client",
+           json_pack("{s:s}", "peer", c->stream.peer_ip));
+    respond(c, NULL, 403, "application/json; charset=utf-8", NULL,
+            "{\"error\":{\"message\":\"Proxy client attribution is required. This port takes "
+            "requests proxied by tailscale serve or funnel only.\",\"type\":"
+            "\"proxy_attribution_required\"}}",
+            false);
+    return false;
+}
+
 static void upgrade(cg_conn *c, const cg_http_request *req)
 {
     cg_gateway *gw = c->gw;
@@ -154,18 +178,19 @@ static void upgrade(cg_conn *c, const cg_http_request *req)
         respond_text(c, NULL, 503, "Retry-After: 5\r\n", body);
         return;
     }
-    bool loopback = cg_addr_is_loopback(c->stream.peer_ip);
-    if (!loopback && cg_gateway_preauth_count(gw, c->stream.peer_ip) >
-                         (size_t)gw->settings->limits.max_preauth_per_ip) {
-        cg_log(CG_LOG_WARN, "http", "too many unauthenticated connections",
-               json_pack("{s:s}", "ip", c->stream.peer_ip));
-        respond_text(c, NULL, 429, "Retry-After: 5\r\n", "too many unauthenticated connections\n");
-        return;
-    }
     c->host = cg_strdup(cg_http_request_header(req, "host"));
     c->origin = cg_strdup(cg_http_request_header(req, "origin"));
     c->forwarded_for = cg_strdup(cg_http_request_header(req, "x-forwarded-for"));
     c->real_ip = cg_strdup(cg_http_request_header(req, "x-real-ip"));
+    if (c->ingress != CG_INGRESS_DIRECT && !tailscale_attributed(c, req)) return;
+    /* Per client: the peer, or on the Tailscale port the client Tailscale named. */
+    if (!cg_addr_is_loopback(c->client_ip) && cg_gateway_preauth_count(gw, c->client_ip) >
+                                                  (size_t)gw->settings->limits.max_preauth_per_ip) {
+        cg_log(CG_LOG_WARN, "http", "too many unauthenticated connections",
+               json_pack("{s:s}", "ip", c->client_ip));
+        respond_text(c, NULL, 429, "Retry-After: 5\r\n", "too many unauthenticated connections\n");
+        return;
+    }
     char headers[160];
     snprintf(headers, sizeof headers,
              "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", accept);

@@ -178,15 +178,21 @@ static void handle_list(cg_req *req)
 
 /* ---- approve, reject ---- */
 
-static int check_request_id(const json_t *params, char *err, size_t errlen)
+/* Params that are exactly one non-empty string under `key`. */
+static int check_one_id(const json_t *params, const char *key, char *err, size_t errlen)
 {
     const char *id;
-    if (cg_params_unpack(params, err, errlen, "{s:s}", "requestId", &id)) return -1;
+    if (cg_params_unpack(params, err, errlen, "{s:s}", key, &id)) return -1;
     if (!*id) {
-        snprintf(err, errlen, "requestId must not be empty");
+        snprintf(err, errlen, "%s must not be empty", key);
         return -1;
     }
     return 0;
+}
+
+static int check_request_id(const json_t *params, char *err, size_t errlen)
+{
+    return check_one_id(params, "requestId", err, errlen);
 }
 
 static bool requests_other_role(const cg_device_request *r)
@@ -268,13 +274,7 @@ static void handle_reject(cg_req *req)
 
 static int check_device_id(const json_t *params, char *err, size_t errlen)
 {
-    const char *id;
-    if (cg_params_unpack(params, err, errlen, "{s:s}", "deviceId", &id)) return -1;
-    if (!*id) {
-        snprintf(err, errlen, "deviceId must not be empty");
-        return -1;
-    }
-    return 0;
+    return check_one_id(params, "deviceId", err, errlen);
 }
 
 static bool has_other_role(const cg_device *dev)

@@ -39,6 +39,7 @@ typedef enum {
     CG_CRED_SHARED,       /* the shared token or password */
     CG_CRED_BYPASS,       /* no credential, direct loopback */
     CG_CRED_DEVICE_TOKEN, /* a device token, still to be checked against the registry */
+    CG_CRED_TAILSCALE,    /* a tailnet user vouched for by tailscale whois */
 } cg_credential;
 
 /* The credential, in the issue's order: auth.token (auth.password in password mode)

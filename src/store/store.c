@@ -191,9 +191,8 @@ static void run_group(cg_store *st, job_list *group, job_list *finished)
         store_job *job = list_pop(group);
         list_push(&ran, job);
         if (!run_job(db, job)) {
-            cg_logf(CG_LOG_ERROR, "store",
-                    "a write ended its group's transaction (%s): %zu writes failed",
-                    job->error ? job->error : "no error", ran.len);
+            cg_logf(CG_LOG_ERROR, "store", "a write ended its transaction (%s): %zu writes failed",
+                    job->error ? job->error : "it reported success", ran.len);
             abort_group(db, &ran, "state store transaction rolled back");
             list_append(finished, &ran);
             return;
@@ -339,8 +338,9 @@ void cg_store_close(cg_store *st)
     pthread_mutex_unlock(&st->mutex);
     pthread_join(st->thread, NULL);
     deliver(st);
-    close_db(st->writer_db);
+    /* The writer last: the last connection to close checkpoints and removes the WAL. */
     close_db(st->reader_db);
+    close_db(st->writer_db);
     uv_close((uv_handle_t *)&st->async, on_closed);
 }
 

@@ -7,11 +7,12 @@
  * write survives kill -9 and power loss alike. A kill -9 at any moment leaves the
  * database consistent: SQLite recovers the WAL on the next open.
  *
- * Threads: every write runs on the store's one writer thread; the loop only queues jobs
- * and receives completions (through a uv_async_t). cg_store_open, cg_store_read and
- * cg_store_close block and are for startup, shutdown, or callers that accept blocking.
- * Every function is called on the loop thread (the thread that runs `loop`), except the
- * callbacks noted below, which SQLite work runs on the writer thread.
+ * Threads: all SQLite work for writes runs on the store's one writer thread; the loop
+ * only queues jobs and receives their completions (through a uv_async_t). Call every
+ * function on the loop thread (the one that runs `loop`); cg_store_read may run
+ * elsewhere, one caller at a time. Write functions (cg_store_write_fn) run on the
+ * writer thread, done callbacks on the loop thread. cg_store_open, cg_store_read and
+ * cg_store_close block: they are for startup, shutdown, or callers that accept it.
  *
  * Order: write jobs run and complete in submission order. The writer groups
  * consecutive queued jobs (up to CG_STORE_MAX_GROUP) into one transaction, each job in
@@ -68,11 +69,11 @@ void cg_store_write(cg_store *st, cg_store_write_fn fn, cg_store_done_fn done, v
 size_t cg_store_pending(const cg_store *st);
 
 /* Finishes every queued write, stops the writer thread, then calls every remaining done
- * directly, in order, before returning (the loop is not run); writes submitted from
- * those dones get done(-1, "state store closed"). Closes both connections and
- * uv_close()s the async handle: the store's memory is freed in its close callback, so
- * the loop must run once more (as it does to finish). May be called from a done
- * callback; after it returns, st may be used by nothing but dones still running. */
+ * directly, in order, before returning (it does not run the loop); writes submitted
+ * from those dones get done(-1, "state store closed"). Closes both connections and
+ * uv_close()s the async handle; the store's memory is freed in that handle's close
+ * callback, so the loop must run once more (as it does to finish). Call it once, on the
+ * loop thread, possibly from a done callback; st is not usable after it returns. */
 void cg_store_close(cg_store *st);
 
 /* The path of the database file. */

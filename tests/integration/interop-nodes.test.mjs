@@ -147,3 +147,43 @@ describe('the real node host and `openclaw nodes` against clawgate', { skip: !fs
     assert.deepEqual(json(await cli(gw, ['pending']), 'nodes pending'), []);
   });
 });
+
+describe('a node host whose device needs an operator', { skip: !fs.existsSync(OPENCLAW_BIN) && 'reference peer not installed' }, () => {
+  let gw, home, host;
+  before(async () => {
+    gw = await startGateway({ config: { gateway: { nodes: { pairing: { autoApproveLocal: false } } } } });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'clawgate-node-host-'));
+  });
+  after(async () => {
+    if (host) await host.stop();
+    if (gw) await gw.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test('is refused PAIRING_REQUIRED and does not retry; once `openclaw devices approve`d, a restart connects', async () => {
+    host = startNodeHost(gw, home);
+    const devices = (args) => openclaw(['devices', ...args, '--url', gw.url, '--token', gw.token, '--json'], { timeoutMs: 90000 });
+    const request = await eventually(async () => {
+      const list = json(await devices(['list']), 'devices list');
+      return list.pending.find((p) => p.clientId === 'node-host');
+    }, 90000, `the node host's device request\n${host.log()}`, 1000);
+    assert.equal(request.role, 'node');
+    // It does not retry: no second connect reaches clawgate within a few seconds.
+    const connects = () => gw.logLines().filter((l) => l.message === 'connect refused' && l.code === 'PAIRING_REQUIRED').length;
+    await eventually(() => connects() >= 1, 5000, 'the refusal logged');
+    const before = connects();
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(connects(), before, `the node host retried:\n${host.log()}`);
+    json(await devices(['approve', request.requestId]), 'devices approve');
+
+    await host.stop();
+    host = startNodeHost(gw, home);
+    const pending = await eventually(async () => {
+      const list = json(await cli(gw, ['pending']), 'nodes pending');
+      return list.find((p) => p.nodeId === request.deviceId);
+    }, 90000, `the restarted node host connected and filed its surface\n${host.log()}`, 1000);
+    assert.equal(pending.clientId, 'node-host');
+    const entry = await listedNode(gw, request.deviceId);
+    assert.equal(entry.connected, true);
+  });
+});

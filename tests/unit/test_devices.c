@@ -3,12 +3,7 @@
  * approval and one token per role, token checks, pairing requests (reuse, widening,
  * expiry), approval with the approver's scope check, rotation, revocation, removal,
  * and that all of it is committed before `done` and survives a reopen. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "store_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,65 +13,26 @@
 #include "auth/devices.h"
 #include "proto/handshake.h"
 
-typedef struct fixture {
-    uv_loop_t loop;
-    char dir[64];
-    cg_store *store;
-    cg_devices *devices;
-    int done_count, last_status;
-} fixture;
+typedef store_fixture fixture;
 
-static void on_done(int status, const char *error, void *data)
+static void *open_devices(cg_store *st, char *err, size_t errlen)
 {
-    fixture *f = data;
-    f->done_count++;
-    f->last_status = status;
+    return cg_devices_open(st, err, errlen);
 }
 
-/* Runs the loop until `n` dones have arrived. */
-static void wait_done(fixture *f, int n)
+static void free_devices(void *registry)
 {
-    while (f->done_count < n)
-        uv_run(&f->loop, UV_RUN_ONCE);
-}
-
-static void open_registry(fixture *f)
-{
-    char err[256];
-    f->store = cg_store_open(&f->loop, f->dir, err, sizeof err);
-    assert_non_null(f->store);
-    f->devices = cg_devices_open(f->store, err, sizeof err);
-    assert_non_null(f->devices);
-}
-
-static void close_registry(fixture *f)
-{
-    cg_store_close(f->store);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    cg_devices_free(f->devices);
+    cg_devices_free(registry);
 }
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    uv_loop_init(&f->loop);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-devices-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    open_registry(f);
-    *state = f;
-    return 0;
+    return store_fixture_setup(state, open_devices, free_devices);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    close_registry(f);
-    uv_loop_close(&f->loop);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
+    return store_fixture_teardown(state);
 }
 
 static const char *const ID_A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -99,24 +55,23 @@ static void test_silent_approval_one_token_survives_reopen(void **state)
     json_t *scopes = json_pack("[s, s]", "operator.read", "operator.write");
     json_t *client = json_pack("{s:s, s:s, s:s}", "id", "cli", "mode", "cli", "platform", "linux");
     cg_device_claim claim = claim_for(ID_A, CG_DEVICE_ROLE_OPERATOR, scopes, client);
-    cg_device *dev = cg_devices_approve_silent(f->devices, &claim, 1000, on_done, f);
+    cg_device *dev = cg_devices_approve_silent(f->registry, &claim, 1000, store_fixture_on_done, f);
     char token[CG_DEVICE_TOKEN_SIZE];
     snprintf(token, sizeof token, "%s", dev->tokens[CG_DEVICE_ROLE_OPERATOR].token);
     assert_int_equal(strlen(token), 43);
-    wait_done(f, 1);
+    store_fixture_wait(f, 1);
     assert_int_equal(f->last_status, 0);
     assert_true(cg_device_approved(dev, CG_DEVICE_ROLE_OPERATOR, scopes));
     assert_false(cg_device_approved(dev, CG_DEVICE_ROLE_NODE, scopes));
     /* An approved device with its token: nothing to write. */
-    assert_false(
-        cg_devices_ensure_token(f->devices, dev, CG_DEVICE_ROLE_OPERATOR, 2000, on_done, f));
+    assert_false(cg_devices_ensure_token(f->registry, dev, CG_DEVICE_ROLE_OPERATOR, 2000,
+                                         store_fixture_on_done, f));
     assert_non_null(cg_device_token_check(dev, CG_DEVICE_ROLE_OPERATOR, token));
     assert_null(cg_device_token_check(dev, CG_DEVICE_ROLE_OPERATOR, "wrong"));
     assert_null(cg_device_token_check(dev, CG_DEVICE_ROLE_NODE, token));
 
-    close_registry(f);
-    open_registry(f);
-    dev = cg_devices_find(f->devices, ID_A);
+    store_fixture_reopen(f);
+    dev = cg_devices_find(f->registry, ID_A);
     assert_non_null(dev);
     assert_string_equal(dev->public_key, "pk-of-device");
     assert_non_null(cg_device_token_check(dev, CG_DEVICE_ROLE_OPERATOR, token));
@@ -150,42 +105,42 @@ static void test_requests_reuse_widen_approve(void **state)
     cg_device_claim claim = claim_for(ID_B, CG_DEVICE_ROLE_OPERATOR, read, client);
     bool created;
     cg_device_request *r =
-        cg_devices_request_pairing(f->devices, &claim, 1000, &created, on_done, f);
+        cg_devices_request_pairing(f->registry, &claim, 1000, &created, store_fixture_on_done, f);
     assert_true(created);
     char request_id[37];
     snprintf(request_id, sizeof request_id, "%s", r->request_id);
-    wait_done(f, 1);
+    store_fixture_wait(f, 1);
     /* The same claim again: the open request, nothing written. */
-    r = cg_devices_request_pairing(f->devices, &claim, 2000, &created, on_done, f);
+    r = cg_devices_request_pairing(f->registry, &claim, 2000, &created, store_fixture_on_done, f);
     assert_false(created);
     assert_string_equal(r->request_id, request_id);
     /* Asking more widens it. */
     claim.scopes = admin;
-    r = cg_devices_request_pairing(f->devices, &claim, 3000, &created, on_done, f);
+    r = cg_devices_request_pairing(f->registry, &claim, 3000, &created, store_fixture_on_done, f);
     assert_true(created);
     assert_int_equal(json_array_size(json_object_get(r->entry, "scopes")), 2);
-    wait_done(f, 2);
+    store_fixture_wait(f, 2);
 
     /* An approver without operator.admin cannot grant it. */
     cg_device_approval out;
     char err[128];
     json_t *pairing = json_pack("[s, s]", "operator.pairing", "operator.write");
-    const char *refused = cg_devices_approve(f->devices, request_id, pairing, 4000, &out, err,
-                                             sizeof err, on_done, f);
+    const char *refused = cg_devices_approve(f->registry, request_id, pairing, 4000, &out, err,
+                                             sizeof err, store_fixture_on_done, f);
     assert_non_null(refused);
     assert_string_equal(refused, "missing scope: operator.admin");
-    assert_null(cg_devices_find(f->devices, ID_B));
-    refused =
-        cg_devices_approve(f->devices, request_id, admin, 4000, &out, err, sizeof err, on_done, f);
+    assert_null(cg_devices_find(f->registry, ID_B));
+    refused = cg_devices_approve(f->registry, request_id, admin, 4000, &out, err, sizeof err,
+                                 store_fixture_on_done, f);
     assert_null(refused);
-    wait_done(f, 3);
+    store_fixture_wait(f, 3);
     assert_int_equal(f->last_status, 0);
     assert_true(cg_device_approved(out.device, CG_DEVICE_ROLE_OPERATOR, admin));
     assert_true(out.device->tokens[CG_DEVICE_ROLE_OPERATOR].present);
     /* The request is gone. */
-    assert_string_equal(
-        cg_devices_approve(f->devices, request_id, admin, 5000, &out, err, sizeof err, on_done, f),
-        "unknown requestId");
+    assert_string_equal(cg_devices_approve(f->registry, request_id, admin, 5000, &out, err,
+                                           sizeof err, store_fixture_on_done, f),
+                        "unknown requestId");
     json_decref(read);
     json_decref(admin);
     json_decref(client);
@@ -199,11 +154,11 @@ static void test_requests_expire(void **state)
     cg_device_claim claim = claim_for(ID_A, CG_DEVICE_ROLE_NODE, read, client);
     bool created;
     cg_device_request *r =
-        cg_devices_request_pairing(f->devices, &claim, 1000, &created, NULL, NULL);
+        cg_devices_request_pairing(f->registry, &claim, 1000, &created, NULL, NULL);
     char request_id[37];
     snprintf(request_id, sizeof request_id, "%s", r->request_id);
-    assert_non_null(cg_devices_request(f->devices, request_id, 1000 + CG_DEVICE_PENDING_TTL_MS));
-    assert_null(cg_devices_request(f->devices, request_id, 1001 + CG_DEVICE_PENDING_TTL_MS));
+    assert_non_null(cg_devices_request(f->registry, request_id, 1000 + CG_DEVICE_PENDING_TTL_MS));
+    assert_null(cg_devices_request(f->registry, request_id, 1001 + CG_DEVICE_PENDING_TTL_MS));
     json_decref(read);
     json_decref(client);
 }
@@ -214,39 +169,39 @@ static void test_rotate_revoke_remove(void **state)
     json_t *read = json_pack("[s]", "operator.read"), *client = json_object();
     json_t *admin = json_pack("[s]", "operator.admin"), *none = json_array();
     cg_device_claim claim = claim_for(ID_A, CG_DEVICE_ROLE_OPERATOR, read, client);
-    cg_device *dev = cg_devices_approve_silent(f->devices, &claim, 1000, on_done, f);
+    cg_device *dev = cg_devices_approve_silent(f->registry, &claim, 1000, store_fixture_on_done, f);
     char old[CG_DEVICE_TOKEN_SIZE];
     snprintf(old, sizeof old, "%s", dev->tokens[CG_DEVICE_ROLE_OPERATOR].token);
     char err[128];
     /* Beyond the approval, or beyond the caller: refused. */
-    assert_non_null(cg_devices_rotate(f->devices, ID_A, CG_DEVICE_ROLE_OPERATOR, admin, admin, 2000,
-                                      err, sizeof err, on_done, f));
-    assert_non_null(cg_devices_rotate(f->devices, ID_A, CG_DEVICE_ROLE_OPERATOR, NULL, none, 2000,
-                                      err, sizeof err, on_done, f));
-    assert_non_null(cg_devices_rotate(f->devices, ID_A, CG_DEVICE_ROLE_NODE, NULL, NULL, 2000, err,
-                                      sizeof err, on_done, f));
-    assert_null(cg_devices_rotate(f->devices, ID_A, CG_DEVICE_ROLE_OPERATOR, NULL, admin, 2000, err,
-                                  sizeof err, on_done, f));
+    assert_non_null(cg_devices_rotate(f->registry, ID_A, CG_DEVICE_ROLE_OPERATOR, admin, admin,
+                                      2000, err, sizeof err, store_fixture_on_done, f));
+    assert_non_null(cg_devices_rotate(f->registry, ID_A, CG_DEVICE_ROLE_OPERATOR, NULL, none, 2000,
+                                      err, sizeof err, store_fixture_on_done, f));
+    assert_non_null(cg_devices_rotate(f->registry, ID_A, CG_DEVICE_ROLE_NODE, NULL, NULL, 2000, err,
+                                      sizeof err, store_fixture_on_done, f));
+    assert_null(cg_devices_rotate(f->registry, ID_A, CG_DEVICE_ROLE_OPERATOR, NULL, admin, 2000,
+                                  err, sizeof err, store_fixture_on_done, f));
     const cg_device_token *t = &dev->tokens[CG_DEVICE_ROLE_OPERATOR];
     assert_string_not_equal(t->token, old);
     assert_int_equal(t->rotated_at_ms, 2000);
     assert_null(cg_device_token_check(dev, CG_DEVICE_ROLE_OPERATOR, old));
     char current[CG_DEVICE_TOKEN_SIZE];
     snprintf(current, sizeof current, "%s", t->token);
-    assert_null(cg_devices_revoke(f->devices, ID_A, CG_DEVICE_ROLE_OPERATOR, admin, 3000, err,
-                                  sizeof err, on_done, f));
+    assert_null(cg_devices_revoke(f->registry, ID_A, CG_DEVICE_ROLE_OPERATOR, admin, 3000, err,
+                                  sizeof err, store_fixture_on_done, f));
     assert_null(cg_device_token_check(dev, CG_DEVICE_ROLE_OPERATOR, current));
     /* A revoked token is replaced on the next approved connect. */
-    assert_true(
-        cg_devices_ensure_token(f->devices, dev, CG_DEVICE_ROLE_OPERATOR, 4000, on_done, f));
-    wait_done(f, 4);
-    assert_null(cg_devices_remove(f->devices, ID_A, on_done, f));
-    assert_null(cg_devices_find(f->devices, ID_A));
-    assert_string_equal(cg_devices_remove(f->devices, ID_A, on_done, f), "unknown deviceId");
-    wait_done(f, 5);
-    close_registry(f);
-    open_registry(f);
-    assert_null(cg_devices_find(f->devices, ID_A));
+    assert_true(cg_devices_ensure_token(f->registry, dev, CG_DEVICE_ROLE_OPERATOR, 4000,
+                                        store_fixture_on_done, f));
+    store_fixture_wait(f, 4);
+    assert_null(cg_devices_remove(f->registry, ID_A, store_fixture_on_done, f));
+    assert_null(cg_devices_find(f->registry, ID_A));
+    assert_string_equal(cg_devices_remove(f->registry, ID_A, store_fixture_on_done, f),
+                        "unknown deviceId");
+    store_fixture_wait(f, 5);
+    store_fixture_reopen(f);
+    assert_null(cg_devices_find(f->registry, ID_A));
     json_decref(read);
     json_decref(client);
     json_decref(admin);

@@ -4,12 +4,7 @@
  * seed's request and verify, the caps on what clients can grow (surfaces, strings,
  * pending requests, records, skills, plugin tools), reports of live connections only,
  * and that everything acknowledged survives a reopen (and a corrupt row is skipped). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "store_fixture.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,72 +14,26 @@
 
 #include "nodes/registry.h"
 
-typedef struct fixture {
-    uv_loop_t loop;
-    char dir[64];
-    cg_store *store;
-    cg_nodes *nodes;
-    int done_count, last_status;
-} fixture;
+typedef store_fixture fixture;
 
-static void on_done(int status, const char *error, void *data)
+static void *open_nodes(cg_store *st, char *err, size_t errlen)
 {
-    fixture *f = data;
-    f->done_count++;
-    f->last_status = status;
+    return cg_nodes_open(st, err, errlen);
 }
 
-/* Runs the loop until every queued write has completed. */
-static void settle(fixture *f)
+static void free_nodes(void *registry)
 {
-    while (cg_store_pending(f->store))
-        uv_run(&f->loop, UV_RUN_ONCE);
-}
-
-static void open_registry(fixture *f)
-{
-    char err[256];
-    f->store = cg_store_open(&f->loop, f->dir, err, sizeof err);
-    assert_non_null(f->store);
-    f->nodes = cg_nodes_open(f->store, err, sizeof err);
-    assert_non_null(f->nodes);
-}
-
-static void close_registry(fixture *f)
-{
-    cg_store_close(f->store);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    cg_nodes_free(f->nodes);
-}
-
-static void reopen(fixture *f)
-{
-    settle(f);
-    close_registry(f);
-    open_registry(f);
+    cg_nodes_free(registry);
 }
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    uv_loop_init(&f->loop);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-nodes-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    open_registry(f);
-    *state = f;
-    return 0;
+    return store_fixture_setup(state, open_nodes, free_nodes);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    close_registry(f);
-    uv_loop_close(&f->loop);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
+    return store_fixture_teardown(state);
 }
 
 /* A node-host declaration with these commands (a JSON array text). */
@@ -102,7 +51,7 @@ static json_t *attach(fixture *f, const char *node_id, const char *conn_id, cons
 {
     json_t *d = decl(commands), *events = json_array();
     assert_int_equal(
-        cg_nodes_attach(f->nodes, node_id, conn_id, "127.0.0.1", d, true, 1000, events),
+        cg_nodes_attach(f->registry, node_id, conn_id, "127.0.0.1", d, true, 1000, events),
         CG_NODES_OK);
     json_decref(d);
     return events;
@@ -129,16 +78,17 @@ static const char *str(const json_t *v, const char *key)
 static const char *approve_pending(fixture *f, const char *node_id)
 {
     static char id[64];
-    settle(f);
-    snprintf(id, sizeof id, "%s", cg_nodes_pending_request(f->nodes, node_id));
+    store_fixture_settle(f);
+    snprintf(id, sizeof id, "%s", cg_nodes_pending_request(f->registry, node_id));
     json_t *result = NULL, *events = json_array();
     int before = f->done_count;
-    assert_int_equal(cg_nodes_approve(f->nodes, id, 2000, &result, events, on_done, f),
-                     CG_NODES_OK);
+    assert_int_equal(
+        cg_nodes_approve(f->registry, id, 2000, &result, events, store_fixture_on_done, f),
+        CG_NODES_OK);
     assert_string_equal(str(event_named(events, "node.pair.resolved"), "decision"), "approved");
     json_decref(result);
     json_decref(events);
-    settle(f);
+    store_fixture_settle(f);
     assert_int_equal(f->done_count, before + 1);
     assert_int_equal(f->last_status, 0);
     return id;
@@ -161,29 +111,29 @@ static void test_first_connect_waits_for_approval(void **state)
     json_t *scopes = json_object_get(req, "requiredApproveScopes");
     assert_int_equal(json_array_size(scopes), 2);
     assert_string_equal(json_string_value(json_array_get(scopes, 1)), "operator.admin");
-    json_t *asked = cg_nodes_approval_scopes(f->nodes, str(req, "requestId"));
+    json_t *asked = cg_nodes_approval_scopes(f->registry, str(req, "requestId"));
     assert_true(json_equal(asked, scopes));
     json_decref(asked);
-    assert_string_equal(cg_nodes_request_node(f->nodes, str(req, "requestId")), "n1");
+    assert_string_equal(cg_nodes_request_node(f->registry, str(req, "requestId")), "n1");
     json_decref(events);
 
-    assert_false(cg_nodes_command_allowed(f->nodes, "n1", "system.run"));
-    assert_false(cg_nodes_surface_approved(f->nodes, "n1"));
-    assert_string_equal(cg_nodes_live_conn(f->nodes, "n1"), "c1");
+    assert_false(cg_nodes_command_allowed(f->registry, "n1", "system.run"));
+    assert_false(cg_nodes_surface_approved(f->registry, "n1"));
+    assert_string_equal(cg_nodes_live_conn(f->registry, "n1"), "c1");
 
     approve_pending(f, "n1");
-    assert_true(cg_nodes_command_allowed(f->nodes, "n1", "system.run"));
-    assert_true(cg_nodes_command_allowed(f->nodes, "n1", "camera.list"));
-    assert_false(cg_nodes_command_allowed(f->nodes, "n1", "camera.snap"));
-    assert_null(cg_nodes_pending_request(f->nodes, "n1"));
+    assert_true(cg_nodes_command_allowed(f->registry, "n1", "system.run"));
+    assert_true(cg_nodes_command_allowed(f->registry, "n1", "camera.list"));
+    assert_false(cg_nodes_command_allowed(f->registry, "n1", "camera.snap"));
+    assert_null(cg_nodes_pending_request(f->registry, "n1"));
 
     /* Only the live connection's close counts. */
-    cg_nodes_detach(f->nodes, "n1", "other", 3000);
-    assert_true(cg_nodes_command_allowed(f->nodes, "n1", "system.run"));
-    cg_nodes_detach(f->nodes, "n1", "c1", 3000);
-    assert_false(cg_nodes_command_allowed(f->nodes, "n1", "system.run"));
-    assert_null(cg_nodes_live_conn(f->nodes, "n1"));
-    settle(f);
+    cg_nodes_detach(f->registry, "n1", "other", 3000);
+    assert_true(cg_nodes_command_allowed(f->registry, "n1", "system.run"));
+    cg_nodes_detach(f->registry, "n1", "c1", 3000);
+    assert_false(cg_nodes_command_allowed(f->registry, "n1", "system.run"));
+    assert_null(cg_nodes_live_conn(f->registry, "n1"));
+    store_fixture_settle(f);
 }
 
 static void test_reconnect_surfaces(void **state)
@@ -200,8 +150,8 @@ static void test_reconnect_surfaces(void **state)
     events = attach(f, "n2", "c3", "[\"a\"]");
     assert_int_equal(json_array_size(events), 0);
     json_decref(events);
-    assert_true(cg_nodes_command_allowed(f->nodes, "n2", "a"));
-    assert_false(cg_nodes_command_allowed(f->nodes, "n2", "b"));
+    assert_true(cg_nodes_command_allowed(f->registry, "n2", "a"));
+    assert_false(cg_nodes_command_allowed(f->registry, "n2", "b"));
     /* Wider: a request, the approved part effective meanwhile. */
     events = attach(f, "n2", "c4", "[\"a\", \"c\"]");
     const json_t *req = event_named(events, "node.pair.requested");
@@ -210,12 +160,12 @@ static void test_reconnect_surfaces(void **state)
     char first[64];
     snprintf(first, sizeof first, "%s", str(req, "requestId"));
     json_decref(events);
-    assert_true(cg_nodes_command_allowed(f->nodes, "n2", "a"));
-    assert_false(cg_nodes_command_allowed(f->nodes, "n2", "c"));
+    assert_true(cg_nodes_command_allowed(f->registry, "n2", "a"));
+    assert_false(cg_nodes_command_allowed(f->registry, "n2", "c"));
     /* The same wider surface reuses the request; another supersedes it. */
     events = attach(f, "n2", "c5", "[\"c\", \"a\"]");
     assert_null(event_named(events, "node.pair.requested"));
-    assert_string_equal(cg_nodes_pending_request(f->nodes, "n2"), first);
+    assert_string_equal(cg_nodes_pending_request(f->registry, "n2"), first);
     json_decref(events);
     events = attach(f, "n2", "c6", "[\"a\", \"d\"]");
     const json_t *gone = event_named(events, "node.pair.resolved");
@@ -226,9 +176,9 @@ static void test_reconnect_surfaces(void **state)
     /* Back within the approval: the stale request is cleared. */
     events = attach(f, "n2", "c7", "[\"b\"]");
     assert_string_equal(str(event_named(events, "node.pair.resolved"), "decision"), "rejected");
-    assert_null(cg_nodes_pending_request(f->nodes, "n2"));
+    assert_null(cg_nodes_pending_request(f->registry, "n2"));
     json_decref(events);
-    settle(f);
+    store_fixture_settle(f);
 }
 
 static void test_permissions(void **state)
@@ -236,7 +186,7 @@ static void test_permissions(void **state)
     fixture *f = *state;
     json_t *d = decl("[]"), *events = json_array();
     json_object_set_new(d, "permissions", json_pack("{s:b, s:b}", "screen", 1, "camera", 0));
-    cg_nodes_attach(f->nodes, "n3", "c1", "10.1.2.3", d, false, 1000, events);
+    cg_nodes_attach(f->registry, "n3", "c1", "10.1.2.3", d, false, 1000, events);
     const json_t *req = event_named(events, "node.pair.requested");
     assert_string_equal(str(req, "remoteIp"), "10.1.2.3");
     assert_null(json_object_get(req, "silent"));
@@ -246,17 +196,17 @@ static void test_permissions(void **state)
     /* A permission declared true that was not approved true widens the surface. */
     events = json_array();
     json_object_set_new(d, "permissions", json_pack("{s:b}", "camera", 1));
-    cg_nodes_attach(f->nodes, "n3", "c2", "10.1.2.3", d, false, 1000, events);
+    cg_nodes_attach(f->registry, "n3", "c2", "10.1.2.3", d, false, 1000, events);
     assert_non_null(event_named(events, "node.pair.requested"));
     json_decref(events);
     /* Declaring one false is never a widening. */
     events = json_array();
     json_object_set_new(d, "permissions", json_pack("{s:b, s:b}", "camera", 0, "screen", 1));
-    cg_nodes_attach(f->nodes, "n3", "c3", "10.1.2.3", d, false, 1000, events);
+    cg_nodes_attach(f->registry, "n3", "c3", "10.1.2.3", d, false, 1000, events);
     assert_null(event_named(events, "node.pair.requested"));
     json_decref(events);
     json_decref(d);
-    settle(f);
+    store_fixture_settle(f);
 }
 
 static void test_reject_remove_rename(void **state)
@@ -264,36 +214,44 @@ static void test_reject_remove_rename(void **state)
     fixture *f = *state;
     json_decref(attach(f, "n4", "c1", "[\"x\"]"));
     char id[64];
-    snprintf(id, sizeof id, "%s", cg_nodes_pending_request(f->nodes, "n4"));
+    snprintf(id, sizeof id, "%s", cg_nodes_pending_request(f->registry, "n4"));
     json_t *result = NULL, *events = json_array();
-    assert_int_equal(cg_nodes_reject(f->nodes, "nope", 1, &result, events, on_done, f),
-                     CG_NODES_UNKNOWN);
-    assert_int_equal(cg_nodes_reject(f->nodes, id, 1, &result, events, on_done, f), CG_NODES_OK);
+    assert_int_equal(
+        cg_nodes_reject(f->registry, "nope", 1, &result, events, store_fixture_on_done, f),
+        CG_NODES_UNKNOWN);
+    assert_int_equal(cg_nodes_reject(f->registry, id, 1, &result, events, store_fixture_on_done, f),
+                     CG_NODES_OK);
     assert_string_equal(str(result, "nodeId"), "n4");
     json_decref(result);
-    assert_int_equal(cg_nodes_approve(f->nodes, id, 1, &result, events, on_done, f),
-                     CG_NODES_UNKNOWN);
+    assert_int_equal(
+        cg_nodes_approve(f->registry, id, 1, &result, events, store_fixture_on_done, f),
+        CG_NODES_UNKNOWN);
     /* Renaming needs an approved surface. */
-    assert_int_equal(cg_nodes_rename(f->nodes, "n4", "Box", &result, on_done, f), CG_NODES_UNKNOWN);
+    assert_int_equal(cg_nodes_rename(f->registry, "n4", "Box", &result, store_fixture_on_done, f),
+                     CG_NODES_UNKNOWN);
     json_decref(attach(f, "n4", "c2", "[\"x\"]"));
     approve_pending(f, "n4");
-    assert_int_equal(cg_nodes_rename(f->nodes, "n4", "Box", &result, on_done, f), CG_NODES_OK);
+    assert_int_equal(cg_nodes_rename(f->registry, "n4", "Box", &result, store_fixture_on_done, f),
+                     CG_NODES_OK);
     assert_string_equal(str(result, "displayName"), "Box");
     json_decref(result);
 
-    assert_int_equal(cg_nodes_remove(f->nodes, "n4", 5, &result, events, on_done, f), CG_NODES_OK);
+    assert_int_equal(
+        cg_nodes_remove(f->registry, "n4", 5, &result, events, store_fixture_on_done, f),
+        CG_NODES_OK);
     json_decref(result);
-    assert_int_equal(cg_nodes_remove(f->nodes, "n4", 5, &result, events, on_done, f),
-                     CG_NODES_UNKNOWN);
+    assert_int_equal(
+        cg_nodes_remove(f->registry, "n4", 5, &result, events, store_fixture_on_done, f),
+        CG_NODES_UNKNOWN);
     const json_t *last =
         json_object_get(json_array_get(events, json_array_size(events) - 1), "payload");
     assert_string_equal(str(last, "decision"), "removed");
     assert_string_equal(str(last, "requestId"), "");
-    assert_false(cg_nodes_command_allowed(f->nodes, "n4", "x"));
+    assert_false(cg_nodes_command_allowed(f->registry, "n4", "x"));
     /* Its connection closing later finds nothing. */
-    cg_nodes_detach(f->nodes, "n4", "c2", 6);
+    cg_nodes_detach(f->registry, "n4", "c2", 6);
     json_decref(events);
-    settle(f);
+    store_fixture_settle(f);
     assert_int_equal(f->last_status, 0);
 }
 
@@ -302,33 +260,36 @@ static void test_seed_request_and_verify(void **state)
     fixture *f = *state;
     json_t *d = json_pack("{s:s, s:[s]}", "nodeId", "seed", "commands", "cam"), *result = NULL,
            *events = json_array();
-    assert_int_equal(cg_nodes_request(f->nodes, d, 1, &result, events, on_done, f), CG_NODES_OK);
+    assert_int_equal(cg_nodes_request(f->registry, d, 1, &result, events, store_fixture_on_done, f),
+                     CG_NODES_OK);
     assert_string_equal(str(result, "status"), "pending");
     assert_true(json_is_true(json_object_get(result, "created")));
     char id[64];
     snprintf(id, sizeof id, "%s", str(result, "requestId"));
     json_decref(result);
-    assert_int_equal(cg_nodes_request(f->nodes, d, 2, &result, events, on_done, f), CG_NODES_OK);
+    assert_int_equal(cg_nodes_request(f->registry, d, 2, &result, events, store_fixture_on_done, f),
+                     CG_NODES_OK);
     assert_string_equal(str(result, "requestId"), id);
     assert_true(json_is_false(json_object_get(result, "created")));
     json_decref(result);
-    json_t *v = cg_nodes_verify(f->nodes, "seed");
+    json_t *v = cg_nodes_verify(f->registry, "seed");
     assert_true(json_is_false(json_object_get(v, "paired")));
     json_decref(v);
-    settle(f);
+    store_fixture_settle(f);
     approve_pending(f, "seed");
-    v = cg_nodes_verify(f->nodes, "seed");
+    v = cg_nodes_verify(f->registry, "seed");
     assert_true(json_is_true(json_object_get(v, "paired")));
     assert_string_equal(
         json_string_value(json_array_get(json_object_get(v, "approvedCommands"), 0)), "cam");
     json_decref(v);
-    assert_int_equal(cg_nodes_request(f->nodes, d, 3, &result, events, on_done, f), CG_NODES_OK);
+    assert_int_equal(cg_nodes_request(f->registry, d, 3, &result, events, store_fixture_on_done, f),
+                     CG_NODES_OK);
     assert_string_equal(str(result, "status"), "approved");
     assert_string_equal(str(result, "requestId"), id);
     json_decref(result);
     json_decref(d);
     json_decref(events);
-    settle(f);
+    store_fixture_settle(f);
 }
 
 static void test_declarations_are_bounded(void **state)
@@ -350,7 +311,7 @@ static void test_declarations_are_bounded(void **state)
     json_t *d = decl("[]"), *events = json_array();
     json_object_set_new(d, "commands", commands);
     json_object_set_new(d, "displayName", json_string(name)); /* overlong: dropped */
-    cg_nodes_attach(f->nodes, "n5", "c1", "127.0.0.1", d, true, 1, events);
+    cg_nodes_attach(f->registry, "n5", "c1", "127.0.0.1", d, true, 1, events);
     const json_t *req = event_named(events, "node.pair.requested");
     const json_t *kept = json_object_get(req, "commands");
     assert_int_equal(json_array_size(kept), CG_NODES_MAX_SURFACE_ITEMS);
@@ -359,7 +320,7 @@ static void test_declarations_are_bounded(void **state)
     assert_null(json_object_get(req, "displayName"));
     json_decref(d);
     json_decref(events);
-    settle(f);
+    store_fixture_settle(f);
 }
 
 static void test_pending_and_records_are_capped(void **state)
@@ -370,39 +331,41 @@ static void test_pending_and_records_are_capped(void **state)
     for (int i = 0; i < CG_NODES_MAX_PENDING; i++) {
         snprintf(id, sizeof id, "p%d", i);
         json_t *d = json_pack("{s:s}", "nodeId", id);
-        assert_int_equal(cg_nodes_request(f->nodes, d, i, &result, events, NULL, NULL),
+        assert_int_equal(cg_nodes_request(f->registry, d, i, &result, events, NULL, NULL),
                          CG_NODES_OK);
         json_decref(result);
         json_decref(d);
     }
     json_t *d = json_pack("{s:s}", "nodeId", "one-too-many");
-    assert_int_equal(cg_nodes_request(f->nodes, d, 1, &result, events, NULL, NULL), CG_NODES_FULL);
+    assert_int_equal(cg_nodes_request(f->registry, d, 1, &result, events, NULL, NULL),
+                     CG_NODES_FULL);
     json_decref(d);
-    json_t *v = cg_nodes_verify(f->nodes, "one-too-many");
+    json_t *v = cg_nodes_verify(f->registry, "one-too-many");
     assert_true(json_is_false(json_object_get(v, "paired")));
     json_decref(v);
     /* A node connecting meanwhile is still attached, without a request. */
     json_decref(events);
     events = attach(f, "late", "c1", "[\"x\"]");
     assert_null(event_named(events, "node.pair.requested"));
-    assert_null(cg_nodes_pending_request(f->nodes, "late"));
+    assert_null(cg_nodes_pending_request(f->registry, "late"));
     json_decref(events);
     /* Records: up to CG_NODES_MAX, then a new node is refused. */
     events = json_array();
     json_t *empty = json_object();
     for (int i = CG_NODES_MAX_PENDING + 1; i < CG_NODES_MAX; i++) {
         snprintf(id, sizeof id, "r%d", i);
-        assert_int_equal(cg_nodes_attach(f->nodes, id, id, "127.0.0.1", empty, false, 1, events),
+        assert_int_equal(cg_nodes_attach(f->registry, id, id, "127.0.0.1", empty, false, 1, events),
                          CG_NODES_OK);
     }
-    assert_int_equal(cg_nodes_attach(f->nodes, "full", "c", "127.0.0.1", empty, false, 1, events),
-                     CG_NODES_FULL);
+    assert_int_equal(
+        cg_nodes_attach(f->registry, "full", "c", "127.0.0.1", empty, false, 1, events),
+        CG_NODES_FULL);
     /* A known node still attaches. */
-    assert_int_equal(cg_nodes_attach(f->nodes, "p0", "c", "127.0.0.1", empty, false, 1, events),
+    assert_int_equal(cg_nodes_attach(f->registry, "p0", "c", "127.0.0.1", empty, false, 1, events),
                      CG_NODES_OK);
     json_decref(empty);
     json_decref(events);
-    settle(f);
+    store_fixture_settle(f);
 }
 
 static void test_reports(void **state)
@@ -410,9 +373,9 @@ static void test_reports(void **state)
     fixture *f = *state;
     json_decref(attach(f, "n6", "c1", "[\"mcp.tools.call.v1\"]"));
     json_t *stats = json_pack("{s:i}", "cpuCount", 2);
-    assert_null(cg_nodes_report(f->nodes, "n6", "not-live", CG_NODE_HOST_STATS, stats, 5));
+    assert_null(cg_nodes_report(f->registry, "n6", "not-live", CG_NODE_HOST_STATS, stats, 5));
     stats = json_pack("{s:i}", "cpuCount", 2);
-    json_t *kept = cg_nodes_report(f->nodes, "n6", "c1", CG_NODE_HOST_STATS, stats, 5);
+    json_t *kept = cg_nodes_report(f->registry, "n6", "c1", CG_NODE_HOST_STATS, stats, 5);
     assert_int_equal(json_integer_value(json_object_get(kept, "updatedAtMs")), 5);
     json_decref(kept);
 
@@ -430,7 +393,7 @@ static void test_reports(void **state)
     json_array_append_new(
         skills, json_pack("{s:s, s:s, s:s}", "name", "s11", "description", "dup", "content", "x"));
     free(big);
-    kept = cg_nodes_report(f->nodes, "n6", "c1", CG_NODE_SKILLS, skills, 5);
+    kept = cg_nodes_report(f->registry, "n6", "c1", CG_NODE_SKILLS, skills, 5);
     assert_int_equal(json_array_size(kept), CG_NODES_MAX_SKILLS_BYTES / CG_NODES_MAX_SKILL_BYTES);
     assert_string_equal(str(json_array_get(kept, 0), "description"), "d");
     assert_true(strcmp(str(json_array_get(kept, 0), "name"), str(json_array_get(kept, 1), "name")) <
@@ -447,11 +410,11 @@ static void test_reports(void **state)
     }
     json_array_append_new(tools, json_pack("{s:s, s:s, s:s, s:s}", "pluginId", "node-mcp", "name",
                                            "bad", "description", "d", "command", "other"));
-    kept = cg_nodes_report(f->nodes, "n6", "c1", CG_NODE_PLUGIN_TOOLS, tools, 5);
+    kept = cg_nodes_report(f->registry, "n6", "c1", CG_NODE_PLUGIN_TOOLS, tools, 5);
     assert_int_equal(json_array_size(kept), 0);
     json_decref(kept);
     approve_pending(f, "n6");
-    json_t *list = cg_nodes_list(f->nodes, true, NULL, never_paired, NULL);
+    json_t *list = cg_nodes_list(f->registry, true, NULL, never_paired, NULL);
     json_t *entry = NULL;
     size_t i;
     json_t *e;
@@ -460,7 +423,7 @@ static void test_reports(void **state)
                      CG_NODES_MAX_PLUGIN_TOOLS);
     assert_int_equal(json_object_get(entry, "hostStats") != NULL, 1);
     json_decref(list);
-    settle(f);
+    store_fixture_settle(f);
 }
 
 static void test_survives_reopen(void **state)
@@ -469,14 +432,15 @@ static void test_survives_reopen(void **state)
     json_decref(attach(f, "keep", "c1", "[\"a\"]"));
     approve_pending(f, "keep");
     json_t *result;
-    assert_int_equal(cg_nodes_rename(f->nodes, "keep", "Kept", &result, NULL, NULL), CG_NODES_OK);
+    assert_int_equal(cg_nodes_rename(f->registry, "keep", "Kept", &result, NULL, NULL),
+                     CG_NODES_OK);
     json_decref(result);
     json_decref(attach(f, "wait", "c2", "[\"b\"]"));
-    cg_nodes_detach(f->nodes, "keep", "c1", 9000);
-    json_t *before = cg_nodes_pair_list(f->nodes, NULL);
+    cg_nodes_detach(f->registry, "keep", "c1", 9000);
+    json_t *before = cg_nodes_pair_list(f->registry, NULL);
 
     /* A row nobody can read is skipped, the others load. */
-    settle(f);
+    store_fixture_settle(f);
     char path[128];
     snprintf(path, sizeof path, "%s/state.db", f->dir);
     sqlite3 *db;
@@ -488,15 +452,15 @@ static void test_survives_reopen(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
 
-    reopen(f);
-    json_t *after = cg_nodes_pair_list(f->nodes, NULL);
+    store_fixture_reopen(f);
+    json_t *after = cg_nodes_pair_list(f->registry, NULL);
     assert_true(json_equal(before, after));
     json_decref(before);
     json_decref(after);
-    assert_true(cg_nodes_surface_approved(f->nodes, "keep"));
-    assert_non_null(cg_nodes_pending_request(f->nodes, "wait"));
-    assert_null(cg_nodes_live_conn(f->nodes, "keep"));
-    json_t *list = cg_nodes_list(f->nodes, false, NULL, never_paired, NULL);
+    assert_true(cg_nodes_surface_approved(f->registry, "keep"));
+    assert_non_null(cg_nodes_pending_request(f->registry, "wait"));
+    assert_null(cg_nodes_live_conn(f->registry, "keep"));
+    json_t *list = cg_nodes_list(f->registry, false, NULL, never_paired, NULL);
     /* Neither connected nor paired by a device, "wait" shows to approvers only. */
     assert_int_equal(json_array_size(list), 1);
     assert_string_equal(str(json_array_get(list, 0), "displayName"), "Kept");
@@ -506,9 +470,9 @@ static void test_survives_reopen(void **state)
     /* Reconnecting with the approved surface asks nothing. */
     json_t *events = attach(f, "keep", "c3", "[\"a\"]");
     assert_int_equal(json_array_size(events), 0);
-    assert_true(cg_nodes_command_allowed(f->nodes, "keep", "a"));
+    assert_true(cg_nodes_command_allowed(f->registry, "keep", "a"));
     json_decref(events);
-    settle(f);
+    store_fixture_settle(f);
 }
 
 int main(void)
