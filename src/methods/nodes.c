@@ -166,13 +166,6 @@ static void on_saved(int status, const char *error, void *data)
 typedef cg_nodes_status (*change_fn)(cg_req *req, cg_nodes *nodes, json_t **result, json_t *events,
                                      cg_nodes_done_fn done, void *data);
 
-static void answer_unavailable(cg_req *req, const char *message)
-{
-    json_t *error =
-        json_pack("{s:s, s:s, s:b}", "code", "UNAVAILABLE", "message", message, "retryable", 1);
-    cg_req_error_shape(req, error);
-}
-
 /* Runs a change and answers its result once stored; an unknown id is `unknown`'s
  * INVALID_REQUEST. Whether the change was made. req is not to be used afterwards. */
 static bool change(cg_req *req, change_fn fn, const char *unknown)
@@ -191,7 +184,11 @@ static bool change(cg_req *req, change_fn fn, const char *unknown)
         if (status == CG_NODES_UNKNOWN)
             cg_req_error(pending, "INVALID_REQUEST", unknown, NULL);
         else
-            answer_unavailable(pending, "too many node pairing requests; approve or reject some");
+            cg_req_error_shape(pending,
+                               json_pack("{s:s, s:s, s:b}", "code", "UNAVAILABLE", "message",
+                                         "too many node pairing requests; approve or "
+                                         "reject some",
+                                         "retryable", 1));
     }
     send_events(gw, events);
     return status == CG_NODES_OK;
@@ -213,12 +210,13 @@ static int non_empty(const char *value, const char *field, char *err, size_t err
     return 0;
 }
 
-/* Characters (code points) of UTF-8 text, as JSON Schema's lengths count them. */
-static size_t chars(const char *s)
+/* Characters (code points) of a JSON string, as JSON Schema's lengths count them. */
+static size_t chars(const json_t *v)
 {
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80) n++;
+    const char *s = json_string_value(v);
+    size_t n = 0, len = json_string_length(v);
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80) n++;
     return n;
 }
 
@@ -229,10 +227,25 @@ static int length_within(const json_t *v, const char *path, size_t min, size_t m
         snprintf(err, errlen, "at %s: must be string", path);
         return -1;
     }
-    size_t n = chars(json_string_value(v));
+    size_t n = chars(v);
     if (n < min || n > max) {
         snprintf(err, errlen, "at %s: must NOT have %s than %zu characters", path,
                  n < min ? "fewer" : "more", n < min ? min : max);
+        return -1;
+    }
+    return 0;
+}
+
+/* A string the registry keeps: 1 to CG_NODES_MAX_STRING bytes, no NUL. */
+static int short_string(const json_t *v, const char *path, char *err, size_t errlen)
+{
+    if (length_within(v, path, 1, SIZE_MAX, err, errlen)) return -1;
+    if (memchr(json_string_value(v), '\0', json_string_length(v))) {
+        snprintf(err, errlen, "at %s: must NOT contain U+0000", path);
+        return -1;
+    }
+    if (json_string_length(v) > CG_NODES_MAX_STRING) {
+        snprintf(err, errlen, "at %s: must NOT be longer than %d bytes", path, CG_NODES_MAX_STRING);
         return -1;
     }
     return 0;
@@ -262,8 +275,7 @@ static int check_rename(const json_t *params, char *err, size_t errlen)
     if (cg_params_unpack(params, err, errlen, "{s:s, s:s}", "nodeId", &id, "displayName", &name) ||
         non_empty(id, "nodeId", err, errlen))
         return -1;
-    return length_within(json_object_get(params, "displayName"), "/displayName", 1,
-                         CG_NODES_MAX_STRING, err, errlen);
+    return short_string(json_object_get(params, "displayName"), "/displayName", err, errlen);
 }
 
 /* A list of at most CG_NODES_MAX_SURFACE_ITEMS short strings. */
@@ -285,7 +297,7 @@ static int check_string_list(const json_t *v, const char *field, char *err, size
     json_array_foreach(v, i, item)
     {
         snprintf(path, sizeof path, "/%s/%zu", field, i);
-        if (length_within(item, path, 1, CG_NODES_MAX_STRING, err, errlen)) return -1;
+        if (short_string(item, path, err, errlen)) return -1;
     }
     return 0;
 }
@@ -304,7 +316,7 @@ static int check_pair_request(const json_t *params, char *err, size_t errlen)
         char path[32];
         snprintf(path, sizeof path, "/%s", strings[i]);
         const json_t *v = json_object_get(params, strings[i]);
-        if (v && length_within(v, path, 1, CG_NODES_MAX_STRING, err, errlen)) return -1;
+        if (v && short_string(v, path, err, errlen)) return -1;
     }
     if (check_string_list(caps, "caps", err, errlen) ||
         check_string_list(commands, "commands", err, errlen))
@@ -585,7 +597,10 @@ static bool has_role(const cg_device *dev, const char *role)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(dev->roles, i, v) if (strcmp(json_string_value(v), role) == 0) return true;
+    json_array_foreach(dev->roles, i, v)
+    {
+        if (strcmp(json_string_value(v), role) == 0) return true;
+    }
     return false;
 }
 
@@ -716,9 +731,12 @@ static bool host_stats_valid(const json_t *s)
     if (load) {
         if (json_array_size(load) != 3) return false;
         size_t i;
-        json_array_foreach(load, i, value) if (!json_is_number(value) ||
-                                               json_number_value(value) < 0 ||
-                                               json_number_value(value) > 1e5) return false;
+        json_array_foreach(load, i, value)
+        {
+            if (!json_is_number(value) || json_number_value(value) < 0 ||
+                json_number_value(value) > 1e5)
+                return false;
+        }
     }
     const json_int_t big = (json_int_t)1 << 53;
     const json_t *mem_total = json_object_get(s, "memoryTotalBytes"),

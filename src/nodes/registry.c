@@ -139,7 +139,10 @@ static json_t *clean_list(const json_t *v, bool commands)
         bool seen = false;
         size_t j;
         const json_t *prev;
-        json_array_foreach(out, j, prev) if (strcmp(json_string_value(prev), buf) == 0) seen = true;
+        json_array_foreach(out, j, prev)
+        {
+            if (strcmp(json_string_value(prev), buf) == 0) seen = true;
+        }
         if (seen || (commands && in_list(private_commands, buf))) continue;
         if (json_array_size(out) == CG_NODES_MAX_SURFACE_ITEMS) break;
         json_array_append_new(out, json_string(buf));
@@ -204,7 +207,10 @@ static bool list_has(const json_t *list, const char *s)
 {
     size_t i;
     const json_t *item;
-    json_array_foreach(list, i, item) if (strcmp(json_string_value(item), s) == 0) return true;
+    json_array_foreach(list, i, item)
+    {
+        if (strcmp(json_string_value(item), s) == 0) return true;
+    }
     return false;
 }
 
@@ -212,7 +218,10 @@ static bool subset(const json_t *a, const json_t *b)
 {
     size_t i;
     const json_t *item;
-    json_array_foreach(a, i, item) if (!list_has(b, json_string_value(item))) return false;
+    json_array_foreach(a, i, item)
+    {
+        if (!list_has(b, json_string_value(item))) return false;
+    }
     return true;
 }
 
@@ -221,8 +230,10 @@ static json_t *intersect(const json_t *declared, const json_t *approved)
     json_t *out = json_array();
     size_t i;
     json_t *item;
-    json_array_foreach(declared, i, item) if (list_has(approved, json_string_value(item)))
-        json_array_append(out, item);
+    json_array_foreach(declared, i, item)
+    {
+        if (list_has(approved, json_string_value(item))) json_array_append(out, item);
+    }
     return out;
 }
 
@@ -301,11 +312,11 @@ static json_t *approval_scopes(const json_t *commands)
 {
     size_t i;
     const json_t *item;
-    json_array_foreach(
-        commands, i,
-        item) if (in_list(admin_commands,
-                          json_string_value(item))) return json_pack("[s, s]", "operator.pairing",
-                                                                     "operator.admin");
+    json_array_foreach(commands, i, item)
+    {
+        if (in_list(admin_commands, json_string_value(item)))
+            return json_pack("[s, s]", "operator.pairing", "operator.admin");
+    }
     return json_array_size(commands) ? json_pack("[s, s]", "operator.pairing", "operator.write")
                                      : json_pack("[s]", "operator.pairing");
 }
@@ -316,18 +327,25 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
 }
 
-static json_t *sorted(const json_t *list)
+/* The items of `list` (consumed) in `order`. */
+static json_t *sorted_by(json_t *list, int (*order)(const void *, const void *))
 {
     size_t n = json_array_size(list);
     json_t **items = cg_xcalloc(n ? n : 1, sizeof *items);
     for (size_t i = 0; i < n; i++)
-        items[i] = json_array_get(list, i);
-    qsort(items, n, sizeof *items, compare_strings);
+        items[i] = json_incref(json_array_get(list, i));
+    qsort(items, n, sizeof *items, order);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append(out, items[i]);
+        json_array_append_new(out, items[i]);
     free(items);
+    json_decref(list);
     return out;
+}
+
+static json_t *sorted(const json_t *list)
+{
+    return sorted_by(json_copy((json_t *)list), compare_strings);
 }
 
 /* ---- records ---- */
@@ -807,7 +825,10 @@ static cg_nodes_status ask(cg_nodes *n, cg_node *node, const json_t *surface, co
     if (p && same_surface(p, surface)) {
         const char *key;
         json_t *value;
-        json_object_foreach((json_t *)meta, key, value) json_object_set(p, key, value);
+        json_object_foreach((json_t *)meta, key, value)
+        {
+            json_object_set(p, key, value);
+        }
         if (!silent) json_object_del(p, "silent");
         json_object_set_new(p, "ts", json_integer(now_ms));
         *created = false;
@@ -819,7 +840,10 @@ static cg_nodes_status ask(cg_nodes *n, cg_node *node, const json_t *surface, co
     p = json_pack("{s:s}", "requestId", id);
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)meta, key, value) json_object_set(p, key, value);
+    json_object_foreach((json_t *)meta, key, value)
+    {
+        json_object_set(p, key, value);
+    }
     copy_key(p, "caps", surface);
     copy_key(p, "commands", surface);
     copy_key(p, "permissions", surface);
@@ -1144,21 +1168,6 @@ static int skill_order(const void *a, const void *b)
                   json_string_value(json_object_get(*(json_t *const *)b, "name")));
 }
 
-static json_t *sorted_by(json_t *list, int (*order)(const void *, const void *))
-{
-    size_t n = json_array_size(list);
-    json_t **items = cg_xcalloc(n ? n : 1, sizeof *items);
-    for (size_t i = 0; i < n; i++)
-        items[i] = json_incref(json_array_get(list, i));
-    qsort(items, n, sizeof *items, order);
-    json_t *out = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(out, items[i]);
-    free(items);
-    json_decref(list);
-    return out;
-}
-
 /* node.skills.update's skills as the real gateway keeps them: a description (trimmed,
  * at most 1024 bytes) and content (at most CG_NODES_MAX_SKILL_BYTES) each, names
  * unique, at most CG_NODES_MAX_SKILLS and CG_NODES_MAX_SKILLS_BYTES of content in all,
@@ -1180,8 +1189,10 @@ static json_t *normalize_skills(const json_t *skills)
                     json_array_size(out) < CG_NODES_MAX_SKILLS;
         size_t j;
         const json_t *prev;
-        json_array_foreach(
-            out, j, prev) if (keep && json_equal(json_object_get(prev, "name"), name)) keep = false;
+        json_array_foreach(out, j, prev)
+        {
+            if (keep && json_equal(json_object_get(prev, "name"), name)) keep = false;
+        }
         if (keep) {
             total += bytes;
             json_array_append_new(out, json_pack("{s:O, s:O, s:O}", "name", name, "description",

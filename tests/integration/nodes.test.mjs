@@ -442,7 +442,7 @@ describe('node.pair.request and node.pair.verify (the seed\'s)', () => {
 
   test('params are bounded', async () => {
     assertError(await pairer.request('node.pair.request', { nodeId: 'n', commands: Array.from({ length: 513 }, (_, i) => `c${i}`) }), 'INVALID_REQUEST', /at \/commands: must NOT have more than 512 items/);
-    assertError(await pairer.request('node.pair.request', { nodeId: 'x'.repeat(257) }), 'INVALID_REQUEST', /at \/nodeId: must NOT have more than 256 characters/);
+    assertError(await pairer.request('node.pair.request', { nodeId: 'x'.repeat(257) }), 'INVALID_REQUEST', /at \/nodeId: must NOT be longer than 256 bytes/);
     assertError(await pairer.request('node.pair.request', { nodeId: 'n', permissions: { a: 'yes' } }), 'INVALID_REQUEST', /permissions/);
     assertError(await pairer.request('node.pair.request', { nodeId: 'n', extra: 1 }), 'INVALID_REQUEST', /^invalid node\.pair\.request params/);
   });
