@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
+#include "methods/nodes.h"
 
 /* What to do once the registry's write is committed. */
 typedef struct commit_reply {
@@ -312,6 +313,13 @@ static void handle_remove(cg_req *req)
         return;
     }
     reply->payload = json_pack("{s:s}", "deviceId", device_id);
+    /* The node it was goes with it (written behind this removal, in order). */
+    cg_nodes *nodes = cg_gateway_nodes(reply->gw);
+    json_t *node_result = NULL, *node_events = json_array();
+    if (nodes)
+        cg_nodes_remove(nodes, device_id, cg_now_ms(), &node_result, node_events, NULL, NULL);
+    json_decref(node_result);
+    json_decref(node_events);
     snprintf(reply->close_device, sizeof reply->close_device, "%s", device_id);
     reply->close_reason = "device removed";
     cg_log(CG_LOG_INFO, "devices", "device pairing removed",

@@ -320,6 +320,19 @@ describe('device pairing by an operator', () => {
     const again = await admin.request('device.pair.remove', { deviceId: id.deviceId });
     assert.equal(again.error.message, 'unknown deviceId');
   });
+
+  test('removing a node\'s device forgets the node too', async () => {
+    const id = newIdentity();
+    const node = await deviceConnect(gw, id, { role: 'node', scopes: [], client: { id: 'node-host', version: '1', platform: 'linux', mode: 'node' } });
+    assert.equal(node.res.ok, true, JSON.stringify(node.res.error));
+    const listed = await eventually(async () => (await admin.call('node.pair.list', {})).pending.find((p) => p.nodeId === id.deviceId), 3000, 'the node surface pending');
+    assert.ok(listed);
+    await admin.call('device.pair.remove', { deviceId: id.deviceId });
+    assert.equal((await node.c.waitClose()).code, 4001);
+    const after = await admin.call('node.pair.list', {});
+    assert.ok(![...after.pending, ...after.paired].some((n) => n.nodeId === id.deviceId), JSON.stringify(after));
+    assert.ok(!(await admin.call('node.list', {})).nodes.some((n) => n.nodeId === id.deviceId));
+  });
 });
 
 describe('local, and the failed-auth limit', () => {
