@@ -526,10 +526,11 @@ static void issue_token(cg_device *dev, cg_device_role role, int64_t now_ms)
     t->rotated_at_ms = existed ? now_ms : 0;
 }
 
+/* The known device, or a new one for the claim; NULL when the registry is full. */
 static cg_device *device_for_claim(cg_devices *d, const cg_device_claim *claim, int64_t now_ms)
 {
     cg_device *dev = cg_devices_find(d, claim->device_id);
-    if (dev) return dev;
+    if (dev || d->n_devices >= CG_DEVICES_MAX) return dev;
     dev = cg_xcalloc(1, sizeof *dev);
     snprintf(dev->id, sizeof dev->id, "%s", claim->device_id);
     dev->public_key = cg_strdup(claim->public_key);
@@ -561,6 +562,7 @@ cg_device *cg_devices_approve_silent(cg_devices *d, const cg_device_claim *claim
                                      cg_devices_done done, void *data)
 {
     cg_device *dev = device_for_claim(d, claim, now_ms);
+    if (!dev) return NULL;
     widen_approval(dev, claim->role, claim->scopes);
     set_meta(dev, claim->client);
     json_object_set_new(dev->meta, "approvedVia", json_string("silent"));
@@ -734,6 +736,10 @@ const char *cg_devices_approve(cg_devices *d, const char *request_id, const json
         if (json_is_string(v)) json_object_set(client, keys[i].to, v);
     }
     cg_device *dev = device_for_claim(d, &claim, now_ms);
+    if (!dev) {
+        json_decref(client);
+        return "too many paired devices";
+    }
     set_meta(dev, client);
     json_decref(client);
     size_t i;
@@ -825,7 +831,11 @@ const char *cg_devices_rotate(cg_devices *d, const char *device_id, cg_device_ro
     if (!want) want = json_array();
     bool within = role == CG_DEVICE_ROLE_OPERATOR ? cg_scopes_within(want, dev->scopes)
                                                   : json_array_size(want) == 0;
-    const char *missing = caller_scopes ? cg_scopes_missing(want, caller_scopes) : NULL;
+    /* The caller must hold what the token grants now and what it will grant. */
+    const char *missing = !caller_scopes            ? NULL
+                          : t->present && t->scopes ? cg_scopes_missing(t->scopes, caller_scopes)
+                                                    : NULL;
+    if (!missing && caller_scopes) missing = cg_scopes_missing(want, caller_scopes);
     if (!within || missing) {
         json_decref(want);
         return "device token rotation denied";

@@ -95,7 +95,8 @@ const cg_device_token *cg_device_token_check(const cg_device *dev, cg_device_rol
 
 /* Approval without an operator (a direct-loopback device while autoApproveLocal):
  * creates or upgrades the device for the claim (approvedVia "silent") and issues a new
- * token for the role. Returns the device; done after the commit. */
+ * token for the role. Returns the device, done after the commit; NULL (done not called)
+ * when CG_DEVICES_MAX devices are paired already. */
 cg_device *cg_devices_approve_silent(cg_devices *d, const cg_device_claim *claim, int64_t now_ms,
                                      cg_devices_done done, void *data);
 /* Makes sure an approved device holds a live token for the role. Returns true and

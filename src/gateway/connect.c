@@ -380,6 +380,12 @@ static void pair_device(connect_state *st, const char *device_token)
         cg_is_local_for_pairing(&facts, client_string(st->params, "id"),
                                 client_string(st->params, "mode"), gw->settings)) {
         dev = cg_devices_approve_silent(devices, &claim, now, on_registry_written, st);
+        if (!dev) {
+            st->refusal = cg_error_new(CG_ERR_UNAVAILABLE, "too many paired devices", NULL);
+            json_decref(scopes);
+            finish(st);
+            return;
+        }
         take_token(st, &dev->tokens[role]);
         /* As the real gateway: a resolution nobody was asked about, no request before. */
         char request_id[37];

@@ -300,6 +300,15 @@ json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params
         *kind = CG_CRED_SHARED;
         return NULL;
     }
+    /* A wrong shared secret beside a device token in another field is still a wrong
+     * secret: refused and counted, so a paired device cannot guess the secret freely. */
+    bool secret_field_is_token = token_mode && !dev_token;
+    if (shared_given && !secret_field_is_token) {
+        *mismatch = true;
+        return cg_connect_auth_failure(token_mode ? CG_AUTH_FAIL_TOKEN_MISMATCH
+                                                  : CG_AUTH_FAIL_PASSWORD_MISMATCH,
+                                       params, local);
+    }
     /* Not the shared secret: with a device block, auth.deviceToken (else auth.token) is
      * that device's token, checked against the registry by the caller. */
     if (has_device && (dev_token || token)) {

@@ -180,6 +180,13 @@ static void test_rotate_revoke_remove(void **state)
                                       err, sizeof err, store_fixture_on_done, f));
     assert_non_null(cg_devices_rotate(f->registry, ID_A, CG_DEVICE_ROLE_NODE, NULL, NULL, 2000, err,
                                       sizeof err, store_fixture_on_done, f));
+    /* A caller must hold what the token carries now, not only what it asks for. */
+    json_t *pairing = json_pack("[s]", "operator.pairing");
+    json_t *nothing = json_array();
+    assert_non_null(cg_devices_rotate(f->registry, ID_A, CG_DEVICE_ROLE_OPERATOR, nothing, pairing,
+                                      2000, err, sizeof err, store_fixture_on_done, f));
+    json_decref(pairing);
+    json_decref(nothing);
     assert_null(cg_devices_rotate(f->registry, ID_A, CG_DEVICE_ROLE_OPERATOR, NULL, admin, 2000,
                                   err, sizeof err, store_fixture_on_done, f));
     const cg_device_token *t = &dev->tokens[CG_DEVICE_ROLE_OPERATOR];
@@ -256,12 +263,16 @@ static void test_credential_order(void **state)
     assert_int_equal(authenticate("{\"auth\":{\"token\":\"dt\"},\"device\":{}}", &tok, &code),
                      CG_CRED_DEVICE_TOKEN);
     assert_string_equal(tok, "dt");
-    /* auth.deviceToken is always a device token, ahead of a wrong auth.token. */
+    /* auth.deviceToken is always a device token. */
     assert_int_equal(
-        authenticate("{\"auth\":{\"token\":\"x\",\"deviceToken\":\"dt2\"},\"device\":{}}", &tok,
-                     &code),
+        authenticate("{\"auth\":{\"deviceToken\":\"dt2\"},\"device\":{}}", &tok, &code),
         CG_CRED_DEVICE_TOKEN);
     assert_string_equal(tok, "dt2");
+    /* A wrong shared token beside a device token is refused (and counted), never
+     * passed over for the device token. */
+    authenticate("{\"auth\":{\"token\":\"guess\",\"deviceToken\":\"dt\"},\"device\":{}}", &tok,
+                 &code);
+    assert_string_equal(code, "AUTH_TOKEN_MISMATCH");
     /* Without a device: a wrong token is a mismatch; none at all is missing. */
     authenticate("{\"auth\":{\"token\":\"x\"}}", &tok, &code);
     assert_string_equal(code, "AUTH_TOKEN_MISMATCH");
