@@ -43,19 +43,13 @@ int cg_device_role_parse(const char *name)
 
 /* ---- scope sets ---- */
 
-static bool has_string(const json_t *array, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(array, i, v) if (json_is_string(v) &&
-                                        strcmp(json_string_value(v), s) == 0) return true;
-    return false;
-}
-
 static bool scope_allowed(const char *scope, const json_t *allowed)
 {
-    if (has_string(allowed, scope) || has_string(allowed, "operator.admin")) return true;
-    return strcmp(scope, "operator.read") == 0 && has_string(allowed, "operator.write");
+    if (cg_json_array_has_string(allowed, scope) ||
+        cg_json_array_has_string(allowed, "operator.admin"))
+        return true;
+    return strcmp(scope, "operator.read") == 0 &&
+           cg_json_array_has_string(allowed, "operator.write");
 }
 
 const char *cg_scopes_missing(const json_t *scopes, const json_t *allowed)
@@ -83,8 +77,8 @@ static json_t *string_union(const json_t *a, const json_t *b)
     for (int k = 0; k < 2; k++) {
         size_t i;
         json_t *v;
-        json_array_foreach(both[k], i,
-                           v) if (json_is_string(v) && !has_string(out, json_string_value(v)))
+        json_array_foreach(both[k], i, v) if (json_is_string(v) &&
+                                              !cg_json_array_has_string(out, json_string_value(v)))
             json_array_append(out, v);
     }
     return out;
@@ -474,7 +468,7 @@ cg_device_request *cg_devices_request(cg_devices *d, const char *request_id, int
 
 bool cg_device_approved(const cg_device *dev, cg_device_role role, const json_t *scopes)
 {
-    if (!dev || !has_string(dev->roles, role_names[role])) return false;
+    if (!dev || !cg_json_array_has_string(dev->roles, role_names[role])) return false;
     return role != CG_DEVICE_ROLE_OPERATOR || cg_scopes_within(scopes, dev->scopes);
 }
 
@@ -603,8 +597,14 @@ void cg_devices_seen(cg_devices *d, cg_device *dev, const json_t *client, const 
     set_meta(dev, client);
     dev->last_seen_at_ms = now_ms;
     snprintf(dev->last_seen_reason, sizeof dev->last_seen_reason, "%s", reason);
+    /* Every connect passes here: only the columns it changed, not the whole device. */
     write_job *j = job_new(NULL, NULL);
-    job_save_device(j, dev);
+    job_stmt *st = job_add(j, "UPDATE devices SET meta = ?2, last_seen_at_ms = ?3, "
+                              "last_seen_reason = ?4 WHERE device_id = ?1");
+    arg_text(st, dev->id);
+    arg_json(st, dev->meta);
+    arg_int(st, dev->last_seen_at_ms);
+    arg_text(st, dev->last_seen_reason);
     job_submit(d, j);
 }
 
@@ -651,8 +651,8 @@ cg_device_request *cg_devices_request_pairing(cg_devices *d, const cg_device_cla
     if (open) {
         const json_t *roles = json_object_get(open->entry, "roles");
         const json_t *scopes = json_object_get(open->entry, "scopes");
-        bool covered =
-            has_string(roles, role_names[claim->role]) && cg_scopes_within(want_scopes, scopes);
+        bool covered = cg_json_array_has_string(roles, role_names[claim->role]) &&
+                       cg_scopes_within(want_scopes, scopes);
         if (covered) {
             json_decref(want_roles);
             json_decref(want_scopes);
@@ -709,7 +709,7 @@ const char *cg_devices_approve(cg_devices *d, const char *request_id, const json
     const json_t *scopes = json_object_get(r->entry, "scopes");
     cg_device *existing = cg_devices_find(d, r->device_id);
     /* The approver must hold every operator scope the device ends up with. */
-    if (has_string(roles, "operator")) {
+    if (cg_json_array_has_string(roles, "operator")) {
         json_t *granted = string_union(existing ? existing->scopes : NULL, scopes);
         const char *missing = cg_scopes_missing(granted, caller_scopes);
         if (missing) {
@@ -822,7 +822,8 @@ const char *cg_devices_rotate(cg_devices *d, const char *device_id, cg_device_ro
                               char *err, size_t errlen, cg_devices_done done, void *data)
 {
     cg_device *dev = cg_devices_find(d, device_id);
-    if (!dev || !has_string(dev->roles, role_names[role])) return "device token rotation denied";
+    if (!dev || !cg_json_array_has_string(dev->roles, role_names[role]))
+        return "device token rotation denied";
     cg_device_token *t = &dev->tokens[role];
     json_t *want = json_deep_copy(scopes                            ? scopes
                                   : t->present && t->scopes         ? t->scopes
@@ -858,7 +859,7 @@ const char *cg_devices_revoke(cg_devices *d, const char *device_id, cg_device_ro
 {
     cg_device *dev = cg_devices_find(d, device_id);
     cg_device_token *t = dev ? &dev->tokens[role] : NULL;
-    if (!t || !t->present || !has_string(dev->roles, role_names[role]))
+    if (!t || !t->present || !cg_json_array_has_string(dev->roles, role_names[role]))
         return "device token revocation denied";
     if (caller_scopes && cg_scopes_missing(t->scopes, caller_scopes))
         return "device token revocation denied";

@@ -245,3 +245,14 @@ int cg_mkdir_p(const char *path, unsigned mode)
     free(p);
     return rc;
 }
+
+bool cg_json_array_has_string(const json_t *array, const char *s)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(array, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) return true;
+    }
+    return false;
+}

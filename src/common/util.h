@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 int64_t cg_now_ms(void);   /* wall clock, ms since the epoch */
 uint64_t cg_mono_ns(void); /* monotonic */
 /* ISO-8601 UTC with milliseconds, e.g. 2026-11-24T21:41:20.123Z; buf >= 25 bytes. */
@@ -42,5 +44,8 @@ int cg_write_file_atomic(const char *path, const void *data, size_t len, unsigne
 int cg_read_file(const char *path, size_t max, char **out, size_t *out_len);
 /* mkdir -p with mode. 0 or -errno. */
 int cg_mkdir_p(const char *path, unsigned mode);
+
+/* Whether the JSON array holds the string s (non-strings are skipped). */
+bool cg_json_array_has_string(const json_t *array, const char *s);
 
 #endif

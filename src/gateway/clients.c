@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "gateway/gateway_int.h"
+#include "proto/handshake.h"
 
 static const char *const event_names[] = {"connect.challenge",
                                           "tick",
@@ -158,19 +159,14 @@ const char *cg_conn_client_ip(const cg_conn *c)
     return c->client_ip;
 }
 
-static const char *client_field(const cg_conn *c, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(c->params, "client"), key));
-}
-
 const char *cg_conn_client_id(const cg_conn *c)
 {
-    return client_field(c, "id");
+    return cg_connect_client_field(c->params, "id");
 }
 
 const char *cg_conn_client_mode(const cg_conn *c)
 {
-    return client_field(c, "mode");
+    return cg_connect_client_field(c->params, "mode");
 }
 
 int64_t cg_conn_connected_at_ms(const cg_conn *c)

@@ -234,11 +234,6 @@ static const struct {
      "Review the requested scopes, then approve the pending upgrade."},
 };
 
-static const char *client_string(const json_t *params, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(params, "client"), key));
-}
-
 /* NOT_PAIRED with PAIRING_REQUIRED details, and the close reason that goes with it. */
 static json_t *pairing_refusal(connect_state *st, const cg_device *dev, cg_device_role role,
                                const char *device_id, const char *request_id, const json_t *scopes)
@@ -255,7 +250,7 @@ static json_t *pairing_refusal(connect_state *st, const cg_device *dev, cg_devic
                   pairing_reasons[k].reason, "requestId", request_id, "remediationHint",
                   pairing_reasons[k].hint, "deviceId", device_id, "requestedRole",
                   st->role == CG_ROLE_NODE ? "node" : "operator", "requestedScopes", scopes);
-    const char *client_id = client_string(st->params, "id");
+    const char *client_id = cg_connect_client_field(st->params, "id");
     if (client_id && strcmp(client_id, "openclaw-control-ui") == 0) {
         json_object_set_new(details, "recommendedNextStep", json_string("wait_then_retry"));
         json_object_set_new(details, "retryable", json_true());
@@ -377,8 +372,8 @@ static void pair_device(connect_state *st, const char *device_token)
     }
     cg_http_facts facts = conn_facts(c);
     if (gw->settings->auto_approve_local &&
-        cg_is_local_for_pairing(&facts, client_string(st->params, "id"),
-                                client_string(st->params, "mode"), gw->settings)) {
+        cg_is_local_for_pairing(&facts, cg_connect_client_field(st->params, "id"),
+                                cg_connect_client_field(st->params, "mode"), gw->settings)) {
         dev = cg_devices_approve_silent(devices, &claim, now, on_registry_written, st);
         if (!dev) {
             st->refusal = cg_error_new(CG_ERR_UNAVAILABLE, "too many paired devices", NULL);

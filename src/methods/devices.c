@@ -179,21 +179,9 @@ static void handle_list(cg_req *req)
 
 /* ---- approve, reject ---- */
 
-/* Params that are exactly one non-empty string under `key`. */
-static int check_one_id(const json_t *params, const char *key, char *err, size_t errlen)
-{
-    const char *id;
-    if (cg_params_unpack(params, err, errlen, "{s:s}", key, &id)) return -1;
-    if (!*id) {
-        snprintf(err, errlen, "%s must not be empty", key);
-        return -1;
-    }
-    return 0;
-}
-
 static int check_request_id(const json_t *params, char *err, size_t errlen)
 {
-    return check_one_id(params, "requestId", err, errlen);
+    return cg_params_one_string(params, "requestId", err, errlen);
 }
 
 static bool requests_other_role(const cg_device_request *r)
@@ -275,7 +263,7 @@ static void handle_reject(cg_req *req)
 
 static int check_device_id(const json_t *params, char *err, size_t errlen)
 {
-    return check_one_id(params, "deviceId", err, errlen);
+    return cg_params_one_string(params, "deviceId", err, errlen);
 }
 
 static bool has_other_role(const cg_device *dev)

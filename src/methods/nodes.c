@@ -253,20 +253,12 @@ static int short_string(const json_t *v, const char *path, char *err, size_t err
 
 static int check_request_id(const json_t *params, char *err, size_t errlen)
 {
-    const char *id = NULL;
-    return cg_params_unpack(params, err, errlen, "{s:s}", "requestId", &id) ||
-                   non_empty(id, "requestId", err, errlen)
-               ? -1
-               : 0;
+    return cg_params_one_string(params, "requestId", err, errlen);
 }
 
 static int check_node_id(const json_t *params, char *err, size_t errlen)
 {
-    const char *id = NULL;
-    return cg_params_unpack(params, err, errlen, "{s:s}", "nodeId", &id) ||
-                   non_empty(id, "nodeId", err, errlen)
-               ? -1
-               : 0;
+    return cg_params_one_string(params, "nodeId", err, errlen);
 }
 
 static int check_rename(const json_t *params, char *err, size_t errlen)
@@ -593,17 +585,6 @@ static cg_nodes_status remove_node(cg_req *req, cg_nodes *nodes, json_t **result
                            data);
 }
 
-static bool has_role(const cg_device *dev, const char *role)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(dev->roles, i, v)
-    {
-        if (strcmp(json_string_value(v), role) == 0) return true;
-    }
-    return false;
-}
-
 /* node.pair.remove: the node's record and, as the real gateway revokes the device's
  * node role, a device that is only a node; its connections close 4001. */
 static void handle_pair_remove(cg_req *req)
@@ -612,10 +593,11 @@ static void handle_pair_remove(cg_req *req)
     char *node_id = cg_strdup(string_param(req, "nodeId"));
     cg_devices *devices = cg_gateway_devices(gw);
     const cg_device *dev = cg_devices_find(devices, node_id);
-    if (denies_other_node(req, node_id) || (restricted_to(req) && dev && has_role(dev, "node"))) {
+    if (denies_other_node(req, node_id) ||
+        (restricted_to(req) && dev && cg_json_array_has_string(dev->roles, "node"))) {
         cg_req_error(req, "INVALID_REQUEST", "node pairing removal denied", NULL);
     } else if (change(req, remove_node, "unknown nodeId")) {
-        if (dev && json_array_size(dev->roles) == 1 && has_role(dev, "node"))
+        if (dev && json_array_size(dev->roles) == 1 && cg_json_array_has_string(dev->roles, "node"))
             cg_devices_remove(devices, node_id, NULL, NULL);
         cg_gateway_foreach_conn(gw, disconnect_removed, node_id);
     }
@@ -652,7 +634,7 @@ static void handle_rename(cg_req *req)
 static int64_t device_approved(const char *node_id, void *data)
 {
     const cg_device *dev = cg_devices_find(data, node_id);
-    return dev && has_role(dev, "node") ? dev->approved_at_ms : 0;
+    return dev && cg_json_array_has_string(dev->roles, "node") ? dev->approved_at_ms : 0;
 }
 
 static void handle_list(cg_req *req)

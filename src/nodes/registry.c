@@ -203,24 +203,13 @@ static json_t *declared_meta(const json_t *decl, const char *client_ip)
 
 /* ---- surfaces ---- */
 
-static bool list_has(const json_t *list, const char *s)
-{
-    size_t i;
-    const json_t *item;
-    json_array_foreach(list, i, item)
-    {
-        if (strcmp(json_string_value(item), s) == 0) return true;
-    }
-    return false;
-}
-
 static bool subset(const json_t *a, const json_t *b)
 {
     size_t i;
     const json_t *item;
     json_array_foreach(a, i, item)
     {
-        if (!list_has(b, json_string_value(item))) return false;
+        if (!cg_json_array_has_string(b, json_string_value(item))) return false;
     }
     return true;
 }
@@ -232,7 +221,8 @@ static json_t *intersect(const json_t *declared, const json_t *approved)
     json_t *item;
     json_array_foreach(declared, i, item)
     {
-        if (list_has(approved, json_string_value(item))) json_array_append(out, item);
+        if (cg_json_array_has_string(approved, json_string_value(item)))
+            json_array_append(out, item);
     }
     return out;
 }
@@ -923,7 +913,7 @@ const char *cg_nodes_live_conn(const cg_nodes *n, const char *node_id)
 bool cg_nodes_command_allowed(const cg_nodes *n, const char *node_id, const char *command)
 {
     const cg_node *node = find(n, node_id);
-    return node && node->conn_id && list_has(commands_of(node->effective), command);
+    return node && node->conn_id && cg_json_array_has_string(commands_of(node->effective), command);
 }
 
 bool cg_nodes_surface_approved(const cg_nodes *n, const char *node_id)
@@ -1296,8 +1286,8 @@ static json_t *plugin_tools_view(const cg_node *node)
     json_t *d;
     json_array_foreach(node->reports[CG_NODE_PLUGIN_TOOLS], i, d)
     {
-        if (list_has(commands_of(node->effective),
-                     json_string_value(json_object_get(d, "command"))))
+        if (cg_json_array_has_string(commands_of(node->effective),
+                                     json_string_value(json_object_get(d, "command"))))
             json_array_append(out, d);
     }
     return out;

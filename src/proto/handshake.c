@@ -197,14 +197,14 @@ static const char *auth_string(const json_t *params, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static const char *client_field(const json_t *params, const char *key)
+const char *cg_connect_client_field(const json_t *params, const char *key)
 {
     return json_string_value(json_object_get(json_object_get(params, "client"), key));
 }
 
 static bool client_is(const json_t *params, const char *key, const char *value)
 {
-    const char *v = client_field(params, key);
+    const char *v = cg_connect_client_field(params, key);
     return v && strcmp(v, value) == 0;
 }
 

@@ -51,6 +51,9 @@ typedef enum {
 json_t *cg_connect_authenticate(const cg_http_facts *facts, const json_t *params,
                                 const cg_settings *s, cg_credential *kind,
                                 const char **device_token, bool *mismatch);
+/* A string of the connect params' client object ("id", "mode", ...), or NULL. */
+const char *cg_connect_client_field(const json_t *params, const char *key);
+
 /* A refused credential, as the real gateway words it for this kind of client (CLI,
  * Control UI, other; `local`: a direct loopback peer), with details {code, authReason,
  * canRetryWithDeviceToken, recommendedNextStep}. */

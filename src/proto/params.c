@@ -37,3 +37,14 @@ int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char 
     va_end(ap);
     return rc;
 }
+
+int cg_params_one_string(const json_t *params, const char *key, char *err, size_t errlen)
+{
+    const char *value;
+    if (cg_params_unpack(params, err, errlen, "{s:s}", key, &value)) return -1;
+    if (!*value) {
+        snprintf(err, errlen, "at /%s: must NOT have fewer than 1 characters", key);
+        return -1;
+    }
+    return 0;
+}

@@ -13,4 +13,7 @@ int cg_params_check_empty(const json_t *params, char *err, size_t errlen);
 int cg_params_unpack(const json_t *params, char *err, size_t errlen, const char *fmt, ...);
 int cg_params_vunpack(const json_t *params, char *err, size_t errlen, const char *fmt, va_list ap);
 
+/* Params that are exactly {key: non-empty string} (requestId, deviceId, nodeId, ...). */
+int cg_params_one_string(const json_t *params, const char *key, char *err, size_t errlen);
+
 #endif
