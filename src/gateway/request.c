@@ -293,3 +293,37 @@ void cg_req_on_cancel(cg_req *req, cg_req_cancel_fn fn, void *data)
     req->on_cancel = fn;
     req->cancel_data = data;
 }
+
+/* ---- answering after a commit ---- */
+
+static void hold_ended(cg_req *req, cg_req_end why, void *data)
+{
+    ((cg_req_hold *)data)->req = NULL;
+}
+
+bool cg_req_hold_start(cg_req_hold *h, cg_req *req)
+{
+    h->req = cg_req_defer(req);
+    if (!h->req) return false;
+    cg_req_on_cancel(h->req, hold_ended, h);
+    return true;
+}
+
+void cg_req_hold_answer(cg_req_hold *h, int status, const char *error, const char *what,
+                        json_t *payload)
+{
+    cg_req *req = h->req;
+    h->req = NULL;
+    if (!req) {
+        json_decref(payload);
+    } else if (status == 0) {
+        cg_req_ok(req, payload);
+    } else {
+        json_decref(payload);
+        char message[400];
+        snprintf(message, sizeof message, "%s not saved: %.256s", what, error ? error : "");
+        json_t *e = cg_error_new(CG_ERR_UNAVAILABLE, message, NULL);
+        json_object_set_new(e, "retryable", json_true());
+        cg_req_error_shape(req, e);
+    }
+}

@@ -81,4 +81,18 @@ void cg_req_on_cancel(cg_req *req, cg_req_cancel_fn fn, void *data);
 /* An intermediate ok response (payload consumed); the request stays pending. */
 void cg_req_accept(cg_req *req, json_t *payload);
 
+/* A request answered once a state write has committed: the handler defers it into a
+ * hold, makes its change, and the write's done callback answers through the hold. A
+ * request the registry ends meanwhile (its client left, its deadline passed) leaves
+ * h->req NULL and is not answered again. */
+typedef struct cg_req_hold {
+    cg_req *req;
+} cg_req_hold;
+/* Defers req into h. false when a cap was reached: req was answered UNAVAILABLE. */
+bool cg_req_hold_start(cg_req_hold *h, cg_req *req);
+/* After the write: ok with payload (consumed) when status is 0, else UNAVAILABLE
+ * "<what> not saved: <error>", retryable. Nothing when the request already ended. */
+void cg_req_hold_answer(cg_req_hold *h, int status, const char *error, const char *what,
+                        json_t *payload);
+
 #endif

@@ -29,7 +29,7 @@
 
 /* What to do once the registry's write is committed. */
 typedef struct commit_reply {
-    cg_req *req; /* NULL once the registry ended the request (its client left) */
+    cg_req_hold hold;
     cg_gateway *gw;
     json_t *payload;   /* the answer */
     const char *event; /* broadcast to operator.pairing holders, or NULL */
@@ -38,11 +38,6 @@ typedef struct commit_reply {
     int close_role;        /* only those of this role (cg_role bits), or 0 for all */
     const char *close_reason;
 } commit_reply;
-
-static void reply_ended(cg_req *req, cg_req_end why, void *data)
-{
-    ((commit_reply *)data)->req = NULL;
-}
 
 typedef struct close_match {
     const char *device_id;
@@ -61,26 +56,15 @@ static void close_if_device(cg_conn *c, void *data)
 static void on_committed(int status, const char *error, void *data)
 {
     commit_reply *r = data;
-    if (status != 0) {
-        if (r->req)
-            cg_req_error(r->req, "UNAVAILABLE", "state store write failed; retry",
-                         json_pack("{s:s}", "error", error ? error : ""));
-        json_decref(r->payload);
+    if (status == 0 && r->event)
+        cg_gateway_broadcast(r->gw, r->event, r->event_payload, CG_ROLE_OPERATOR, CG_SCOPE_PAIRING,
+                             CG_EVENT_DROPPABLE);
+    else
         json_decref(r->event_payload);
-    } else {
-        if (r->event)
-            cg_gateway_broadcast(r->gw, r->event, r->event_payload, CG_ROLE_OPERATOR,
-                                 CG_SCOPE_PAIRING, CG_EVENT_DROPPABLE);
-        else
-            json_decref(r->event_payload);
-        if (r->req)
-            cg_req_ok(r->req, r->payload);
-        else
-            json_decref(r->payload);
-        if (r->close_device[0]) {
-            close_match m = {r->close_device, (unsigned)r->close_role, r->close_reason};
-            cg_gateway_foreach_conn(r->gw, close_if_device, &m);
-        }
+    cg_req_hold_answer(&r->hold, status, error, "device pairing state", r->payload);
+    if (status == 0 && r->close_device[0]) {
+        close_match m = {r->close_device, (unsigned)r->close_role, r->close_reason};
+        cg_gateway_foreach_conn(r->gw, close_if_device, &m);
     }
     free(r);
 }
@@ -88,21 +72,19 @@ static void on_committed(int status, const char *error, void *data)
 /* Defers req until the commit; NULL when the registry refused to hold it (answered). */
 static commit_reply *reply_later(cg_req *req)
 {
-    cg_gateway *gw = req->gw;
-    cg_req *pending = cg_req_defer(req);
-    if (!pending) return NULL;
     commit_reply *r = cg_xcalloc(1, sizeof *r);
-    r->req = pending;
-    r->gw = gw;
-    cg_req_on_cancel(pending, reply_ended, r);
+    r->gw = req->gw;
+    if (!cg_req_hold_start(&r->hold, req)) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
 /* The refusal of a deferred request whose change was not made. */
 static void reply_refused(commit_reply *r, const char *message)
 {
-    cg_req_error(r->req, "INVALID_REQUEST", message, NULL);
-    r->req = NULL;
+    cg_req_error(r->hold.req, "INVALID_REQUEST", message, NULL);
     free(r);
 }
 
@@ -210,11 +192,12 @@ static void handle_approve(cg_req *req)
     }
     commit_reply *reply = reply_later(req);
     if (!reply) return;
-    json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->req->conn));
+    json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->hold.req->conn));
     cg_device_approval out;
     char err[160];
-    const char *refused = cg_devices_approve(devices, param(reply->req, "requestId"), caller_scopes,
-                                             now, &out, err, sizeof err, on_committed, reply);
+    const char *refused =
+        cg_devices_approve(devices, param(reply->hold.req, "requestId"), caller_scopes, now, &out,
+                           err, sizeof err, on_committed, reply);
     json_decref(caller_scopes);
     if (refused) {
         reply_refused(reply, refused);
@@ -246,7 +229,7 @@ static void handle_reject(cg_req *req)
     commit_reply *reply = reply_later(req);
     if (!reply) return;
     char device_id[65];
-    request_id = param(reply->req, "requestId");
+    request_id = param(reply->hold.req, "requestId");
     const char *refused =
         cg_devices_reject(devices, request_id, now, device_id, on_committed, reply);
     if (refused) {
@@ -294,8 +277,9 @@ static void handle_remove(cg_req *req)
     }
     commit_reply *reply = reply_later(req);
     if (!reply) return;
-    device_id = param(reply->req, "deviceId");
-    const char *refused = cg_devices_remove(devices_of(reply->req), device_id, on_committed, reply);
+    device_id = param(reply->hold.req, "deviceId");
+    const char *refused =
+        cg_devices_remove(devices_of(reply->hold.req), device_id, on_committed, reply);
     if (refused) {
         reply_refused(reply, refused);
         return;
@@ -353,9 +337,9 @@ static void handle_rename(cg_req *req)
     }
     commit_reply *reply = reply_later(req);
     if (!reply) return;
-    device_id = param(reply->req, "deviceId");
+    device_id = param(reply->hold.req, "deviceId");
     const char *refused =
-        cg_devices_rename(devices_of(reply->req), device_id, trimmed, on_committed, reply);
+        cg_devices_rename(devices_of(reply->hold.req), device_id, trimmed, on_committed, reply);
     if (refused) {
         reply_refused(reply, refused);
         return;
@@ -428,16 +412,16 @@ static void handle_rotate(cg_req *req)
     const char *own = caller_device(req);
     commit_reply *reply = reply_later(req);
     if (!reply) return;
-    cg_devices *devices = devices_of(reply->req);
-    const char *device_id = param(reply->req, "deviceId");
+    cg_devices *devices = devices_of(reply->hold.req);
+    const char *device_id = param(reply->hold.req, "deviceId");
     bool in_band = own && strcmp(own, device_id) == 0;
-    json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->req->conn));
+    json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->hold.req->conn));
     int64_t now = cg_now_ms();
     char err[160];
-    const char *refused =
-        cg_devices_rotate(devices, device_id, role, json_object_get(reply->req->params, "scopes"),
-                          role == CG_DEVICE_ROLE_OPERATOR ? caller_scopes : NULL, now, err,
-                          sizeof err, on_committed, reply);
+    const char *refused = cg_devices_rotate(devices, device_id, role,
+                                            json_object_get(reply->hold.req->params, "scopes"),
+                                            role == CG_DEVICE_ROLE_OPERATOR ? caller_scopes : NULL,
+                                            now, err, sizeof err, on_committed, reply);
     json_decref(caller_scopes);
     if (refused) {
         reply_refused(reply, refused);
@@ -464,11 +448,11 @@ static void handle_revoke(cg_req *req)
     if (role < 0) return;
     commit_reply *reply = reply_later(req);
     if (!reply) return;
-    const char *device_id = param(reply->req, "deviceId");
-    json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->req->conn));
+    const char *device_id = param(reply->hold.req, "deviceId");
+    json_t *caller_scopes = cg_scope_names(cg_conn_scopes(reply->hold.req->conn));
     int64_t now = cg_now_ms();
     char err[160];
-    const char *refused = cg_devices_revoke(devices_of(reply->req), device_id, role,
+    const char *refused = cg_devices_revoke(devices_of(reply->hold.req), device_id, role,
                                             role == CG_DEVICE_ROLE_OPERATOR ? caller_scopes : NULL,
                                             now, err, sizeof err, on_committed, reply);
     json_decref(caller_scopes);

@@ -136,30 +136,16 @@ int cg_methods_nodes_attach(cg_gateway *gw, char *err, size_t errlen)
 
 /* ---- answering after the store committed ---- */
 
+/* A change's answer, sent once the registry's write has committed. */
 typedef struct saved_answer {
-    cg_req *req; /* NULL once the registry ended the request */
+    cg_req_hold hold;
     json_t *result;
 } saved_answer;
-
-static void on_request_ended(cg_req *req, cg_req_end why, void *data)
-{
-    saved_answer *a = data;
-    a->req = NULL;
-}
 
 static void on_saved(int status, const char *error, void *data)
 {
     saved_answer *a = data;
-    if (a->req && status == 0) {
-        cg_req_ok(a->req, a->result);
-    } else {
-        if (a->req) {
-            char message[320];
-            snprintf(message, sizeof message, "node pairing state not saved: %.256s", error);
-            cg_req_error(a->req, "UNAVAILABLE", message, NULL);
-        }
-        json_decref(a->result);
-    }
+    cg_req_hold_answer(&a->hold, status, error, "node pairing state", a->result);
     free(a);
 }
 
@@ -171,15 +157,15 @@ typedef cg_nodes_status (*change_fn)(cg_req *req, cg_nodes *nodes, json_t **resu
 static bool change(cg_req *req, change_fn fn, const char *unknown)
 {
     cg_gateway *gw = req->gw;
-    cg_req *pending = cg_req_defer(req);
-    if (!pending) return false;
     saved_answer *a = cg_xcalloc(1, sizeof *a);
-    a->req = pending;
+    if (!cg_req_hold_start(&a->hold, req)) {
+        free(a);
+        return false;
+    }
+    cg_req *pending = a->hold.req;
     json_t *events = json_array();
     cg_nodes_status status = fn(pending, cg_gateway_nodes(gw), &a->result, events, on_saved, a);
-    if (status == CG_NODES_OK) {
-        cg_req_on_cancel(pending, on_request_ended, a);
-    } else {
+    if (status != CG_NODES_OK) {
         free(a);
         if (status == CG_NODES_UNKNOWN)
             cg_req_error(pending, "INVALID_REQUEST", unknown, NULL);
