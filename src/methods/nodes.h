@@ -18,4 +18,34 @@ int cg_methods_nodes_attach(cg_gateway *gw, char *err, size_t errlen);
  * asks cg_nodes_command_allowed). */
 cg_nodes *cg_gateway_nodes(cg_gateway *gw);
 
+/* ---- calling a command on a node (src/methods/node_invoke.c) ----
+ *
+ * The relay under node.invoke, also used by methods that act on a node themselves
+ * (exec.approvals.node.get/set). A call sends `node.invoke.request {id, nodeId, command,
+ * paramsJSON, timeoutMs, idempotencyKey}` to the node's live connection and ends exactly
+ * once, through done, unless cancelled first: with the node's answer, or UNAVAILABLE
+ * "TIMEOUT: node invoke timed out" when timeout_ms passes, or UNAVAILABLE
+ * "DISCONNECTED: node disconnected (<command>)" as soon as the node's connection
+ * closes, or UNAVAILABLE "gateway shutting down". It checks only that the node is
+ * connected: allowlists and scopes are the caller's. */
+typedef struct cg_node_call cg_node_call;
+
+/* result: {ok: true, nodeId, command, payload, payloadJSON} when the node answered ok,
+ * else NULL and error is the ErrorShape to answer (the node's own error as UNAVAILABLE
+ * "<code>: <message>" with details.nodeError). Both borrowed for the call. The call is
+ * freed after done returns. */
+typedef void (*cg_node_call_done)(const json_t *result, const json_t *error, void *data);
+
+#define CG_NODE_CALL_DEFAULT_TIMEOUT_MS 30000
+#define CG_NODE_CALL_MAX_TIMEOUT_MS 600000
+
+/* Starts a call. params: the command's params (consumed; NULL for none). The call, or
+ * NULL with *error (a new ErrorShape) when the node is not connected or too many calls
+ * are in flight; done is then never called. */
+cg_node_call *cg_node_call_start(cg_gateway *gw, const char *node_id, const char *command,
+                                 json_t *params, uint64_t timeout_ms, const char *idempotency_key,
+                                 cg_node_call_done done, void *data, json_t **error);
+/* Forgets the call: done is never called; a late answer from the node is ignored. */
+void cg_node_call_cancel(cg_node_call *call);
+
 #endif
