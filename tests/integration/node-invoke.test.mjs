@@ -54,38 +54,54 @@ describe('node.invoke', () => {
     node.client.close();
   });
 
-  test('system.run goes out with a runId and without approval flags', async () => {
+  test('system.run goes out with a runId and the keys the real gateway forwards; approval overrides are refused', async () => {
     const node = await approvedNode(gw, admin, { handler: () => ({ payload: { exitCode: 0, stdout: 'hi\n' } }) });
-    const res = await writer.call('node.invoke', {
-      nodeId: node.nodeId, command: 'system.run', params: { command: ['echo', 'hi'], approved: true, approvalDecision: 'allow-always' }, idempotencyKey: key(), timeoutMs: 5000,
-    });
-    assert.equal(res.payload.stdout, 'hi\n');
+    const run = (params) => writer.request('node.invoke', { nodeId: node.nodeId, command: 'system.run', params, idempotencyKey: key(), timeoutMs: 5000 });
+    const res = await run({ command: ['echo', 'hi'], cwd: '/tmp', foo: 1 });
+    assert.equal(res.payload.payload.stdout, 'hi\n');
     const { params, timeoutMs } = node.requests[0];
     assert.deepEqual(params.command, ['echo', 'hi']);
-    assert.equal(params.approved, undefined);
-    assert.equal(params.approvalDecision, undefined);
+    assert.equal(params.cwd, '/tmp');
+    assert.equal(params.foo, undefined);
     assert.match(params.runId, /^[0-9a-f-]{36}$/);
     assert.equal(timeoutMs, 5000);
+    // As the real gateway answers (tests/fixtures/real-gateway/nodes-invoke-real-node.json).
+    let r = await run({ command: ['echo', 'hi'], approved: true, approvalDecision: 'allow-once' });
+    assertError(r, 'INVALID_REQUEST', 'approval override requires params.runId');
+    assert.deepEqual(r.error.details, { code: 'MISSING_RUN_ID' });
+    r = await run({ command: ['echo', 'hi'], approved: true, runId: 'no-such-approval' });
+    assertError(r, 'INVALID_REQUEST', 'unknown or expired approval id');
+    assert.deepEqual(r.error.details, { code: 'UNKNOWN_APPROVAL_ID', runId: 'no-such-approval' });
+    r = await run({ command: ['echo', 'hi'], approvalSource: 'bogus' });
+    assertError(r, 'INVALID_REQUEST', 'approval source invalid');
+    assert.equal(node.requests.length, 1, 'refused runs never reach the node');
     node.client.close();
   });
 
-  test('bad params: idempotencyKey required, timeoutMs 0 refused, empty command', async () => {
+  test('bad params, in the real gateway\'s words', async () => {
     const base = { nodeId: 'n', command: 'system.which' };
-    assertError(await writer.request('node.invoke', base), 'INVALID_REQUEST', /invalid node\.invoke params: .*idempotencyKey/);
+    assertError(await writer.request('node.invoke', base), 'INVALID_REQUEST', "invalid node.invoke params: must have required property 'idempotencyKey'");
+    assertError(await writer.request('node.invoke', { ...base, idempotencyKey: '' }), 'INVALID_REQUEST', 'invalid node.invoke params: at /idempotencyKey: must not have fewer than 1 characters');
+    assertError(await writer.request('node.invoke', { ...base, command: '', idempotencyKey: key() }), 'INVALID_REQUEST', 'invalid node.invoke params: at /command: must not have fewer than 1 characters');
+    assertError(await writer.request('node.invoke', { ...base, idempotencyKey: key(), foo: 1 }), 'INVALID_REQUEST', "invalid node.invoke params: at root: unexpected property 'foo'");
+    assertError(await writer.request('node.invoke', { ...base, idempotencyKey: key(), timeoutMs: 1.5 }), 'INVALID_REQUEST', 'invalid node.invoke params: at /timeoutMs: must be integer');
+    assertError(await writer.request('node.invoke', { ...base, command: '   ', idempotencyKey: key() }), 'INVALID_REQUEST', 'nodeId and command required');
+    // timeoutMs 0 would be "no deadline" to the real gateway; here every call has one.
     assertError(await writer.request('node.invoke', { ...base, idempotencyKey: key(), timeoutMs: 0 }), 'INVALID_REQUEST', 'invalid node.invoke params: at /timeoutMs: must be >= 1');
-    assertError(await writer.request('node.invoke', { ...base, command: '', idempotencyKey: key() }), 'INVALID_REQUEST', /at \/command: must NOT have fewer than 1 characters/);
-    assertError(await writer.request('node.invoke', { ...base, idempotencyKey: key(), extra: 1 }), 'INVALID_REQUEST', /invalid node\.invoke params/);
   });
 
-  test('an unknown or disconnected node is not connected', async () => {
-    const res = await writer.request('node.invoke', { nodeId: 'no-such-node', command: 'system.which', idempotencyKey: key() });
-    assertError(res, 'UNAVAILABLE', 'node not connected');
-    assert.equal(res.error.details.code, 'NOT_CONNECTED');
+  test('an unknown node, a disconnected node', async () => {
+    const unknown = await writer.request('node.invoke', { nodeId: 'no-such-node', command: 'system.which', idempotencyKey: key() });
+    assertError(unknown, 'UNAVAILABLE', 'node pairing changed while invocation was active');
+    assert.equal(unknown.error.retryable, true);
+    assert.deepEqual(unknown.error.details, { code: 'PAIRING_CHANGED' });
     const node = await approvedNode(gw, admin);
     node.client.close();
     await node.client.closed;
     await sleep(100);
-    assertError(await writer.request('node.invoke', { nodeId: node.nodeId, command: 'system.which', idempotencyKey: key() }), 'UNAVAILABLE', 'node not connected');
+    const gone = await writer.request('node.invoke', { nodeId: node.nodeId, command: 'system.which', idempotencyKey: key() });
+    assertError(gone, 'UNAVAILABLE', 'node not connected');
+    assert.deepEqual(gone.error.details, { code: 'NOT_CONNECTED', nodeError: { code: 'NOT_CONNECTED', message: 'node not connected' }, nodeCommandDispatched: false });
   });
 
   test('commands outside the allowlist or the surface are refused with reason and command', async () => {
@@ -162,6 +178,19 @@ describe('node.invoke', () => {
     const res = await pending;
     assert.deepEqual(res.payload.payload, { from: 'owner' });
     owner.client.close();
+    other.client.close();
+  });
+
+  test('exec events count only for a system.run sent to that node', async () => {
+    const node = await approvedNode(gw, admin, { handler: () => ({ payload: { exitCode: 0 } }) });
+    const other = await approvedNode(gw, admin);
+    await writer.call('node.invoke', { nodeId: node.nodeId, command: 'system.run', params: { command: ['true'], runId: 'run-exec-1' }, idempotencyKey: key() });
+    const event = (c, name, body) => c.call('node.event', { event: name, payloadJSON: JSON.stringify(body) });
+    assert.deepEqual(await event(node.client, 'exec.finished', { runId: 'run-exec-1', command: 'true', exitCode: 0 }), { ok: true, event: 'exec.finished', handled: true, reason: 'recorded' });
+    assert.deepEqual(await event(node.client, 'exec.started', { runId: 'never-sent' }), { ok: true, event: 'exec.started', handled: false, reason: 'unmatched_exec_event' });
+    assert.deepEqual(await event(other.client, 'exec.denied', { runId: 'run-exec-1' }), { ok: true, event: 'exec.denied', handled: false, reason: 'unmatched_exec_event' });
+    assert.deepEqual(await node.client.call('node.event', { event: 'exec.started', payloadJSON: '{not json' }), { ok: true, event: 'exec.started', handled: false, reason: 'invalid_payload' });
+    node.client.close();
     other.client.close();
   });
 
