@@ -76,6 +76,11 @@ describe('the real node host runs commands through clawgate', { skip: !fs.exists
     assert.equal(run.payload.payload.stdout, 'hi\n');
     assert.equal(run.payload.payload.exitCode, 0);
 
+    // Its own exec approvals policy, read through it.
+    const policy = await op.call('exec.approvals.node.get', { nodeId });
+    assert.equal(policy.file.version, 1);
+    assert.equal(typeof policy.hash, 'string');
+
     // Killed mid-invoke: the call fails within a second.
     const slow = invoke(nodeId, 'system.run', { command: ['sleep', '30'] });
     await new Promise((r) => setTimeout(r, 1000));

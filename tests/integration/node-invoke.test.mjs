@@ -194,6 +194,35 @@ describe('node.invoke', () => {
     other.client.close();
   });
 
+  test('exec.approvals.node.get/set go to the node itself', async () => {
+    const snapshot = { path: '/home/n/.openclaw/exec-approvals.json', exists: true, hash: 'h1', file: { version: 1, defaults: { security: 'full', ask: 'off' } } };
+    let answer = snapshot;
+    const node = await approvedNode(gw, admin, {
+      commands: ['system.which', 'system.execApprovals.get', 'system.execApprovals.set'],
+      handler: (req) => (req.command === 'system.execApprovals.set' ? { payload: { ...snapshot, hash: 'h2', file: req.params.file } } : { payload: answer }),
+    });
+    assert.deepEqual(await admin.call('exec.approvals.node.get', { nodeId: node.nodeId }), snapshot);
+    assert.deepEqual(node.requests[0].params, {});
+    const file = { version: 1, defaults: { security: 'allowlist', ask: 'on-miss' } };
+    const set = await admin.call('exec.approvals.node.set', { nodeId: node.nodeId, file, baseHash: 'h1' });
+    assert.equal(set.hash, 'h2');
+    assert.deepEqual(node.requests[1].params, { file, baseHash: 'h1' });
+    answer = { nonsense: true, file: 'x' };
+    assertError(await admin.request('exec.approvals.node.get', { nodeId: node.nodeId }), 'INVALID_REQUEST', 'node returned invalid exec approvals payload');
+    assertError(await writer.request('exec.approvals.node.get', { nodeId: node.nodeId }), 'FORBIDDEN', 'missing scope: operator.admin');
+    const plain = await approvedNode(gw, admin);
+    const refused = await admin.request('exec.approvals.node.get', { nodeId: plain.nodeId });
+    assertError(refused, 'INVALID_REQUEST', 'node command not allowed: system.execApprovals.get (command not allowlisted)');
+    assert.deepEqual(refused.error.details, { command: 'system.execApprovals.get', reason: 'command not allowlisted' });
+    node.client.close();
+    plain.client.close();
+    await node.client.closed;
+    await sleep(100);
+    const gone = await admin.request('exec.approvals.node.get', { nodeId: node.nodeId });
+    assertError(gone, 'UNAVAILABLE', 'NOT_CONNECTED: node not connected');
+    assert.deepEqual(gone.error.details, { nodeError: { code: 'NOT_CONNECTED', message: 'node not connected' }, nodeCommandDispatched: false });
+  });
+
   test('a repeated idempotencyKey joins the call in flight, then gets its answer again', async () => {
     let release;
     const gate = new Promise((resolve) => { release = resolve; });
