@@ -9,6 +9,13 @@ import assert from 'node:assert/strict';
 import { connectClient } from './lib/client.mjs';
 import { startGateway, sleep, eventually } from './lib/gateway.mjs';
 import { simNode, approvedNode } from './lib/simnode.mjs';
+import { assertShape, fixture } from './lib/shape.mjs';
+
+// The real gateway's answers (tests/fixtures/real-gateway/INVOKE-NOTES.md).
+const realDescribe = fixture('nodes-invoke-list-describe.json')['node.describe (connected, approved)'].response.payload;
+const realWhich = fixture('nodes-invoke-real-node.json').cases.find((c) => c.case === 'system.which {bins:[sh]}').response.payload;
+// Keys that come and go with what a node declared or did.
+const OPTIONAL = ['permissions', 'pathEnv', 'hostStats', 'nodePluginTools', 'remoteIp', 'lastConnectedAtMs', 'lastDisconnectedAtMs', 'connectedAtMs', 'lastSeenAtMs', 'lastSeenReason', 'displayName'];
 
 const operator = (gw, scopes) => connectClient(gw, { params: { scopes } });
 let keys = 0;
@@ -39,6 +46,7 @@ describe('node.invoke', () => {
     const idempotencyKey = key();
     const res = await writer.call('node.invoke', { nodeId: node.nodeId, command: 'system.which', params: { bins: ['sh'] }, idempotencyKey });
     assert.deepEqual(res.payload, { bins: { sh: '/usr/bin/sh' }, asked: { bins: ['sh'] } });
+    assertShape(res, { ...realWhich, payload: res.payload }, 'node.invoke result');
     assert.deepEqual(JSON.parse(res.payloadJSON), res.payload);
     assert.equal(res.ok, true);
     assert.equal(res.nodeId, node.nodeId);
@@ -267,6 +275,7 @@ describe('node.invoke', () => {
     const { ts, ...rest } = d;
     assert.deepEqual(rest, listed);
     assert.equal(d.displayName, 'describe-me');
+    assertShape(d, realDescribe, 'node.describe', { optional: OPTIONAL });
     assert.equal(d.connected, true);
     assert.equal(d.paired, true);
     assertError(await writer.request('node.describe', { nodeId: 'nope' }), 'INVALID_REQUEST', 'unknown nodeId');
