@@ -266,6 +266,19 @@ describe('node.invoke', () => {
     assert.ok(took < 1000, `failed ${took} ms after the kill`);
   });
 
+  test('a node is in presence while connected, and left with reason disconnect', async () => {
+    const node = await approvedNode(gw, admin, { client: { id: 'node-host', version: '2026.9.6', platform: 'linux', deviceFamily: 'Linux', mode: 'node', displayName: 'present-node' } });
+    const entry = (await writer.call('system-presence', {})).find((p) => p.deviceId === node.nodeId);
+    assert.ok(entry, 'the node is listed');
+    assert.deepEqual(entry.roles, ['node']);
+    assert.equal(entry.host, 'present-node');
+    assert.equal(entry.reason, 'connect');
+    const from = writer.events.length;
+    node.client.close();
+    const gone = await writer.waitEvent('presence', { from, predicate: (e) => e.payload.presence.some((p) => p.deviceId === node.nodeId && p.reason === 'disconnect') });
+    assert.equal(typeof gone.stateVersion.presence, 'number');
+  });
+
   test('node.describe answers node.list\'s entry with ts; an unknown node is refused', async () => {
     const node = await approvedNode(gw, admin, { client: { id: 'node-host', version: '2026.9.6', platform: 'linux', deviceFamily: 'Linux', mode: 'node', displayName: 'describe-me' } });
     const d = await writer.call('node.describe', { nodeId: node.nodeId });
