@@ -17,6 +17,8 @@ static const char *const event_names[] = {"connect.challenge",
                                           "node.pair.requested",
                                           "node.pair.resolved",
                                           "node.hostStats",
+                                          "exec.approval.requested",
+                                          "exec.approval.resolved",
                                           NULL};
 
 json_t *cg_gateway_event_names(void)

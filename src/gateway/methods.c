@@ -16,10 +16,11 @@ extern const cg_method cg_methods_logs[];
 extern const cg_method cg_methods_system[];
 extern const cg_method cg_methods_devices[];
 extern const cg_method cg_methods_nodes[];
+extern const cg_method cg_methods_exec_approvals[];
 
 static const cg_method *const families[] = {
-    cg_methods_health, cg_methods_config,  cg_methods_logs,
-    cg_methods_system, cg_methods_devices, cg_methods_nodes,
+    cg_methods_health,  cg_methods_config, cg_methods_logs,           cg_methods_system,
+    cg_methods_devices, cg_methods_nodes,  cg_methods_exec_approvals,
 };
 
 /* The rows in table order, and by name for lookup, built once from the families:

@@ -39,8 +39,8 @@ typedef void (*cg_exec_gate_done)(bool allowed, const json_t *error, void *data)
  * approval). run_params: the system.run params ({command: [argv], rawCommand, cwd,
  * agentId, sessionKey, ...}). */
 cg_exec_gate_status cg_exec_gate_check(cg_gateway *gw, const cg_conn *caller, const char *node_id,
-                                       const json_t *run_params, cg_exec_gate_done done,
-                                       void *data, cg_exec_gate **gate, json_t **error);
+                                       const json_t *run_params, cg_exec_gate_done done, void *data,
+                                       cg_exec_gate **gate, json_t **error);
 /* Withdraws a pending gate (the caller left): its approval is dropped as expired and
  * done is never called. */
 void cg_exec_gate_cancel(cg_exec_gate *gate);
