@@ -29,6 +29,7 @@ typedef struct cg_approval {
     /* Who asked (visibility): the requester's device, else its connection. */
     char *requester_conn_id;
     char *requester_device_id;
+    bool from_gate; /* made by the system.run gate (allow-always then writes the policy) */
     cg_approval_state state;
     const char *decision;        /* "allow-once", "allow-always", "deny", or NULL */
     const char *terminal_reason; /* "user", "timeout", "no-route", "cancelled" */

@@ -49,7 +49,7 @@ json_t *cg_exec_policy_fail_closed(void)
 
 static int fail(char *err, size_t errlen, const char *path, const char *what)
 {
-    snprintf(err, errlen, "%s: %s", path, what);
+    snprintf(err, errlen, "at %s: %s", path, what);
     return -1;
 }
 
@@ -68,7 +68,7 @@ static int check_keys(const json_t *obj, const char *const *keys, const char *pa
     json_object_foreach((json_t *)obj, key, v)
     {
         if (!known_key(key, keys)) {
-            snprintf(err, errlen, "%s: unexpected property '%.64s'", path, key);
+            snprintf(err, errlen, "at %s: unexpected property '%.64s'", path, key);
             return -1;
         }
     }
@@ -82,8 +82,8 @@ static int check_enum(const json_t *obj, const char *key, const char *const *nam
     if (!v) return 0;
     if (index_of(names, n, json_string_value(v)) >= 0) return 0;
     char where[256], what[96];
-    snprintf(where, sizeof where, "%s.%s", path, key);
-    snprintf(what, sizeof what, "expected one of %s, %s, %s", names[0], names[1], names[2]);
+    snprintf(where, sizeof where, "%s/%s", path, key);
+    snprintf(what, sizeof what, "must be one of %s, %s, %s", names[0], names[1], names[2]);
     return fail(err, errlen, where, what);
 }
 
@@ -96,8 +96,8 @@ static int check_policy(const json_t *obj, const char *path, char *err, size_t e
     const json_t *skills = json_object_get(obj, "autoAllowSkills");
     if (skills && !json_is_boolean(skills)) {
         char where[256];
-        snprintf(where, sizeof where, "%s.autoAllowSkills", path);
-        return fail(err, errlen, where, "expected a boolean");
+        snprintf(where, sizeof where, "%s/autoAllowSkills", path);
+        return fail(err, errlen, where, "must be boolean");
     }
     return 0;
 }
@@ -108,10 +108,10 @@ static int check_string_member(const json_t *obj, const char *key, bool non_empt
     const json_t *v = json_object_get(obj, key);
     if (!v) return 0;
     char where[288];
-    snprintf(where, sizeof where, "%s.%s", path, key);
-    if (!json_is_string(v)) return fail(err, errlen, where, "expected a string");
+    snprintf(where, sizeof where, "%s/%s", path, key);
+    if (!json_is_string(v)) return fail(err, errlen, where, "must be string");
     if (non_empty && strspn(json_string_value(v), " \t\r\n") == json_string_length(v))
-        return fail(err, errlen, where, "expected a non-empty string");
+        return fail(err, errlen, where, "must be a non-empty string");
     return 0;
 }
 
@@ -122,8 +122,8 @@ static int check_number_member(const json_t *obj, const char *key, const char *p
     if (!v) return 0;
     if (!json_is_number(v) || json_number_value(v) < 0) {
         char where[288];
-        snprintf(where, sizeof where, "%s.%s", path, key);
-        return fail(err, errlen, where, "expected a number >= 0");
+        snprintf(where, sizeof where, "%s/%s", path, key);
+        return fail(err, errlen, where, "must be a number >= 0");
     }
     return 0;
 }
@@ -133,7 +133,7 @@ static int check_allowlist(const json_t *list, const char *path, char *err, size
     static const char *const keys[] = {
         "id",         "pattern",         "source",           "commandText", "argPattern",
         "lastUsedAt", "lastUsedCommand", "lastResolvedPath", NULL};
-    if (!json_is_array(list)) return fail(err, errlen, path, "expected an array");
+    if (!json_is_array(list)) return fail(err, errlen, path, "must be array");
     if (json_array_size(list) > MAX_ENTRIES)
         return fail(err, errlen, path, "more than 4096 entries");
     size_t i;
@@ -141,11 +141,11 @@ static int check_allowlist(const json_t *list, const char *path, char *err, size
     json_array_foreach(list, i, e)
     {
         char where[256];
-        snprintf(where, sizeof where, "%s[%zu]", path, i);
-        if (!json_is_object(e)) return fail(err, errlen, where, "expected an object");
+        snprintf(where, sizeof where, "%s/%zu", path, i);
+        if (!json_is_object(e)) return fail(err, errlen, where, "must be object");
         if (check_keys(e, keys, where, err, errlen)) return -1;
         if (!json_object_get(e, "pattern"))
-            return fail(err, errlen, where, "missing required property 'pattern'");
+            return fail(err, errlen, where, "must have required property 'pattern'");
         if (check_string_member(e, "pattern", true, where, err, errlen) ||
             check_string_member(e, "id", true, where, err, errlen) ||
             check_string_member(e, "commandText", false, where, err, errlen) ||
@@ -157,9 +157,9 @@ static int check_allowlist(const json_t *list, const char *path, char *err, size
         const json_t *source = json_object_get(e, "source");
         if (source &&
             strcmp(json_string_value(source) ? json_string_value(source) : "", "allow-always") != 0)
-            return fail(err, errlen, where, "source: expected \"allow-always\"");
+            return fail(err, errlen, where, "source must be \"allow-always\"");
         if (strlen(json_string_value(json_object_get(e, "pattern"))) > MAX_GLOB)
-            return fail(err, errlen, where, "pattern: longer than 1024 bytes");
+            return fail(err, errlen, where, "pattern must be at most 1024 bytes");
     }
     return 0;
 }
@@ -167,7 +167,7 @@ static int check_allowlist(const json_t *list, const char *path, char *err, size
 static int check_mcp_tools(const json_t *list, const char *path, char *err, size_t errlen)
 {
     static const char *const keys[] = {"server", "tool", "source", "addedAt", "lastUsedAt", NULL};
-    if (!json_is_array(list)) return fail(err, errlen, path, "expected an array");
+    if (!json_is_array(list)) return fail(err, errlen, path, "must be array");
     if (json_array_size(list) > MAX_ENTRIES)
         return fail(err, errlen, path, "more than 4096 entries");
     size_t i;
@@ -175,14 +175,14 @@ static int check_mcp_tools(const json_t *list, const char *path, char *err, size
     json_array_foreach(list, i, e)
     {
         char where[256];
-        snprintf(where, sizeof where, "%s[%zu]", path, i);
-        if (!json_is_object(e)) return fail(err, errlen, where, "expected an object");
+        snprintf(where, sizeof where, "%s/%zu", path, i);
+        if (!json_is_object(e)) return fail(err, errlen, where, "must be object");
         if (check_keys(e, keys, where, err, errlen)) return -1;
         static const char *const required[] = {"server", "tool", "source", "addedAt"};
         for (size_t k = 0; k < 4; k++)
             if (!json_object_get(e, required[k])) {
                 char what[64];
-                snprintf(what, sizeof what, "missing required property '%s'", required[k]);
+                snprintf(what, sizeof what, "must have required property '%s'", required[k]);
                 return fail(err, errlen, where, what);
             }
         if (check_string_member(e, "server", true, where, err, errlen) ||
@@ -192,7 +192,7 @@ static int check_mcp_tools(const json_t *list, const char *path, char *err, size
             return -1;
         const char *source = json_string_value(json_object_get(e, "source"));
         if (!source || strcmp(source, "allow-always") != 0)
-            return fail(err, errlen, where, "source: expected \"allow-always\"");
+            return fail(err, errlen, where, "source must be \"allow-always\"");
     }
     return 0;
 }
@@ -205,75 +205,137 @@ int cg_exec_policy_validate(const json_t *file, char *err, size_t errlen)
     static const char *const agent_keys[] = {
         "security", "ask", "askFallback", "autoAllowSkills", "allowlist", "mcpTools", NULL};
     static const char *const socket_keys[] = {"path", "token", NULL};
-    if (!json_is_object(file)) return fail(err, errlen, "file", "expected an object");
-    if (check_keys(file, top_keys, "file", err, errlen)) return -1;
+    if (!json_is_object(file)) return fail(err, errlen, "/file", "must be object");
+    if (check_keys(file, top_keys, "/file", err, errlen)) return -1;
     const json_t *version = json_object_get(file, "version");
-    if (!version) return fail(err, errlen, "file", "missing required property 'version'");
+    if (!version) return fail(err, errlen, "/file", "must have required property 'version'");
     if (!json_is_number(version) || json_number_value(version) != 1)
-        return fail(err, errlen, "file.version", "expected 1");
+        return fail(err, errlen, "/file/version", "must be equal to constant");
     const json_t *socket = json_object_get(file, "socket");
     if (socket) {
-        if (!json_is_object(socket)) return fail(err, errlen, "file.socket", "expected an object");
-        if (check_keys(socket, socket_keys, "file.socket", err, errlen) ||
-            check_string_member(socket, "path", false, "file.socket", err, errlen) ||
-            check_string_member(socket, "token", false, "file.socket", err, errlen))
+        if (!json_is_object(socket)) return fail(err, errlen, "/file/socket", "must be object");
+        if (check_keys(socket, socket_keys, "/file/socket", err, errlen) ||
+            check_string_member(socket, "path", false, "/file/socket", err, errlen) ||
+            check_string_member(socket, "token", false, "/file/socket", err, errlen))
             return -1;
     }
     const json_t *defaults = json_object_get(file, "defaults");
     if (defaults) {
-        if (!json_is_object(defaults))
-            return fail(err, errlen, "file.defaults", "expected an object");
-        if (check_keys(defaults, policy_keys, "file.defaults", err, errlen) ||
-            check_policy(defaults, "file.defaults", err, errlen))
+        if (!json_is_object(defaults)) return fail(err, errlen, "/file/defaults", "must be object");
+        if (check_keys(defaults, policy_keys, "/file/defaults", err, errlen) ||
+            check_policy(defaults, "/file/defaults", err, errlen))
             return -1;
     }
     const json_t *agents = json_object_get(file, "agents");
     if (!agents) return 0;
-    if (!json_is_object(agents)) return fail(err, errlen, "file.agents", "expected an object");
+    if (!json_is_object(agents)) return fail(err, errlen, "/file/agents", "must be object");
     if (json_object_size(agents) > MAX_AGENTS)
-        return fail(err, errlen, "file.agents", "more than 1024 agents");
+        return fail(err, errlen, "/file/agents", "more than 1024 agents");
     const char *id;
     json_t *agent;
     json_object_foreach((json_t *)agents, id, agent)
     {
         char path[128];
-        snprintf(path, sizeof path, "file.agents.%.64s", id);
+        snprintf(path, sizeof path, "/file/agents/%.64s", id);
         if (!*id || strlen(id) > 64)
-            return fail(err, errlen, "file.agents", "agent ids must be 1 to 64 characters");
-        if (!json_is_object(agent)) return fail(err, errlen, path, "expected an object");
+            return fail(err, errlen, "/file/agents", "agent ids must be 1 to 64 characters");
+        if (!json_is_object(agent)) return fail(err, errlen, path, "must be object");
         if (check_keys(agent, agent_keys, path, err, errlen) ||
             check_policy(agent, path, err, errlen))
             return -1;
         char sub[160];
         const json_t *list = json_object_get(agent, "allowlist");
-        snprintf(sub, sizeof sub, "%s.allowlist", path);
+        snprintf(sub, sizeof sub, "%s/allowlist", path);
         if (list && check_allowlist(list, sub, err, errlen)) return -1;
         list = json_object_get(agent, "mcpTools");
-        snprintf(sub, sizeof sub, "%s.mcpTools", path);
+        snprintf(sub, sizeof sub, "%s/mcpTools", path);
         if (list && check_mcp_tools(list, sub, err, errlen)) return -1;
     }
     return 0;
 }
 
+/* Copies the members of src named in keys, in that order, into a new object. */
+static json_t *ordered(const json_t *src, const char *const *keys)
+{
+    json_t *out = json_object();
+    for (; *keys; keys++) {
+        json_t *v = json_object_get(src, *keys);
+        if (v) json_object_set_new(out, *keys, json_deep_copy(v));
+    }
+    return out;
+}
+
 json_t *cg_exec_policy_normalize(const json_t *file)
 {
-    json_t *copy = json_deep_copy(file);
-    json_object_set_new(copy, "version", json_integer(1));
+    static const char *const policy_keys[] = {"security", "ask", "askFallback", "autoAllowSkills",
+                                              NULL};
+    /* OpenClaw's entry order; commandText is dropped, as OpenClaw drops it. */
+    static const char *const entry_keys[] = {"pattern",          "id",         "source",
+                                             "argPattern",       "lastUsedAt", "lastUsedCommand",
+                                             "lastResolvedPath", NULL};
+    json_t *out = json_pack("{s:i}", "version", 1);
+    const json_t *socket = json_object_get(file, "socket");
+    json_t *sock = json_object();
+    static const char *const socket_keys[] = {"path", "token", NULL};
+    for (const char *const *k = socket_keys; *k; k++) {
+        char *v = NULL;
+        const char *raw = json_string_value(json_object_get(socket, *k));
+        if (raw) {
+            size_t start = strspn(raw, " \t\r\n"), len = strlen(raw + start);
+            while (len > 0 && strchr(" \t\r\n", raw[start + len - 1]))
+                len--;
+            if (len) {
+                v = cg_xmalloc(len + 1);
+                memcpy(v, raw + start, len);
+                v[len] = 0;
+            }
+        }
+        if (v) json_object_set_new(sock, *k, json_string(v));
+        free(v);
+    }
+    if (json_object_size(sock))
+        json_object_set_new(out, "socket", sock);
+    else
+        json_decref(sock);
+    json_object_set_new(out, "defaults", ordered(json_object_get(file, "defaults"), policy_keys));
+    json_t *agents = json_object();
     const char *id;
     json_t *agent;
-    json_object_foreach(json_object_get(copy, "agents"), id, agent)
+    json_object_foreach(json_object_get(file, "agents"), id, agent)
     {
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(agent, "allowlist"), i, e)
-        {
-            if (json_object_get(e, "id")) continue;
-            char uuid[37];
-            cg_uuid4(uuid);
-            json_object_set_new(e, "id", json_string(uuid));
+        json_t *copy = json_deep_copy(agent);
+        json_t *list = json_object_get(agent, "allowlist");
+        if (list) {
+            json_t *entries = json_array();
+            size_t i;
+            json_t *e;
+            json_array_foreach(list, i, e)
+            {
+                json_t *entry = ordered(e, entry_keys);
+                if (!json_object_get(entry, "id")) {
+                    char uuid[37];
+                    cg_uuid4(uuid);
+                    /* after pattern, as OpenClaw places it */
+                    json_t *with_id = json_object();
+                    const char *k;
+                    json_t *v;
+                    json_object_foreach(entry, k, v)
+                    {
+                        json_object_set(with_id, k, v);
+                        if (!strcmp(k, "pattern"))
+                            json_object_set_new(with_id, "id", json_string(uuid));
+                    }
+                    json_decref(entry);
+                    entry = with_id;
+                }
+                json_array_append_new(entries, entry);
+            }
+            json_object_set_new(copy, "allowlist", entries);
         }
+        json_object_set_new(agents, id, copy);
     }
-    return copy;
+    json_object_set_new(out, "agents", agents);
+    return out;
 }
 
 char *cg_exec_policy_serialize(const json_t *file, size_t *len)

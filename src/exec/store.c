@@ -66,7 +66,9 @@ static void install(cg_exec_store *s, char *raw, size_t len, json_t *doc, char *
         return;
     }
     char why[256];
-    s->doc = cg_exec_policy_parse(raw, len, why, sizeof why);
+    json_t *parsed = cg_exec_policy_parse(raw, len, why, sizeof why);
+    s->doc = parsed ? cg_exec_policy_normalize(parsed) : NULL;
+    json_decref(parsed);
     if (!s->doc) {
         s->doc = cg_exec_policy_fail_closed();
         if (warning) {

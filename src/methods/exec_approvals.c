@@ -223,10 +223,13 @@ static void deliver_one(cg_conn *c, void *data)
     delivery *d = data;
     if (d->exclude_conn && !strcmp(cg_conn_id(c), d->exclude_conn)) return;
     if (!is_approval_client(c) || !visible_to(d->ap, c)) return;
-    if (cg_conn_send_event(c, d->event, json_incref(d->payload), CG_EVENT_DROPPABLE)) d->sent++;
+    /* An approver counts whether or not this frame could be queued (as OpenClaw counts
+     * the approval clients it addresses, not what reached them). */
+    d->sent++;
+    cg_conn_send_event(c, d->event, json_incref(d->payload), CG_EVENT_DROPPABLE);
 }
 
-/* Sends event to the approval's approval clients; how many got it. payload consumed. */
+/* Sends event to the approval's approval clients; how many there are. payload consumed. */
 static size_t deliver(exec_state *st, const cg_approval *ap, const char *event, json_t *payload,
                       const char *exclude_conn)
 {
@@ -375,7 +378,10 @@ static void allow_always_written(const json_t *snapshot, const json_t *error, vo
 static void persist_allow_always(exec_state *st, const cg_approval *ap)
 {
     const json_t *argv = approval_argv(ap);
-    if (!json_array_size(argv)) return;
+    /* Only the gateway's own gate consults its policy file: an approval someone asked for
+     * with exec.approval.request is enforced by its requester, as on the real gateway
+     * (whose policy file an allow-always there leaves unchanged). */
+    if (!ap->from_gate || !json_array_size(argv)) return;
     allow_always_write *w = cg_xcalloc(1, sizeof *w);
     w->agent_id = cg_strdup(str_or_null(json_object_get(ap->request, "agentId")));
     w->argv = json_deep_copy(argv);
@@ -493,17 +499,19 @@ static int check_rules(const json_t *params, const param_rule *rules, char *err,
         while (r->key && strcmp(r->key, key))
             r++;
         if (!r->key) {
-            snprintf(err, errlen, "unexpected property '%.64s'", key);
+            snprintf(err, errlen, "at root: unexpected property '%.64s'", key);
             return -1;
         }
         switch (r->type) {
         case P_STRING:
             if (!json_is_string(v) || !json_string_length(v))
-                return bad(err, errlen, key, "must be a non-empty string");
+                return bad(err, errlen, key,
+                           json_is_string(v) ? "must NOT have fewer than 1 characters"
+                                             : "must be string");
             break;
         case P_STRING_NULL:
             if (!json_is_string(v) && !json_is_null(v))
-                return bad(err, errlen, key, "must be a string or null");
+                return bad(err, errlen, key, "must be string or null");
             break;
         case P_STRING_NULL_NE:
             if (!json_is_null(v) && (!json_is_string(v) || !json_string_length(v)))
@@ -513,8 +521,8 @@ static int check_rules(const json_t *params, const param_rule *rules, char *err,
             if (!json_is_boolean(v)) return bad(err, errlen, key, "must be boolean");
             break;
         case P_INT_POS:
-            if (!json_is_integer(v) || json_integer_value(v) < 1)
-                return bad(err, errlen, key, "must be an integer >= 1");
+            if (!json_is_integer(v)) return bad(err, errlen, key, "must be integer");
+            if (json_integer_value(v) < 1) return bad(err, errlen, key, "must be >= 1");
             break;
         case P_STRINGS:
         case P_STRINGS_NE:
@@ -641,6 +649,14 @@ static int check_request(const json_t *params, char *err, size_t errlen)
 static int check_id(const json_t *params, char *err, size_t errlen)
 {
     return cg_params_one_string(params, "id", err, errlen);
+}
+
+/* waitDecision: the real gateway checks nothing but the id, in the handler. */
+static int check_object(const json_t *params, char *err, size_t errlen)
+{
+    if (json_is_object(params)) return 0;
+    snprintf(err, errlen, "must be object");
+    return -1;
 }
 
 static int check_resolve(const json_t *params, char *err, size_t errlen)
@@ -844,6 +860,7 @@ static json_t *build_request(const json_t *p, json_t **error)
     const char *ask = str_or_null(json_object_get(p, "ask"));
     const char *security = str_or_null(json_object_get(p, "security"));
     bool no_always = json_array_size(json_object_get(p, "unavailableDecisions")) > 0;
+    /* The real gateway's keys, in its order. */
     request = json_pack("{s:s}", "command", text);
     if (!on_node && json_array_size(argv))
         json_object_set_new(request, "commandArgv", json_deep_copy(argv));
@@ -859,11 +876,26 @@ static json_t *build_request(const json_t *p, json_t **error)
         json_object_set_new(request, "envKeys", keys);
     }
     if (plan) {
-        json_t *plan_out = json_pack("{s:O, s:o, s:s, s:n, s:o, s:o}", "argv", argv, "cwd",
-                                     nullable(cwd), "commandText", text, "commandPreview",
-                                     "agentId", nullable(agent), "sessionKey", nullable(session));
-        json_object_set_new(request, "systemRunPlan", plan_out);
+        char *preview = trimmed(str_or_null(json_object_get(plan, "commandPreview")));
+        if (!preview) preview = trimmed(str_or_null(json_object_get(p, "command")));
+        if (preview && !strcmp(preview, text)) {
+            free(preview);
+            preview = NULL;
+        }
+        char *preview_text = preview ? display_text(preview) : NULL;
+        json_object_set_new(request, "systemRunBinding",
+                            json_pack("{s:O, s:o, s:o, s:o, s:n}", "argv", argv, "cwd",
+                                      nullable(cwd), "agentId", nullable(agent), "sessionKey",
+                                      nullable(session), "envHash"));
+        json_object_set_new(request, "systemRunPlan",
+                            json_pack("{s:O, s:o, s:s, s:o, s:o, s:o}", "argv", argv, "cwd",
+                                      nullable(cwd), "commandText", text, "commandPreview",
+                                      nullable(preview_text), "agentId", nullable(agent),
+                                      "sessionKey", nullable(session)));
+        free(preview);
+        free(preview_text);
     } else {
+        json_object_set_new(request, "systemRunBinding", json_null());
         json_object_set_new(request, "systemRunPlan", json_null());
     }
     json_object_set_new(request, "cwd", nullable(cwd));
@@ -883,14 +915,22 @@ static json_t *build_request(const json_t *p, json_t **error)
     json_object_set_new(request, "warningText", nullable(warning_text));
     free(warning);
     free(warning_text);
-    json_object_set_new(request, "allowedDecisions", allowed_decisions(ask_norm, no_always));
+    const json_t *scope = json_object_get(p, "scope");
+    json_object_set_new(request, "scope", scope ? json_deep_copy(scope) : json_null());
+    /* OpenClaw's shell analysis summary; clawgate does not parse commands: null, as
+     * OpenClaw sends when its analysis is unavailable. */
+    json_object_set_new(request, "commandAnalysis", json_null());
     if (no_always)
         json_object_set_new(request, "unavailableDecisions", json_pack("[s]", "allow-always"));
+    json_object_set_new(request, "allowedDecisions", allowed_decisions(ask_norm, no_always));
     json_object_set_new(request, "agentId", nullable(agent));
+    char *resolved_path = trimmed(str_or_null(json_object_get(p, "resolvedPath")));
+    json_object_set_new(request, "resolvedPath", nullable(resolved_path));
+    free(resolved_path);
     json_object_set_new(request, "sessionKey", nullable(session));
     static const char *const passthrough[] = {
-        "resolvedPath", "sessionId",           "runId", "toolCallId", "turnSourceChannel",
-        "turnSourceTo", "turnSourceAccountId", NULL};
+        "sessionId",           "runId", "toolCallId", "turnSourceChannel", "turnSourceTo",
+        "turnSourceAccountId", NULL};
     for (size_t i = 0; passthrough[i]; i++) {
         char *v = trimmed(str_or_null(json_object_get(p, passthrough[i])));
         json_object_set_new(request, passthrough[i], nullable(v));
@@ -899,6 +939,8 @@ static json_t *build_request(const json_t *p, json_t **error)
     const json_t *thread = json_object_get(p, "turnSourceThreadId");
     json_object_set_new(request, "turnSourceThreadId",
                         thread ? json_deep_copy(thread) : json_null());
+    json_object_set_new(request, "cronExecutionSource", json_null());
+    json_object_set_new(request, "cronOperationBinding", json_null());
 out:
     free(host);
     free(node_id);
@@ -978,7 +1020,14 @@ static void handle_wait(cg_req *req)
 {
     exec_state *st = state_of(req->gw);
     cg_approval *ap = NULL;
-    const char *id = param(req, "id");
+    char *trim = trimmed(param(req, "id"));
+    char id[CG_APPROVAL_ID_MAX + 2];
+    snprintf(id, sizeof id, "%s", trim ? trim : "");
+    free(trim);
+    if (!id[0]) {
+        refuse(req, "id is required", NULL);
+        return;
+    }
     cg_approvals_find(st->approvals, id, CG_APPROVAL_PENDING, NULL, NULL, &ap);
     if (ap && strcmp(ap->id, id)) ap = NULL; /* waits take exact ids */
     if (!ap) {
@@ -1185,6 +1234,7 @@ cg_exec_gate_status cg_exec_gate_check(cg_gateway *gw, const cg_conn *caller, co
         status = CG_EXEC_GATE_REFUSE;
         goto out;
     }
+    ap->from_gate = true;
     if (!announce(st, ap)) {
         cg_approvals_decide(st->approvals, ap, NULL, "no-route", cg_now_ms());
         arm(st);
@@ -1276,7 +1326,7 @@ const cg_method cg_methods_exec_approvals[] = {
     {.name = "exec.approval.waitDecision",
      .roles = CG_ROLE_OPERATOR,
      .scope = CG_SCOPE_APPROVALS,
-     .check = check_id,
+     .check = check_object,
      .handler = handle_wait,
      .summary = "Wait for a pending exec approval's decision"},
     {.name = "exec.approval.resolve",
