@@ -52,7 +52,7 @@ json_t *cg_exec_policy_fail_closed(void);
 /* Checks a file against the shape above: version 1, known keys only, security one of
  * deny|allowlist|full, ask off|on-miss|always, askFallback like security, allowlist
  * entries objects with a non-empty pattern, at most 1,024 agents and 4,096 entries per
- * allowlist. 0, or -1 with "file.agents.main.ask: expected one of off, on-miss, always". */
+ * allowlist. 0, or -1 with "at /file/agents/main/ask: must be one of off, on-miss, always". */
 int cg_exec_policy_validate(const json_t *file, char *err, size_t errlen);
 
 /* A copy ready to store: allowlist entries without an id get a random UUID, as OpenClaw
