@@ -291,7 +291,7 @@ static void on_conn(cg_gateway *gw, cg_conn *c, cg_conn_event ev, void *data)
     }
 }
 
-int cg_methods_node_invoke_attach(cg_gateway *gw)
+void cg_methods_node_invoke_attach(cg_gateway *gw)
 {
     relay *r = cg_xcalloc(1, sizeof *r);
     r->gw = gw;
@@ -299,7 +299,6 @@ int cg_methods_node_invoke_attach(cg_gateway *gw)
     r->invocations = cg_strmap_new();
     cg_gateway_set_data(gw, &relay_key, r);
     cg_gateway_add_conn_hook(gw, on_conn, r);
-    return 0;
 }
 
 /* ---- node.invoke.result (from the node) ---- */
