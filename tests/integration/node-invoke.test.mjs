@@ -342,3 +342,130 @@ describe('node.invoke fan-out', () => {
     for (const node of nodes) node.client.close();
   });
 });
+
+// clawgate's own gate in front of system.run (issue 8): the gateway's policy
+// (DIR/exec-approvals.json through exec.approvals.set) decides before the node sees it.
+describe('node.invoke system.run meets clawgate\'s exec policy first', () => {
+  let gw, admin, writer, approver, node;
+  const ran = () => node.requests.filter((r) => r.command === 'system.run');
+  async function policy(file) {
+    const { hash } = await admin.call('exec.approvals.get', {});
+    await admin.call('exec.approvals.set', { file: { version: 1, ...file }, baseHash: hash });
+  }
+  const run = (argv, extra = {}, client = writer) => client.request('node.invoke', { nodeId: node.nodeId, command: 'system.run', params: { command: argv, cwd: '/tmp', ...extra }, idempotencyKey: key(), timeoutMs: 10000 }, { timeoutMs: 20000 });
+  const requestedFor = (argv, from) => approver.waitEvent('exec.approval.requested', { from, predicate: (e) => JSON.stringify(e.payload.request.systemRunPlan?.argv) === JSON.stringify(argv) });
+
+  before(async () => {
+    gw = await startGateway();
+    admin = await operator(gw, ['operator.admin']);
+    writer = await operator(gw, ['operator.write', 'operator.read']);
+    node = await approvedNode(gw, admin, { handler: (req) => ({ payload: { exitCode: 0, stdout: `${req.params.command.join(' ')}\n`, asked: req.params } }) });
+  });
+  after(async () => {
+    for (const c of [admin, writer, approver, node?.client]) c?.close();
+    await gw.stop();
+  });
+
+  test('with no policy file (security full, ask off) it runs', async () => {
+    const res = await run(['echo', 'free']);
+    assert.equal(res.ok, true, JSON.stringify(res.error));
+    assert.equal(res.payload.payload.stdout, 'echo free\n');
+  });
+
+  test('security deny refuses it before the node sees it', async () => {
+    await policy({ defaults: { security: 'deny' } });
+    const before = ran().length;
+    const res = await run(['echo', 'no']);
+    assertError(res, 'INVALID_REQUEST', /SYSTEM_RUN_DENIED: security=deny/);
+    assert.equal(res.error.details.reason, 'security-deny');
+    assert.equal(ran().length, before);
+  });
+
+  test('an allowlist miss with ask off is refused; a hit runs; agents.<id> wins over defaults', async () => {
+    await policy({ defaults: { security: 'allowlist', ask: 'off' }, agents: { ops: { security: 'full', ask: 'off' }, main: { allowlist: [{ pattern: 'echo' }] } } });
+    const miss = await run(['echo', 'x']);
+    assertError(miss, 'INVALID_REQUEST', /SYSTEM_RUN_DENIED: allowlist miss/);
+    assert.equal(miss.error.details.reason, 'allowlist-miss');
+    const hit = await run(['echo', 'allowed'], { agentId: 'main' });
+    assert.equal(hit.ok, true, JSON.stringify(hit.error));
+    const ops = await run(['uname'], { agentId: 'ops' });
+    assert.equal(ops.ok, true, JSON.stringify(ops.error));
+  });
+
+  test('ask always with no approver connected is refused at once', async () => {
+    await policy({ defaults: { security: 'full', ask: 'always' } });
+    const res = await run(['echo', 'nobody']);
+    assertError(res, 'INVALID_REQUEST', /.+/);
+    assert.equal(res.error.details.reason, 'no-approval-route');
+  });
+
+  test('ask always holds the call until an approver allows it; then a plain system.run goes out', async () => {
+    approver = await connectClient(gw, { params: { client: { id: 'openclaw-control-ui', version: '2026.9.6', platform: 'linux', mode: 'webchat' }, scopes: ['operator.admin', 'operator.approvals'] } });
+    await policy({ defaults: { security: 'full', ask: 'always' } });
+    const from = approver.events.length;
+    const before = ran().length;
+    const pending = run(['echo', 'held']);
+    const ev = await requestedFor(['echo', 'held'], from);
+    assert.equal(ev.payload.request.host, 'node');
+    assert.equal(ev.payload.request.nodeId, node.nodeId);
+    await sleep(200);
+    assert.equal(ran().length, before, 'nothing reached the node while the approver thinks');
+    const listed = await approver.call('exec.approval.list', {});
+    assert.ok(listed.some((a) => a.id === ev.payload.id), 'the held run is listed');
+    assert.deepEqual(await approver.call('exec.approval.resolve', { id: ev.payload.id, decision: 'allow-once' }), { ok: true });
+    const res = await pending;
+    assert.equal(res.ok, true, JSON.stringify(res.error));
+    assert.equal(res.payload.payload.stdout, 'echo held\n');
+    const sent = ran().at(-1).params;
+    assert.equal(sent.approved, undefined);
+    assert.equal(sent.approvalDecision, undefined);
+  });
+
+  test('deny stops it; the node never sees it', async () => {
+    const from = approver.events.length;
+    const before = ran().length;
+    const pending = run(['rm', '-rf', '/tmp/x']);
+    const ev = await requestedFor(['rm', '-rf', '/tmp/x'], from);
+    await approver.call('exec.approval.resolve', { id: ev.payload.id, decision: 'deny' });
+    const res = await pending;
+    assertError(res, 'INVALID_REQUEST', /denied/);
+    assert.equal(ran().length, before);
+  });
+
+  test('a caller that leaves withdraws its approval', async () => {
+    const caller = await operator(gw, ['operator.write']);
+    const from = approver.events.length;
+    run(['sleep', '1'], {}, caller).catch(() => {});
+    const ev = await requestedFor(['sleep', '1'], from);
+    caller.terminate();
+    await eventually(async () => !(await approver.call('exec.approval.list', {})).some((a) => a.id === ev.payload.id), 3000, 'the approval withdrawn');
+  });
+
+  test('allow-always writes an entry for that argv and cwd: the same run passes on its own, another still asks', async () => {
+    await policy({ defaults: { security: 'allowlist', ask: 'on-miss' } });
+    let from = approver.events.length;
+    const first = run(['ls', '-l'], { agentId: 'main' });
+    const ev = await requestedFor(['ls', '-l'], from);
+    await approver.call('exec.approval.resolve', { id: ev.payload.id, decision: 'allow-always' });
+    assert.equal((await first).ok, true);
+    // The entry is written on the thread pool, right after the run was let through.
+    const entry = await eventually(async () => {
+      const { file } = await admin.call('exec.approvals.get', {});
+      return file.agents.main?.allowlist?.find((e) => e.source === 'allow-always');
+    }, 3000, 'the allow-always entry');
+    assert.equal(entry.pattern, 'ls');
+    assert.match(entry.argPattern, /^sha256:cwd-argv:v1:[0-9a-f]{64}$/, JSON.stringify(entry));
+    from = approver.events.length;
+    const again = await run(['ls', '-l'], { agentId: 'main' });
+    assert.equal(again.ok, true, JSON.stringify(again.error));
+    assert.equal(eventsOf(approver, 'exec.approval.requested', from).length, 0, 'the same argv and cwd did not ask');
+    const other = run(['ls', '-a'], { agentId: 'main' });
+    const ev2 = await requestedFor(['ls', '-a'], from);
+    await approver.call('exec.approval.resolve', { id: ev2.payload.id, decision: 'deny' });
+    assert.equal((await other).ok, false);
+  });
+});
+
+function eventsOf(c, name, from = 0) {
+  return c.events.slice(from).filter((e) => e.event === name);
+}
