@@ -59,6 +59,21 @@ static const char *const desktop_host_commands[] = {
     NULL,
 };
 
+/* Commands relayed to the host itself: approving a surface that has one needs
+ * operator.admin, as the real gateway requires (node-pairing-authz). */
+static const char *const host_level_commands[] = {
+    "system.run.prepare",
+    "system.run",
+    "system.which",
+    "system.execApprovals.get",
+    "system.execApprovals.set",
+    "browser.proxy",
+    "browser.proxy.upload.v1",
+    "fs.listDir",
+    "terminal.upload",
+    NULL,
+};
+
 /* Relayed only when gateway.nodes.commands.allow names them, whatever the defaults. */
 static const char *const opt_in_commands[] = {
     "camera.snap",  "camera.clip",     "camera.ptz.control", "screen.record",     "contacts.add",
@@ -104,6 +119,11 @@ static const char *const watch_relay_commands[] = {"watch.status", "watch.notify
 bool cg_node_command_admin_only(const char *command)
 {
     return command && in_list(admin_only, command);
+}
+
+bool cg_node_command_host_level(const char *command)
+{
+    return command && in_list(host_level_commands, command);
 }
 
 bool cg_node_command_private(const char *command)

@@ -50,6 +50,9 @@ void cg_node_command_hint(const cg_node_command_subject *node, const cg_node_com
 
 /* node.invoke needs operator.admin for these (browser.proxy*, fs.listDir, terminal.upload). */
 bool cg_node_command_admin_only(const char *command);
+/* Host-level commands (system.run, system.which, fs.listDir, ...): approving a surface
+ * with one needs operator.admin. */
+bool cg_node_command_host_level(const char *command);
 /* The worker runtime's private controls: never invocable. */
 bool cg_node_command_private(const char *command);
 

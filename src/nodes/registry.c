@@ -24,21 +24,6 @@
 #include "common/util.h"
 #include "nodes/policy.h"
 
-/* Node commands relayed to the host itself: approving a surface that has one needs
- * operator.admin, as the real gateway requires (node-pairing-authz). */
-static const char *const admin_commands[] = {
-    "system.run.prepare",
-    "system.run",
-    "system.which",
-    "system.execApprovals.get",
-    "system.execApprovals.set",
-    "browser.proxy",
-    "browser.proxy.upload.v1",
-    "fs.listDir",
-    "terminal.upload",
-    NULL,
-};
-
 /* The declared metadata a record and a request keep, in the pending entry's order. */
 static const char *const meta_keys[] = {
     "clientId",    "clientMode", "displayName",  "platform",        "version",
@@ -72,13 +57,6 @@ struct cg_nodes {
     cg_node *head;
     size_t count, n_pending;
 };
-
-static bool in_list(const char *const *list, const char *s)
-{
-    for (; *list; list++)
-        if (strcmp(*list, s) == 0) return true;
-    return false;
-}
 
 /* ---- normalizing what a client sends ---- */
 
@@ -288,7 +266,7 @@ static json_t *approval_scopes(const json_t *commands)
     const json_t *item;
     json_array_foreach(commands, i, item)
     {
-        if (in_list(admin_commands, json_string_value(item)))
+        if (cg_node_command_host_level(json_string_value(item)))
             return json_pack("[s, s]", "operator.pairing", "operator.admin");
     }
     return json_array_size(commands) ? json_pack("[s, s]", "operator.pairing", "operator.write")
