@@ -209,6 +209,16 @@ static void start_next(cg_exec_store *s)
     write_job *j = s->head;
     s->running = true;
     j->next_doc = j->edit(s, s->doc, j->data, &j->error);
+    char why[256];
+    /* Whatever an edit made must load again at the next start (an allow-always entry
+     * past a cap would otherwise leave a file the gateway refuses). */
+    if (j->next_doc && cg_exec_policy_validate(j->next_doc, why, sizeof why) != 0) {
+        char message[320];
+        snprintf(message, sizeof message, "exec approvals file would be invalid: %s", why);
+        j->error = refusal("INVALID_REQUEST", message);
+        json_decref(j->next_doc);
+        j->next_doc = NULL;
+    }
     if (j->next_doc) {
         j->text = cg_exec_policy_serialize(j->next_doc, &j->text_len);
         if (j->text_len > CG_EXEC_POLICY_MAX_BYTES) {

@@ -266,6 +266,12 @@ void *cg_gateway_get_data(const cg_gateway *gw, const cg_conn_key *key)
     return data_get(gw->data, key);
 }
 
+void cg_gateway_data_stop(cg_gateway *gw)
+{
+    for (cg_conn_data *d = gw->data; d; d = d->next)
+        if (d->data && d->key->stop) d->key->stop(d->data);
+}
+
 void cg_gateway_data_free(cg_gateway *gw)
 {
     data_free(&gw->data);

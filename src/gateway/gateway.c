@@ -463,6 +463,7 @@ static void finish_shutdown(cg_gateway *gw)
     close_handle((uv_handle_t *)&gw->shutdown_timer);
     close_handle((uv_handle_t *)&gw->pending_timer);
     cg_health_stop(gw);
+    cg_gateway_data_stop(gw);
     close_state(gw);
 }
 

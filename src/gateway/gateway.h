@@ -104,6 +104,9 @@ void cg_gateway_foreach_conn(cg_gateway *gw, cg_conn_visit_fn fn, void *data);
 typedef struct cg_conn_key {
     const char *name;
     void (*free_data)(void *data);
+    /* Gateway data only, optional: the gateway is stopping (its last loop turns follow);
+     * close the module's libuv handles here, so the loop can end. */
+    void (*stop)(void *data);
 } cg_conn_key;
 void cg_conn_set_data(cg_conn *c, const cg_conn_key *key, void *data);
 void *cg_conn_get_data(const cg_conn *c, const cg_conn_key *key);

@@ -155,6 +155,8 @@ void cg_clients_closing_later(cg_gateway *gw, cg_conn *c);
 void cg_clients_finish_closing(cg_gateway *gw);
 void cg_conn_data_free(cg_conn *c);
 void cg_gateway_data_free(cg_gateway *gw);
+/* The gateway stops: each module's key->stop (it closes its libuv handles). */
+void cg_gateway_data_stop(cg_gateway *gw);
 /* features.events of hello-ok. New ref. */
 json_t *cg_gateway_event_names(void);
 /* Unauthenticated connections whose client address is ip. */

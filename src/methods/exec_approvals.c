@@ -42,8 +42,10 @@ typedef struct exec_state {
 } exec_state;
 
 static void free_state(void *data);
+static void stop_state(void *data);
 
-static const cg_conn_key state_key = {.name = "exec-approvals", .free_data = free_state};
+static const cg_conn_key state_key = {
+    .name = "exec-approvals", .free_data = free_state, .stop = stop_state};
 
 static exec_state *state_of(cg_gateway *gw)
 {
@@ -74,12 +76,15 @@ typedef struct owner {
     cg_exec_gate *gate;
 } owner;
 
+static void stop_state(void *data)
+{
+    exec_state *st = data;
+    if (!uv_is_closing((uv_handle_t *)&st->timer)) uv_close((uv_handle_t *)&st->timer, NULL);
+}
+
 static void free_state(void *data)
 {
     exec_state *st = data;
-    /* The loop has run to its end: close the timer and let its close complete. */
-    uv_close((uv_handle_t *)&st->timer, NULL);
-    uv_run(cg_gateway_loop(st->gw), UV_RUN_NOWAIT);
     for (cg_approval *ap = cg_approvals_first(st->approvals); ap; ap = ap->next) {
         owner *o = ap->owner; /* waiters ended with their requests; a gate not cancelled */
         if (o) free(o->gate);
@@ -1178,8 +1183,9 @@ static json_t *gate_refusal(const char *message, const char *reason, const cg_ex
 }
 
 cg_exec_gate_status cg_exec_gate_check(cg_gateway *gw, const cg_conn *caller, const char *node_id,
-                                       const json_t *run_params, cg_exec_gate_done done, void *data,
-                                       cg_exec_gate **gate, json_t **error)
+                                       const char *agent, const json_t *run_params,
+                                       cg_exec_gate_done done, void *data, cg_exec_gate **gate,
+                                       json_t **error)
 {
     *gate = NULL;
     *error = NULL;
@@ -1196,7 +1202,12 @@ cg_exec_gate_status cg_exec_gate_check(cg_gateway *gw, const cg_conn *caller, co
                               "invalid-command", NULL, NULL);
         return CG_EXEC_GATE_REFUSE;
     }
-    char *agent_id = trimmed(str_or_null(json_object_get(run_params, "agentId")));
+    char *agent_id = trimmed(agent);
+    if (agent && (!agent_id || strlen(agent_id) > 64)) {
+        free(agent_id);
+        *error = gate_refusal("agent id must be 1 to 64 characters", "invalid-agent", NULL, NULL);
+        return CG_EXEC_GATE_REFUSE;
+    }
     char *cwd = trimmed(str_or_null(json_object_get(run_params, "cwd")));
     const json_t *file = cg_exec_store_doc(st->store);
     cg_exec_verdict v = cg_exec_policy_evaluate(file, agent_id, argv, cwd);

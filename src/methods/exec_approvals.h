@@ -39,17 +39,20 @@ typedef enum {
  * Immediate refusals (*error, INVALID_REQUEST, details {reason, security, ask, agentId}):
  * "security-deny", "allowlist-miss", "no-approval-route" (ASK with no approval client
  * connected and askFallback not allowing it), "invalid-command" (run_params.command is
- * not a non-empty array of strings); UNAVAILABLE (retryable) when 1,024 approvals are
- * pending. */
+ * not a non-empty array of strings), "invalid-agent" (agent_id not 1 to 64 characters); UNAVAILABLE
+ * (retryable) when 1,024 approvals are pending. */
 typedef void (*cg_exec_gate_done)(bool allowed, const json_t *error, void *data);
 
 /* done is never called before cg_exec_gate_check returns.
  * caller: the operator connection calling node.invoke (its device scopes who sees the
- * approval). run_params: the system.run params ({command: [argv], rawCommand, cwd,
- * agentId, sessionKey, ...}). */
+ * approval). agent_id: the agent whose policy applies (agents.<id> over defaults), as
+ * the gateway knows the caller, never as the params say; NULL for an operator's direct
+ * call: defaults. run_params: the system.run params ({command: [argv], rawCommand, cwd,
+ * sessionKey, ...}). */
 cg_exec_gate_status cg_exec_gate_check(cg_gateway *gw, const cg_conn *caller, const char *node_id,
-                                       const json_t *run_params, cg_exec_gate_done done, void *data,
-                                       cg_exec_gate **gate, json_t **error);
+                                       const char *agent_id, const json_t *run_params,
+                                       cg_exec_gate_done done, void *data, cg_exec_gate **gate,
+                                       json_t **error);
 /* Withdraws a pending gate (the caller left): its approval ends without a decision
  * (terminalReason "cancelled", no longer listed) and done is never called. Only before
  * done ran. */

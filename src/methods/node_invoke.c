@@ -72,10 +72,12 @@ typedef struct invocation {
     size_t n_waiters;
     cg_exec_gate *gate;
     cg_node_call *call;
+    json_t *asked; /* the params as the caller sent them: a repeat must send the same */
     bool finished;
     int64_t finished_at_ms;
-    json_t *result, *error; /* the answer, once finished */
-    size_t bytes;
+    char *result; /* the answer once finished: the ok payload, serialized, */
+    size_t result_len;
+    json_t *error; /* or the error */
 } invocation;
 
 typedef struct run_record {
@@ -98,7 +100,8 @@ struct relay {
 static void invocation_destroy(invocation *inv)
 {
     json_decref(inv->params);
-    json_decref(inv->result);
+    json_decref(inv->asked);
+    free(inv->result);
     json_decref(inv->error);
     free(inv->key);
     free(inv->node_id);
@@ -155,8 +158,7 @@ static void call_timer_closed(uv_handle_t *h)
     free(call);
 }
 
-/* Unlinks the call and closes its timer; the struct is freed when the close completes. */
-static void call_forget(cg_node_call *call)
+static void call_unlink(cg_node_call *call)
 {
     relay *r = call->r;
     cg_strmap_remove(r->calls, call->id);
@@ -166,8 +168,20 @@ static void call_forget(cg_node_call *call)
         r->calls_head = call->next;
     if (call->next) call->next->prev = call->prev;
     r->n_calls--;
+}
+
+/* Stops the timer; the struct is freed when its close completes (fields stay readable
+ * until then). */
+static void call_close(cg_node_call *call)
+{
     uv_timer_stop(&call->timer);
     uv_close((uv_handle_t *)&call->timer, call_timer_closed);
+}
+
+static void call_forget(cg_node_call *call)
+{
+    call_unlink(call);
+    call_close(call);
 }
 
 static void call_end(cg_node_call *call, const json_t *result, const json_t *error)
@@ -273,22 +287,40 @@ void cg_node_call_cancel(cg_node_call *call)
     if (call) call_forget(call);
 }
 
-/* A node's connection closed: its calls fail now. */
+static json_t *disconnected(const char *command)
+{
+    char message[320];
+    snprintf(message, sizeof message, "node disconnected (%s)", command);
+    return node_error("DISCONNECTED", message, true);
+}
+
+static void invocations_node_gone(relay *r, const char *node_id);
+
+/* A node's connection closed: its calls fail now, and so do the system.runs for it that
+ * still wait on an approver. The calls are taken off the list first, then ended: a done
+ * callback may start or end other calls. */
 static void on_conn(cg_gateway *gw, cg_conn *c, cg_conn_event ev, void *data)
 {
     relay *r = data;
     if (ev != CG_CONN_CLOSED || cg_conn_role(c) != CG_ROLE_NODE) return;
     const char *conn_id = cg_conn_id(c);
+    cg_node_call *gone = NULL;
     for (cg_node_call *call = r->calls_head, *next; call; call = next) {
         next = call->next;
         if (strcmp(call->conn_id, conn_id) != 0) continue;
-        char message[320];
-        snprintf(message, sizeof message, "node disconnected (%s)", call->command);
-        json_t *error = node_error("DISCONNECTED", message, true);
-        call_end(call, NULL, error);
-        json_decref(error);
-        next = r->calls_head; /* done may have ended or started other calls */
+        call_unlink(call);
+        call->next = gone;
+        gone = call;
     }
+    while (gone) {
+        cg_node_call *call = gone;
+        gone = call->next;
+        json_t *error = disconnected(call->command);
+        call_close(call);
+        call->done(NULL, error, call->data);
+        json_decref(error);
+    }
+    if (cg_conn_device_id(c)) invocations_node_gone(r, cg_conn_device_id(c));
 }
 
 void cg_methods_node_invoke_attach(cg_gateway *gw)
@@ -400,12 +432,6 @@ static void handle_result(cg_req *req)
 
 /* ---- invocations (node.invoke) ---- */
 
-static size_t answer_bytes(const json_t *v)
-{
-    const char *text = json_string_value(json_object_get(v, "payloadJSON"));
-    return 256 + (text ? strlen(text) : 0);
-}
-
 static void invocation_free(invocation *inv)
 {
     relay *r = inv->r;
@@ -419,7 +445,7 @@ static void invocation_free(invocation *inv)
     else
         r->newest = inv->prev;
     r->n_invocations--;
-    r->invocation_bytes -= inv->bytes;
+    if (inv->finished) r->invocation_bytes -= inv->result_len + 256;
     invocation_destroy(inv);
 }
 
@@ -445,6 +471,15 @@ static void answer(cg_req *req, const json_t *result, const json_t *error)
         cg_req_error_shape(req, json_incref((json_t *)error));
 }
 
+/* A finished invocation's answer, again. */
+static void answer_again(cg_req *req, const invocation *inv)
+{
+    if (inv->result)
+        cg_req_ok_raw(req, inv->result, inv->result_len);
+    else
+        cg_req_error_shape(req, json_incref(inv->error));
+}
+
 static void waiter_left(cg_req *req, cg_req_end why, void *data);
 
 /* The invocation ended: every waiter gets the answer. One that reached the node stays
@@ -460,12 +495,13 @@ static void invocation_finish(invocation *inv, const json_t *result, const json_
     inv->call = NULL;
     inv->gate = NULL;
     if (dispatched) {
+        /* Kept serialized: the text is what a repeat sends, and all it costs. */
         inv->finished = true;
         inv->finished_at_ms = cg_now_ms();
-        inv->result = result ? json_incref((json_t *)result) : NULL;
-        inv->error = error ? json_incref((json_t *)error) : NULL;
-        inv->bytes = answer_bytes(result);
-        inv->r->invocation_bytes += inv->bytes;
+        inv->result = result ? json_dumps(result, JSON_COMPACT) : NULL;
+        inv->result_len = inv->result ? strlen(inv->result) : 0;
+        inv->error = result ? NULL : json_incref((json_t *)error);
+        inv->r->invocation_bytes += inv->result_len + 256;
         json_decref(inv->params);
         inv->params = NULL;
     }
@@ -491,12 +527,40 @@ static void invocation_dispatch(invocation *inv)
     }
 }
 
+/* The node left: its system.runs still waiting on an approver fail as its calls do. */
+static void invocations_node_gone(relay *r, const char *node_id)
+{
+    invocation *held[64];
+    size_t n;
+    do {
+        n = 0;
+        for (invocation *inv = r->oldest; inv && n < 64; inv = inv->next)
+            if (inv->gate && !strcmp(inv->node_id, node_id)) held[n++] = inv;
+        for (size_t i = 0; i < n; i++) {
+            cg_exec_gate_cancel(held[i]->gate);
+            held[i]->gate = NULL;
+            json_t *error = disconnected(held[i]->command);
+            invocation_finish(held[i], NULL, error, false);
+            json_decref(error);
+        }
+    } while (n == 64);
+}
+
+static json_t *surface_refused(cg_gateway *gw, const char *node_id, const char *command);
+
 static void on_gate(bool allowed, const json_t *error, void *data)
 {
     invocation *inv = data;
     inv->gate = NULL;
     if (!allowed) {
         invocation_finish(inv, NULL, error, false);
+        return;
+    }
+    /* The approver may have taken minutes: the node and the rules are checked again. */
+    json_t *refused = surface_refused(inv->r->gw, inv->node_id, inv->command);
+    if (refused) {
+        invocation_finish(inv, NULL, refused, false);
+        json_decref(refused);
         return;
     }
     for (size_t i = 0; i < inv->n_waiters; i++)
@@ -741,10 +805,19 @@ static void handle_invoke(cg_req *req)
     char *inv_key = cg_xmalloc(key_len);
     snprintf(inv_key, key_len, "%s\n%s\n%s", node_id, command, key);
     invocation *inv = cg_strmap_get(r->invocations, inv_key);
+    const json_t *asked = json_object_get(req->params, "params");
+    if (inv &&
+        !json_equal(inv->asked ? inv->asked : json_null(), asked ? (json_t *)asked : json_null())) {
+        free(inv_key);
+        cg_req_error(req, CG_ERR_INVALID_REQUEST,
+                     "idempotencyKey already used for this node and command with other params",
+                     json_pack("{s:s}", "code", "IDEMPOTENCY_CONFLICT"));
+        return;
+    }
     if (inv) {
         free(inv_key);
         if (inv->finished)
-            answer(req, inv->result, inv->error);
+            answer_again(req, inv);
         else
             invocation_wait(
                 inv, req, (inv->gate ? GATE_WAIT_MAX_MS : 0) + inv->timeout_ms + DEADLINE_SLACK_MS);
@@ -766,7 +839,8 @@ static void handle_invoke(cg_req *req)
     inv->node_id = cg_strdup(node_id);
     inv->command = cg_strdup(command);
     inv->idempotency_key = cg_strdup(key);
-    inv->params = forwarded_params(command, json_object_get(req->params, "params"));
+    inv->params = forwarded_params(command, asked);
+    inv->asked = asked ? json_incref((json_t *)asked) : NULL;
     inv->timeout_ms = timeout_ms;
     cg_strmap_set(r->invocations, inv->key, inv);
     inv->prev = r->newest;
@@ -785,11 +859,12 @@ static void handle_invoke(cg_req *req)
         invocation_dispatch(inv);
         return;
     }
-    /* The waiter is registered first: the gate may decide before it returns. */
+    /* The waiter is registered first. An operator's direct call: the defaults apply,
+     * whatever agentId the params name (that goes to the node, whose policy reads it). */
     cg_exec_gate *gate = NULL;
     json_t *gate_error = NULL;
-    switch (
-        cg_exec_gate_check(gw, caller, node_id, inv->params, on_gate, inv, &gate, &gate_error)) {
+    switch (cg_exec_gate_check(gw, caller, node_id, NULL, inv->params, on_gate, inv, &gate,
+                               &gate_error)) {
     case CG_EXEC_GATE_ALLOW:
         on_gate(true, NULL, inv);
         break;

@@ -27,7 +27,7 @@ cg_nodes *cg_gateway_nodes(cg_gateway *gw);
  * once, through done, unless cancelled first: with the node's answer, or UNAVAILABLE
  * "TIMEOUT: node invoke timed out" when timeout_ms passes, or UNAVAILABLE
  * "DISCONNECTED: node disconnected (<command>)" as soon as the node's connection
- * closes, or UNAVAILABLE "gateway shutting down". It checks only that the node is
+ * closes (at shutdown too: every connection closes). It checks only that the node is
  * connected: allowlists and scopes are the caller's. */
 typedef struct cg_node_call cg_node_call;
 

@@ -178,8 +178,10 @@ const char *cg_node_platform_id(const char *platform, const char *device_family)
     char raw[64], family[64];
     folded(platform, raw, sizeof raw);
     folded(device_family, family, sizeof family);
+    /* No family at all: the platform alone says it (the real gateway fills the family in
+     * from the platform then). */
     for (const char *const *id = canonical; *id; id++)
-        if (!strcmp(raw, *id)) return family_fits(*id, family) ? *id : "unknown";
+        if (!strcmp(raw, *id)) return !*family || family_fits(*id, family) ? *id : "unknown";
     if ((native_label(raw, "ios") || native_label(raw, "ipados")) && family_fits("ios", family) &&
         *family)
         return "ios";

@@ -253,6 +253,23 @@ describe('node.invoke', () => {
     node.client.close();
   });
 
+  test('a repeated idempotencyKey with other params is refused', async () => {
+    const node = await approvedNode(gw, admin);
+    const params = { nodeId: node.nodeId, command: 'system.which', params: { bins: ['sh'] }, idempotencyKey: key() };
+    await writer.call('node.invoke', params);
+    const res = await writer.request('node.invoke', { ...params, params: { bins: ['ls'] } });
+    assertError(res, 'INVALID_REQUEST', 'idempotencyKey already used for this node and command with other params');
+    assert.equal(node.requests.length, 1);
+    node.client.close();
+  });
+
+  test('a linux node that names no device family has the linux defaults', async () => {
+    const node = await approvedNode(gw, admin, { client: { id: 'node-host', version: '2026.9.6', platform: 'linux', mode: 'node' } });
+    const res = await writer.request('node.invoke', { nodeId: node.nodeId, command: 'system.which', params: { bins: ['sh'] }, idempotencyKey: key() });
+    assert.equal(res.ok, true, JSON.stringify(res.error));
+    node.client.close();
+  });
+
   test('a node gone mid-call fails its calls at once', async () => {
     const node = await approvedNode(gw, admin, { handler: () => undefined });
     const pending = writer.request('node.invoke', { nodeId: node.nodeId, command: 'system.run', params: { command: ['sleep', '10'] }, idempotencyKey: key() });
@@ -381,15 +398,20 @@ describe('node.invoke system.run meets clawgate\'s exec policy first', () => {
     assert.equal(ran().length, before);
   });
 
-  test('an allowlist miss with ask off is refused; a hit runs; agents.<id> wins over defaults', async () => {
-    await policy({ defaults: { security: 'allowlist', ask: 'off' }, agents: { ops: { security: 'full', ask: 'off' }, main: { allowlist: [{ pattern: 'echo' }] } } });
-    const miss = await run(['echo', 'x']);
+  test('an allowlist miss with ask off is refused, a hit runs; an operator\'s call has the defaults whatever agentId it names', async () => {
+    await policy({ defaults: { security: 'allowlist', ask: 'off' }, agents: { '*': { allowlist: [{ pattern: 'echo' }] }, ops: { security: 'full', ask: 'off' } } });
+    const miss = await run(['uname']);
     assertError(miss, 'INVALID_REQUEST', /SYSTEM_RUN_DENIED: allowlist miss/);
     assert.equal(miss.error.details.reason, 'allowlist-miss');
-    const hit = await run(['echo', 'allowed'], { agentId: 'main' });
+    const hit = await run(['echo', 'allowed']);
     assert.equal(hit.ok, true, JSON.stringify(hit.error));
-    const ops = await run(['uname'], { agentId: 'ops' });
-    assert.equal(ops.ok, true, JSON.stringify(ops.error));
+    // agents.ops would let anything run; an operator cannot pick it by naming it.
+    const named = await run(['uname'], { agentId: 'ops' });
+    assertError(named, 'INVALID_REQUEST', /SYSTEM_RUN_DENIED: allowlist miss/);
+    // The agentId still goes to the node (its own policy reads it).
+    const sent = await run(['echo', 'agent'], { agentId: 'ops' });
+    assert.equal(sent.ok, true);
+    assert.equal(ran().at(-1).params.agentId, 'ops');
   });
 
   test('ask always with no approver connected is refused at once', async () => {
@@ -441,25 +463,38 @@ describe('node.invoke system.run meets clawgate\'s exec policy first', () => {
     await eventually(async () => !(await approver.call('exec.approval.list', {})).some((a) => a.id === ev.payload.id), 3000, 'the approval withdrawn');
   });
 
+  test('a node gone while its run waits on an approver fails it at once and withdraws the approval', async () => {
+    const held = await approvedNode(gw, admin);
+    const from = approver.events.length;
+    const pending = writer.request('node.invoke', { nodeId: held.nodeId, command: 'system.run', params: { command: ['echo', 'orphan'] }, idempotencyKey: key() });
+    const ev = await requestedFor(['echo', 'orphan'], from);
+    const t0 = Date.now();
+    held.client.terminate();
+    const res = await pending;
+    assertError(res, 'UNAVAILABLE', 'DISCONNECTED: node disconnected (system.run)');
+    assert.ok(Date.now() - t0 < 1000);
+    await eventually(async () => !(await approver.call('exec.approval.list', {})).some((a) => a.id === ev.payload.id), 3000, 'the approval withdrawn');
+  });
+
   test('allow-always writes an entry for that argv and cwd: the same run passes on its own, another still asks', async () => {
     await policy({ defaults: { security: 'allowlist', ask: 'on-miss' } });
     let from = approver.events.length;
-    const first = run(['ls', '-l'], { agentId: 'main' });
+    const first = run(['ls', '-l']);
     const ev = await requestedFor(['ls', '-l'], from);
     await approver.call('exec.approval.resolve', { id: ev.payload.id, decision: 'allow-always' });
     assert.equal((await first).ok, true);
     // The entry is written on the thread pool, right after the run was let through.
     const entry = await eventually(async () => {
       const { file } = await admin.call('exec.approvals.get', {});
-      return file.agents.main?.allowlist?.find((e) => e.source === 'allow-always');
+      return file.agents['*']?.allowlist?.find((e) => e.source === 'allow-always');
     }, 3000, 'the allow-always entry');
     assert.equal(entry.pattern, 'ls');
     assert.match(entry.argPattern, /^sha256:cwd-argv:v1:[0-9a-f]{64}$/, JSON.stringify(entry));
     from = approver.events.length;
-    const again = await run(['ls', '-l'], { agentId: 'main' });
+    const again = await run(['ls', '-l']);
     assert.equal(again.ok, true, JSON.stringify(again.error));
     assert.equal(eventsOf(approver, 'exec.approval.requested', from).length, 0, 'the same argv and cwd did not ask');
-    const other = run(['ls', '-a'], { agentId: 'main' });
+    const other = run(['ls', '-a']);
     const ev2 = await requestedFor(['ls', '-a'], from);
     await approver.call('exec.approval.resolve', { id: ev2.payload.id, decision: 'deny' });
     assert.equal((await other).ok, false);

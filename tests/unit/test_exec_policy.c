@@ -406,12 +406,14 @@ static void gate_teardown(gate_fixture *f)
         json_decref(conns[i]->params);
         free(conns[i]);
     }
-    cg_gateway_data_free(&f->gw);
-    cg_pending_free(&f->gw);
-    cg_clients_free(&f->gw);
+    /* As the gateway stops: handles closed and the loop run out, then the data freed. */
+    cg_gateway_data_stop(&f->gw);
     uv_close((uv_handle_t *)&f->gw.pending_timer, NULL);
     uv_close((uv_handle_t *)&f->gw.closing_timer, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
+    cg_gateway_data_free(&f->gw);
+    cg_pending_free(&f->gw);
+    cg_clients_free(&f->gw);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     cg_config_free(f->cfg);
     char cmd[128];
@@ -420,12 +422,19 @@ static void gate_teardown(gate_fixture *f)
     free(f);
 }
 
+/* run_params' agentId is taken out and given as the caller's agent, as an agent run
+ * would (node.invoke from an operator gives none). */
 static cg_exec_gate_status check(gate_fixture *f, const char *run_params, cg_exec_gate **gate,
                                  json_t **error)
 {
     json_t *p = parse(run_params);
-    cg_exec_gate_status s =
-        cg_exec_gate_check(&f->gw, f->caller, "node-1", p, on_gate, &gate_calls, gate, error);
+    char *agent = json_string_value(json_object_get(p, "agentId"))
+                      ? strdup(json_string_value(json_object_get(p, "agentId")))
+                      : NULL;
+    json_object_del(p, "agentId");
+    cg_exec_gate_status s = cg_exec_gate_check(&f->gw, f->caller, "node-1", agent, p, on_gate,
+                                               &gate_calls, gate, error);
+    free(agent);
     json_decref(p);
     return s;
 }
@@ -472,6 +481,17 @@ static void test_gate_refuse_and_allow(void **state)
         "invalid-command");
     json_decref(error);
     assert_int_equal(check(f, "{\"command\":[]}", &gate, &error), CG_EXEC_GATE_REFUSE);
+    json_decref(error);
+    /* An agent id the policy file could not hold. */
+    assert_int_equal(
+        check(f,
+              "{\"command\":[\"uname\"],\"agentId\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+              &gate, &error),
+        CG_EXEC_GATE_REFUSE);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(error, "details"), "reason")),
+        "invalid-agent");
     json_decref(error);
     assert_int_equal(gate_calls, 0);
     gate_teardown(f);
