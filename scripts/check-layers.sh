@@ -12,7 +12,7 @@ declare -A allowed=(
   [proto]="common config auth"
   [gateway]="common config auth proto net store"
   [nodes]="common config store auth"
-  [methods]="common config gateway methods auth store nodes"
+  [methods]="common config gateway methods auth store nodes proto"
   [client]="common net"
   [cli]="common config client"
 )

@@ -146,7 +146,8 @@ static int cmd_run(int argc, char **argv)
     cg_gateway *gw = cg_gateway_new(&loop, cfg);
     int rc = cg_gateway_start(gw);
     if (rc == 0) {
-        if (cg_methods_nodes_attach(gw, err, sizeof err) == 0) {
+        if (cg_methods_nodes_attach(gw, err, sizeof err) == 0 &&
+            cg_methods_node_invoke_attach(gw) == 0) {
             print_listening(gw);
         } else {
             cg_log(CG_LOG_ERROR, "nodes", "cannot load the node registry",

@@ -76,6 +76,10 @@ typedef struct cg_settings {
     bool allow_tailscale; /* gateway.auth.allowTailscale (default: serve, not password) */
     cg_tailscale_mode tailscale_mode; /* gateway.tailscale.mode */
     bool auto_approve_local;          /* gateway.nodes.pairing.autoApproveLocal, default true */
+    char **node_commands_allow;       /* gateway.nodes.commands.allow: node commands opted in */
+    size_t node_commands_allow_len;
+    char **node_commands_deny; /* gateway.nodes.commands.deny: never relayed (wins) */
+    size_t node_commands_deny_len;
     cg_rate_limit rate_limit;
     char **allowed_origins; /* gateway.controlUi.allowedOrigins */
     size_t allowed_origins_len;

@@ -101,6 +101,14 @@ static const schema_row schema_rows[] = {
     {"gateway.nodes.pairing", "{\"type\":\"object\"}"},
     {"gateway.nodes.pairing.autoApproveLocal", "{\"type\":\"boolean\",\"default\":true,"
         "\"description\":\"Approve devices connecting directly from loopback without an operator.\"}"},
+    {"gateway.nodes.commands", "{\"type\":\"object\"}"},
+    {"gateway.nodes.commands.allow", "{\"type\":\"array\",\"default\":[],"
+        "\"description\":\"Node commands node.invoke may relay beyond the platform defaults "
+        "(file, camera, screen, SMS, ...).\"}"},
+    {"gateway.nodes.commands.allow[]", "{\"type\":\"string\",\"minLength\":1}"},
+    {"gateway.nodes.commands.deny", "{\"type\":\"array\",\"default\":[],"
+        "\"description\":\"Node commands node.invoke never relays; wins over allow.\"}"},
+    {"gateway.nodes.commands.deny[]", "{\"type\":\"string\",\"minLength\":1}"},
     {"gateway.tailscale", "{\"type\":\"object\"}"},
     {"gateway.tailscale.mode", "{\"type\":\"string\",\"enum\":[\"off\",\"serve\",\"funnel\"],\"default\":\"off\","
         "\"description\":\"Run tailscale serve (tailnet) or funnel (public; needs password auth) in front of the gateway, supervised.\"}"},

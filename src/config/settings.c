@@ -230,6 +230,10 @@ cg_settings *cg_settings_build(const json_t *resolved, const cg_overrides *ov, j
     s->public_origin = setting_string(resolved, "gateway.publicOrigin");
     s->trusted_proxies =
         setting_strings(resolved, "gateway.trustedProxies", &s->trusted_proxies_len);
+    s->node_commands_allow =
+        setting_strings(resolved, "gateway.nodes.commands.allow", &s->node_commands_allow_len);
+    s->node_commands_deny =
+        setting_strings(resolved, "gateway.nodes.commands.deny", &s->node_commands_deny_len);
     s->limits = (cg_limits){
         .max_payload_bytes = setting_int(resolved, "gateway.limits.maxPayloadBytes"),
         .max_buffered_bytes = setting_int(resolved, "gateway.limits.maxBufferedBytes"),
@@ -266,6 +270,8 @@ void cg_settings_free(cg_settings *s)
     free_strings(s->allowed_origins, s->allowed_origins_len);
     free(s->public_origin);
     free_strings(s->trusted_proxies, s->trusted_proxies_len);
+    free_strings(s->node_commands_allow, s->node_commands_allow_len);
+    free_strings(s->node_commands_deny, s->node_commands_deny_len);
     free(s->tls_cert_path);
     free(s->tls_key_path);
     free(s);
@@ -308,6 +314,10 @@ bool cg_settings_equal(const cg_settings *a, const cg_settings *b)
            same_string(a->public_origin, b->public_origin) &&
            same_strings(a->trusted_proxies, a->trusted_proxies_len, b->trusted_proxies,
                         b->trusted_proxies_len) &&
+           same_strings(a->node_commands_allow, a->node_commands_allow_len, b->node_commands_allow,
+                        b->node_commands_allow_len) &&
+           same_strings(a->node_commands_deny, a->node_commands_deny_len, b->node_commands_deny,
+                        b->node_commands_deny_len) &&
            !memcmp(&a->limits, &b->limits, sizeof a->limits) &&
            a->tick_interval_ms == b->tick_interval_ms &&
            a->log_max_file_bytes == b->log_max_file_bytes;

@@ -17,6 +17,7 @@ static const char *const event_names[] = {"connect.challenge",
                                           "node.pair.requested",
                                           "node.pair.resolved",
                                           "node.hostStats",
+                                          "node.invoke.request",
                                           NULL};
 
 json_t *cg_gateway_event_names(void)

@@ -16,10 +16,11 @@ extern const cg_method cg_methods_logs[];
 extern const cg_method cg_methods_system[];
 extern const cg_method cg_methods_devices[];
 extern const cg_method cg_methods_nodes[];
+extern const cg_method cg_methods_node_invoke[];
 
 static const cg_method *const families[] = {
-    cg_methods_health, cg_methods_config,  cg_methods_logs,
-    cg_methods_system, cg_methods_devices, cg_methods_nodes,
+    cg_methods_health,  cg_methods_config, cg_methods_logs,        cg_methods_system,
+    cg_methods_devices, cg_methods_nodes,  cg_methods_node_invoke,
 };
 
 /* The rows in table order, and by name for lookup, built once from the families:
@@ -63,7 +64,7 @@ const cg_method *cg_method_find(const char *name)
     return found ? *found : NULL;
 }
 
-static json_t *missing_scope(const char *scope)
+json_t *cg_error_missing_scope(const char *scope)
 {
     char msg[96];
     snprintf(msg, sizeof msg, "missing scope: %s", scope);
@@ -82,11 +83,12 @@ json_t *cg_authorize(unsigned role, unsigned scopes, const char *name, const cg_
     if (m && !(m->roles & CG_ROLE_OPERATOR))
         return cg_error_new(CG_ERR_INVALID_REQUEST, "unauthorized role: operator", NULL);
     if (!m) {
-        if (!(scopes & CG_SCOPEBIT_ADMIN)) return missing_scope("operator.admin");
+        if (!(scopes & CG_SCOPEBIT_ADMIN)) return cg_error_missing_scope("operator.admin");
         char msg[320];
         snprintf(msg, sizeof msg, "unknown method: %.256s", name);
         return cg_error_new(CG_ERR_INVALID_REQUEST, msg, NULL);
     }
-    if (!cg_scope_granted(role, scopes, m->scope)) return missing_scope(cg_scope_name(m->scope));
+    if (!cg_scope_granted(role, scopes, m->scope))
+        return cg_error_missing_scope(cg_scope_name(m->scope));
     return NULL;
 }

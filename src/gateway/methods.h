@@ -39,5 +39,8 @@ const cg_method *cg_method_at(size_t index);
 /* Authorization of one call, in CONTRACT.md's order: role, existence, scope. Returns
  * NULL when allowed, else the ErrorShape to answer. `m` is cg_method_find(name). */
 json_t *cg_authorize(unsigned role, unsigned scopes, const char *name, const cg_method *m);
+/* FORBIDDEN "missing scope: <scope>" with details {code: MISSING_SCOPE, missingScope,
+ * requiredScopes: [scope]}, as the dispatcher refuses a call. New ref. */
+json_t *cg_error_missing_scope(const char *scope);
 
 #endif

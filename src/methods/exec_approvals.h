@@ -35,12 +35,13 @@ typedef enum {
  * gate is freed after done returns. */
 typedef void (*cg_exec_gate_done)(bool allowed, const json_t *error, void *data);
 
-/* caller: the operator connection calling node.invoke (its device scopes who sees the
+/* done is never called before cg_exec_gate_check returns.
+ * caller: the operator connection calling node.invoke (its device scopes who sees the
  * approval). run_params: the system.run params ({command: [argv], rawCommand, cwd,
  * agentId, sessionKey, ...}). */
 cg_exec_gate_status cg_exec_gate_check(cg_gateway *gw, const cg_conn *caller, const char *node_id,
-                                       const json_t *run_params, cg_exec_gate_done done,
-                                       void *data, cg_exec_gate **gate, json_t **error);
+                                       const json_t *run_params, cg_exec_gate_done done, void *data,
+                                       cg_exec_gate **gate, json_t **error);
 /* Withdraws a pending gate (the caller left): its approval is dropped as expired and
  * done is never called. */
 void cg_exec_gate_cancel(cg_exec_gate *gate);

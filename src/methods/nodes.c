@@ -634,6 +634,32 @@ static void handle_list(cg_req *req)
     cg_req_ok(req, json_pack("{s:I, s:o}", "ts", (json_int_t)cg_now_ms(), "nodes", nodes));
 }
 
+/* node.describe: node.list's entry of one node, with ts, as the real gateway answers. */
+static void handle_describe(cg_req *req)
+{
+    const char *node_id = string_param(req, "nodeId");
+    bool with_pending = cg_conn_scopes(req->conn) & (CG_SCOPEBIT_PAIRING | CG_SCOPEBIT_ADMIN);
+    json_t *nodes =
+        cg_nodes_list(cg_gateway_nodes(req->gw), with_pending, cg_conn_device_id(req->conn),
+                      device_approved, cg_gateway_devices(req->gw));
+    size_t i;
+    json_t *entry, *found = NULL;
+    json_array_foreach(nodes, i, entry)
+    {
+        const char *id = json_string_value(json_object_get(entry, "nodeId"));
+        if (id && !strcmp(id, node_id)) found = entry;
+    }
+    if (!found) {
+        json_decref(nodes);
+        cg_req_error(req, "INVALID_REQUEST", "unknown nodeId", NULL);
+        return;
+    }
+    json_t *result = json_pack("{s:I}", "ts", (json_int_t)cg_now_ms());
+    json_object_update(result, found);
+    json_decref(nodes);
+    cg_req_ok(req, result);
+}
+
 /* node.pair.request and node.pair.verify: a node may ask about itself only. */
 static bool about_itself(cg_req *req, const char *what)
 {
@@ -953,6 +979,12 @@ const cg_method cg_methods_nodes[] = {
      .check = cg_params_check_empty,
      .handler = handle_list,
      .summary = "Known nodes: paired, connected, approval state, surface"},
+    {.name = "node.describe",
+     .roles = CG_ROLE_OPERATOR,
+     .scope = CG_SCOPE_READ,
+     .check = check_node_id,
+     .handler = handle_describe,
+     .summary = "One node as node.list shows it"},
     {.name = "node.event",
      .roles = CG_ROLE_NODE,
      .scope = CG_SCOPE_NONE,

@@ -2,6 +2,7 @@
 #ifndef CG_METHODS_NODES_H
 #define CG_METHODS_NODES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gateway/gateway.h"
@@ -47,5 +48,12 @@ cg_node_call *cg_node_call_start(cg_gateway *gw, const char *node_id, const char
                                  cg_node_call_done done, void *data, json_t **error);
 /* Forgets the call: done is never called; a late answer from the node is ignored. */
 void cg_node_call_cancel(cg_node_call *call);
+
+/* Sets up the relay (node.invoke, node.invoke.result) as gateway data; with
+ * cg_methods_nodes_attach. */
+int cg_methods_node_invoke_attach(cg_gateway *gw);
+/* Whether node_id was recently sent a system.run with this runId (its exec.* events
+ * are believed only then, as the real gateway's authorizeNodeSystemRunEvent). */
+bool cg_node_run_known(cg_gateway *gw, const char *node_id, const char *run_id);
 
 #endif

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/strmap.h"
 #include "common/util.h"
+#include "nodes/policy.h"
 
 /* Node commands relayed to the host itself: approving a surface that has one needs
  * operator.admin, as the real gateway requires (node-pairing-authz). */
@@ -35,23 +36,6 @@ static const char *const admin_commands[] = {
     "browser.proxy.upload.v1",
     "fs.listDir",
     "terminal.upload",
-    NULL,
-};
-
-/* Private controls of the worker runtime: never part of a declared surface. */
-static const char *const private_commands[] = {
-    "worker.bundle.install.v1",
-    "worker.launch.v1",
-    "worker.status.v1",
-    "worker.cancel.v1",
-    "worker.environment.stop.v1",
-    "worker.workspace.exec.v1",
-    "worker.workspace.prepare.v1",
-    "worker.workspace.retain.v1",
-    "worker.desktop.stream.v1",
-    "worker.desktop.launch.v1",
-    "worker.desktop.computer.v1",
-    "worker.portal.stream.v1",
     NULL,
 };
 
@@ -143,7 +127,7 @@ static json_t *clean_list(const json_t *v, bool commands)
         {
             if (strcmp(json_string_value(prev), buf) == 0) seen = true;
         }
-        if (seen || (commands && in_list(private_commands, buf))) continue;
+        if (seen || (commands && cg_node_command_private(buf))) continue;
         if (json_array_size(out) == CG_NODES_MAX_SURFACE_ITEMS) break;
         json_array_append_new(out, json_string(buf));
     }
@@ -914,6 +898,21 @@ bool cg_nodes_command_allowed(const cg_nodes *n, const char *node_id, const char
 {
     const cg_node *node = find(n, node_id);
     return node && node->conn_id && cg_json_array_has_string(commands_of(node->effective), command);
+}
+
+bool cg_nodes_live(const cg_nodes *n, const char *node_id, cg_node_live *out)
+{
+    const cg_node *node = find(n, node_id);
+    if (!node || !node->conn_id) return false;
+    *out = (cg_node_live){
+        .conn_id = node->conn_id,
+        .platform = json_string_value(json_object_get(node->meta, "platform")),
+        .device_family = json_string_value(json_object_get(node->meta, "deviceFamily")),
+        .caps = caps_of(node->effective),
+        .commands = commands_of(node->effective),
+        .declared_commands = commands_of(node->declared),
+    };
+    return true;
 }
 
 bool cg_nodes_surface_approved(const cg_nodes *n, const char *node_id)

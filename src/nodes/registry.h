@@ -86,6 +86,17 @@ void cg_nodes_detach(cg_nodes *n, const char *node_id, const char *conn_id, int6
 /* The node's live connection id, or NULL. */
 const char *cg_nodes_live_conn(const cg_nodes *n, const char *node_id);
 
+/* A connected node's session, for node.invoke: borrowed until the registry changes. */
+typedef struct cg_node_live {
+    const char *conn_id;
+    const char *platform, *device_family; /* as declared; NULL when not */
+    const json_t *caps;                   /* effective caps (array) */
+    const json_t *commands;               /* effective commands: declared and approved */
+    const json_t *declared_commands;      /* what the connection declared */
+} cg_node_live;
+/* false when the node is unknown or not connected. */
+bool cg_nodes_live(const cg_nodes *n, const char *node_id, cg_node_live *out);
+
 /* What node.invoke may send: the node is connected and `command` is in its effective
  * surface (approved and declared on this connection). */
 bool cg_nodes_command_allowed(const cg_nodes *n, const char *node_id, const char *command);
