@@ -72,9 +72,17 @@ json_t *bench_device_block(const bench_device *d, const bench_device_client *cl,
     char at[24];
     snprintf(at, sizeof at, "%lld", (long long)signed_at);
     cg_buf text = {0};
-    const char *fields[] = {
-        "v3", d->id,     cl->client_id, cl->client_mode, cl->role, cl->scopes_csv,
-        at,   cl->token, nonce,         cl->platform,    ""};
+    const char *fields[] = {"v3",
+                            d->id,
+                            cl->client_id,
+                            cl->client_mode,
+                            cl->role,
+                            cl->scopes_csv,
+                            at,
+                            cl->token,
+                            nonce,
+                            cl->platform,
+                            cl->family ? cl->family : ""};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         if (i > 0) cg_buf_appends(&text, "|");
         cg_buf_appends(&text, fields[i]);

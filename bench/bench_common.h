@@ -39,14 +39,15 @@ typedef struct bench_device_client {
     const char *scopes_csv; /* the scopes comma-joined, as sent */
     const char *token;      /* auth.token, "" when none */
     const char *platform;   /* lowercase, as sent */
+    const char *family;     /* deviceFamily trimmed and lowercased; NULL or "" when none */
 } bench_device_client;
 
 /* A fresh Ed25519 key; false when OpenSSL could not make one. */
 bool bench_device_new(bench_device *d);
 void bench_device_free(bench_device *d);
 /* connect.params.device for one connect: the v3 payload
- *   v3|id|client_id|client_mode|role|scopes|signed_at|token|nonce|platform|
- * (no deviceFamily) signed with the challenge's nonce and ts. NULL if signing failed. */
+ *   v3|id|client_id|client_mode|role|scopes|signed_at|token|nonce|platform|family
+ * signed with the challenge's nonce and ts. NULL if signing failed. */
 json_t *bench_device_block(const bench_device *d, const bench_device_client *cl, const char *nonce,
                            json_int_t signed_at);
 

@@ -257,8 +257,8 @@ static void send_connect(conn *c, const json_t *challenge)
     if (lg->device) {
         const char *nonce = json_string_value(json_object_get(challenge, "nonce"));
         json_t *ts = json_object_get(challenge, "ts");
-        bench_device_client cl = {CLIENT_ID,      CLIENT_MODE, CLIENT_ROLE,
-                                  lg->scopes_csv, lg->token,   CLIENT_PLATFORM};
+        bench_device_client cl = {CLIENT_ID, CLIENT_MODE,     CLIENT_ROLE, lg->scopes_csv,
+                                  lg->token, CLIENT_PLATFORM, NULL};
         json_t *device =
             bench_device_block(&c->dev, &cl, nonce ? nonce : "",
                                json_is_integer(ts) ? json_integer_value(ts) : cg_now_ms());

@@ -3,7 +3,8 @@
  *
  * One libuv loop, one thread, three kinds of connection:
  * - N simulated nodes (--nodes): role node, client {id "node-host", mode "node",
- *   platform "linux"}, caps ["system"], commands ["system.which","system.run"], each with
+ *   platform "linux", deviceFamily "Linux" (--device-family) as the real node host
+ *   sends}, caps ["system"], commands ["system.which","system.run"], each with
  *   its own Ed25519 device identity signing its connect (v3 payload, the challenge's
  *   nonce and ts; auto-approved as a device on loopback). Every node.invoke.request event
  *   {id, nodeId, command, paramsJSON, ...} is answered at once with a node.invoke.result
@@ -78,7 +79,8 @@ struct sim {
     uv_loop_t *loop;
     const char *url, *token, *command;
     char *command_json, *params_json, *payload_json; /* JSON texts, compact */
-    char *scopes_csv;
+    const char *device_family;                       /* as sent ("" to send none) */
+    char family_signed[64]; /* trimmed, ASCII-lowercased: what the device signs */
     json_t *auth, *scopes;
     cg_ws_client_options opts;
     int nodes, external, operators, inflight, connect_concurrency;
@@ -153,12 +155,16 @@ static void send_connect(peer *p, const json_t *challenge)
     if (node) {
         char name[32];
         snprintf(name, sizeof name, "nodesim-%d", (int)(p - s->peers));
-        json_object_set_new(json_object_get(params, "client"), "displayName", json_string(name));
+        json_t *client = json_object_get(params, "client");
+        json_object_set_new(client, "displayName", json_string(name));
+        if (*s->device_family)
+            json_object_set_new(client, "deviceFamily", json_string(s->device_family));
         json_object_set_new(params, "caps", json_pack("[s]", "system"));
         json_object_set_new(params, "commands", json_pack("[s, s]", "system.which", "system.run"));
         const char *nonce = json_string_value(json_object_get(challenge, "nonce"));
         json_t *ts = json_object_get(challenge, "ts");
-        bench_device_client cl = {NODE_CLIENT_ID, NODE_MODE, NODE_ROLE, "", s->token, PLATFORM};
+        bench_device_client cl = {NODE_CLIENT_ID, NODE_MODE, NODE_ROLE,       "",
+                                  s->token,       PLATFORM,  s->family_signed};
         json_t *device =
             bench_device_block(&p->dev, &cl, nonce ? nonce : "",
                                json_is_integer(ts) ? json_integer_value(ts) : cg_now_ms());
@@ -614,6 +620,7 @@ static const char usage[] =
     "         [--duration 10] [--warmup 1] [--command system.which]\n"
     "         [--params '{\"bins\":[\"sh\"]}'] [--payload-json TEXT] [--invoke-timeout-ms 30000]\n"
     "         [--scopes operator.admin,operator.pairing,operator.read,operator.write]\n"
+    "         [--device-family Linux]   (the nodes' client.deviceFamily; \"\" for none)\n"
     "         [--setup-timeout 120] [--connect-concurrency 32] [--timeout-ms 15000]\n"
     "       cg-nodesim --url ... --token T --nodes N --hold [--hold-seconds S]\n"
     "  Simulated nodes answer every node.invoke.request at once; an admin operator approves\n"
@@ -649,6 +656,7 @@ int main(int argc, char **argv)
     s->setup_timeout_s = 120;
     s->invoke_timeout_ms = 30000;
     s->connect_concurrency = 32;
+    s->device_family = "Linux";
     const char *command = "system.which", *params = "{\"bins\":[\"sh\"]}",
                *payload = "{\"bins\":{\"sh\":\"/usr/bin/sh\"}}", *ca_file = NULL,
                *scopes = "operator.admin,operator.pairing,operator.read,operator.write";
@@ -680,6 +688,8 @@ int main(int argc, char **argv)
             payload = v;
         else if (strcmp(a, "--scopes") == 0)
             scopes = v;
+        else if (strcmp(a, "--device-family") == 0)
+            s->device_family = v;
         else if (strcmp(a, "--nodes") == 0 && bench_num_arg(v, 0, 1e5, &d))
             s->nodes = (int)d;
         else if (strcmp(a, "--external") == 0 && bench_num_arg(v, 0, 1e5, &d))
@@ -726,6 +736,15 @@ int main(int argc, char **argv)
     bool wss = u.tls;
     cg_ws_url_free(&u);
     if (!url_ok) return bad("--url must be ws://HOST:PORT or wss://HOST:PORT");
+    const char *fam = s->device_family;
+    while (*fam == ' ' || *fam == '\t')
+        fam++;
+    size_t flen = strlen(fam);
+    while (flen > 0 && (fam[flen - 1] == ' ' || fam[flen - 1] == '\t'))
+        flen--;
+    if (flen >= sizeof s->family_signed) return bad("--device-family is too long");
+    for (size_t i = 0; i < flen; i++)
+        s->family_signed[i] = (fam[i] >= 'A' && fam[i] <= 'Z') ? (char)(fam[i] + 32) : fam[i];
 
     bench_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
