@@ -60,8 +60,8 @@ nodesim() {
   shift 3
   echo "  $key: cg-nodesim $*" >&2
   line=$(timeout -s TERM "$(run_limit)" "$NS" --url "$url" --token "$TOKEN" \
-    --duration "$SECONDS_PER_RUN" --warmup "$WARMUP" --setup-timeout "$SETUP_TIMEOUT" "$@" \
-    2>>"$TMP/nodesim.err" || true)
+    --duration "$SECONDS_PER_RUN" --warmup "$WARMUP" --setup-timeout "$SETUP_TIMEOUT" \
+    --cpu-pids "$(tree_pids "$SERVER_PID" | paste -sd,)" "$@" 2>>"$TMP/nodesim.err" || true)
   echo "    $line" >&2
   echo "$who $key $line" >>"$TMP/raw.txt"
   R[$who.$key.rps]=$(json_field "$line" rps | xargs -r printf '%.0f')
@@ -70,7 +70,13 @@ nodesim() {
     R[$who.$key.p99]=$(json_field "$line" p99_ms)
   fi
   R[$who.$key.err]=$(json_field "$line" errors)
+  R[$who.$key.cpu_gw]=$(json_field "$line" cpu_gateway_pct | xargs -r printf '%.0f')
+  R[$who.$key.cpu_ns]=$(json_field "$line" cpu_nodesim_pct | xargs -r printf '%.0f')
+  R[$who.$key.cpu_rest]=$(json_field "$line" cpu_rest_pct | xargs -r printf '%.0f')
+  R[$who.$key.nre]=$(json_field "$line" node_result_errors)
+  R[$who.$key.cerr]=$(json_field "$line" connect_errors)
   R[$who.$key.setup]=$(json_field "$line" setup_ms | xargs -r printf '%.0f')
+  [ -n "${R[$who.$key.cpu_gw]}" ] && R[$who.$key.cpu]="${R[$who.$key.cpu_gw]} / ${R[$who.$key.cpu_ns]} / ${R[$who.$key.cpu_rest]}"
   local first
   first=$(sed -nE 's/.*"first_error":"(.*)"}$/\1/p' <<<"$line")
   [ -n "$first" ] && R[$who.$key.first]=$first
@@ -189,19 +195,23 @@ ratio() {
   local a=${R[$1]:-} b=${R[$2]:-}
   [ -n "$a" ] && [ -n "$b" ] || { echo ""; return; }
   awk -v a="$a" -v b="$b" -v d="$3" 'BEGIN{
+    if (d == "none") { print ""; exit }
     if (d == "higher") r = (b > 0) ? a / b : 0; else r = (a > 0) ? b / a : 0;
     if (r <= 0) { print ""; exit }
     printf (r >= 10 ? "%.0fx" : "%.1fx"), r }'
 }
 row() { printf '| %s | %s | %s | %s |\n' "$1" "$(v "cg.$2")" "$(v "oc.$2")" "$(ratio "cg.$2" "oc.$2" "$3")"; }
 label_shape() { local n k m; IFS=x read -r n k m <<<"$1"; echo "$n sim node(s), $k operator(s) x $m in flight"; }
+# sum_of <who> <suffix>: the sum of R[who.*.suffix].
+sum_of() {
+  local k total=0
+  for k in "${!R[@]}"; do [[ $k == "$1".*."$2" ]] && total=$((total + ${R[$k]:-0})); done
+  echo "$total"
+}
 errors_line() {
-  local who=$1 k total=0 first=""
-  for k in "${!R[@]}"; do
-    [[ $k == "$who".*.err ]] && total=$((total + ${R[$k]:-0}))
-    [[ $k == "$who".*.first ]] && [ -z "$first" ] && first=${R[$k]}
-  done
-  echo "$total${first:+ (first: \`$first\`)}"
+  local who=$1 k first=""
+  for k in "${!R[@]}"; do [[ $k == "$who".*.first ]] && [ -z "$first" ] && first=${R[$k]}; done
+  echo "node.invoke ok:false (measured) $(sum_of "$who" err), node.invoke.result refused $(sum_of "$who" nre), node connections failed $(sum_of "$who" cerr)${first:+; first error: \`$first\`}"
 }
 
 {
@@ -220,16 +230,19 @@ errors_line() {
     row "$(label_shape "$s"): ok req/s" "sim.$s.rps" higher
     row "  p50 (ms)" "sim.$s.p50" lower
     row "  p99 (ms)" "sim.$s.p99" lower
+    row "  CPU: gateway / cg-nodesim / rest of machine (% of a core)" "sim.$s.cpu" none
   done
   row "real node host: launch to approved and listed (ms)" host.launch lower
   for s in $HOST_SHAPES; do
     row "real node host, ${s%x*} operator x ${s#*x} in flight: ok req/s" "host.$s.rps" higher
     row "  p50 (ms)" "host.$s.p50" lower
     row "  p99 (ms)" "host.$s.p99" lower
+    row "  CPU: gateway / cg-nodesim / rest of machine (% of a core)" "host.$s.cpu" none
   done
   echo
-  echo "Method: each row connects its own simulated nodes (own Ed25519 device each, auto-paired on loopback), approves their surfaces with node.pair.list + node.pair.approve, waits until node.list shows them connected and approved, then keeps node.invoke \`system.which {\"bins\":[\"sh\"]}\` (unique idempotencyKey, timeoutMs 30000) in flight round-robin over them; a simulated node answers each node.invoke.request at once with node.invoke.result \`{ok:true, payloadJSON}\`. req/s counts ok answers in the measured window; p50/p99 are over those. RSS: VmRSS summed over the gateway's process tree, before any client, and 3 s after $HOLD_NODES nodes were approved (the admin connection closed). The rows run on one gateway instance, in table order, so nodes paired by earlier rows stay in its pairing state (disconnected)."
-  echo "node.invoke answers with ok:false in the measured windows: clawgate $(errors_line cg), OpenClaw $(errors_line oc)."
+  echo "Method: each row connects its own simulated nodes (own Ed25519 device each, auto-paired on loopback), approves their surfaces with node.pair.list + node.pair.approve, waits until node.list shows them connected and approved, then keeps node.invoke \`system.which {\"bins\":[\"sh\"]}\` (unique idempotencyKey, timeoutMs 30000) in flight round-robin over them; a simulated node answers each node.invoke.request at once with node.invoke.result \`{ok:true, payloadJSON}\`. req/s counts ok answers in the measured window; p50/p99 are over those. RSS: VmRSS summed over the gateway's process tree, before any client, and 3 s after $HOLD_NODES nodes were approved (the admin connection closed). CPU: utime+stime of the gateway's process tree and of cg-nodesim over the measured window, and the rest of the machine's busy time (/proc/stat minus those two: other processes, loopback work charged to neither), in % of one core ($(nproc) cores in all; cg-nodesim, one thread, runs on the same machine). The rows run on one gateway instance, in table order, so nodes paired by earlier rows stay in its pairing state (disconnected)."
+  echo
+  echo "Errors, all rows (the first error's text, warm-up included): clawgate: $(errors_line cg). OpenClaw: $(errors_line oc)."
 } >"$TMP/report.md"
 { echo; echo "cg-nodesim stderr:"; cat "$TMP/nodesim.err"; } >>"$TMP/raw.txt" 2>/dev/null || true
 write_report "$TMP/report.md" "$TMP/raw.txt" "$OUT"

@@ -22,12 +22,18 @@
  * Load mode prints one JSON line after the warm-up and the measured window:
  * {mode, nodes, external, operators, inflight, command, requests, errors, unfinished,
  *  seconds, rps, p50_ms, p90_ms, p99_ms, max_ms, connect_errors, targets, setup_ms,
- *  node_invokes, node_result_errors, first_error}: `requests` counts measured answers
- * with ok:true, `errors` those with ok:false, `unfinished` measured requests still
- * unanswered at the end, `node_invokes` the node.invoke.request events the simulated
- * nodes answered (warm-up included), `node_result_errors` refused node.invoke.result
- * requests. Hold mode (--hold, no operators) closes the admin once the nodes are approved,
- * prints {mode:"hold", nodes, approved, failed, seconds} and keeps the nodes connected
+ *  node_invokes, node_result_errors, nodes_lost, cpu_gateway_pct, cpu_nodesim_pct,
+ *  cpu_rest_pct, first_error}: `requests` counts measured answers with ok:true (the latencies are
+ * theirs), `errors` those with ok:false, `unfinished` measured requests still unanswered
+ * at the end, `setup_ms` the start to every node approved, `node_invokes` the
+ * node.invoke.request events the simulated nodes answered (warm-up included),
+ * `node_result_errors` refused node.invoke.result requests, `cpu_*` the CPU (utime +
+ * stime, % of one core) over the measured window of the --cpu-pids processes (the
+ * gateway's process tree; only when given) and of cg-nodesim itself, and the rest of the
+ * machine's busy time (/proc/stat: other processes, kernel work charged to neither, e.g.
+ * loopback packets; high means the figures shared the cores with other work). Hold mode (--hold,
+ * no operators) closes the admin once the nodes are approved, prints {mode:"hold",
+ * nodes, approved, failed, seconds} and keeps the nodes connected
  * until SIGINT/SIGTERM or --hold-seconds: for the gateway's memory per node. */
 #include "bench_common.h"
 #include "client/ws_client.h"
@@ -38,6 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define MAX_RETRIES 100
@@ -107,6 +115,9 @@ struct sim {
     int *retry_queue, retry_len;
     uv_signal_t sigint, sigterm;
     int rc;
+    /* --cpu-pids: CPU ticks of those processes, and ours (us), over the measured window. */
+    int cpu_pids[64], ncpu_pids;
+    uint64_t gw_ticks0, gw_ticks1, self_us0, self_us1, machine0, machine1;
 };
 
 static void stop(sim *s, int rc);
@@ -526,11 +537,55 @@ static void on_setup_timeout(uv_timer_t *t)
     stop(s, 1);
 }
 
+/* utime + stime of the --cpu-pids processes, in clock ticks (0 for one that is gone). */
+static uint64_t gateway_ticks(const sim *s)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < s->ncpu_pids; i++) {
+        char path[48], line[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", s->cpu_pids[i]);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[n] = '\0';
+        const char *p = strrchr(line, ')'); /* the command name may hold spaces */
+        unsigned long long utime = 0, stime = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                        &stime) == 2)
+            total += utime + stime;
+    }
+    return total;
+}
+
+/* Ticks the whole machine spent busy (user, nice, system, irq, softirq; all cores). */
+static uint64_t machine_ticks(void)
+{
+    unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return 0;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait,
+                   &irq, &softirq);
+    fclose(f);
+    return n == 7 ? user + nice + sys + irq + softirq : 0;
+}
+
+static uint64_t self_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static void on_warmed_up(uv_timer_t *t)
 {
     sim *s = t->data;
     s->measuring = true;
     s->t_measure_ns = cg_mono_ns();
+    s->gw_ticks0 = gateway_ticks(s);
+    s->self_us0 = self_cpu_us();
+    s->machine0 = machine_ticks();
     uv_timer_start(&s->timer, on_end, (uint64_t)(s->duration_s * 1000), 0);
 }
 
@@ -571,6 +626,9 @@ static void stop(sim *s, int rc)
     s->stopping = true;
     if (rc) s->rc = rc;
     s->t_end_ns = cg_mono_ns();
+    s->gw_ticks1 = gateway_ticks(s);
+    s->self_us1 = self_cpu_us();
+    s->machine1 = machine_ticks();
     for (int i = 0; s->measuring && i < s->npeers; i++)
         for (int slot = 0; s->peers[i].sent_ns && slot < s->inflight; slot++)
             if (s->peers[i].sent_ns[slot] >= s->t_measure_ns) s->unfinished++;
@@ -605,6 +663,18 @@ static void print_report(sim *s)
         s->t_run_ns ? (double)(s->t_run_ns - s->t_start_ns) / 1e6 : 0.0, "node_invokes",
         (json_int_t)s->node_invokes, "node_result_errors", (json_int_t)s->node_result_errors,
         "nodes_lost", s->nodes_lost);
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    if (secs > 0 && s->ncpu_pids > 0)
+        json_object_set_new(r, "cpu_gateway_pct",
+                            json_real(100.0 * (double)(s->gw_ticks1 - s->gw_ticks0) / hz / secs));
+    if (secs > 0) {
+        double self = (double)(s->self_us1 - s->self_us0) / 1e4 / secs;
+        double gw = 100.0 * (double)(s->gw_ticks1 - s->gw_ticks0) / hz / secs;
+        double all = 100.0 * (double)(s->machine1 - s->machine0) / hz / secs;
+        json_object_set_new(r, "cpu_nodesim_pct", json_real(self));
+        json_object_set_new(r, "cpu_rest_pct",
+                            json_real(all - self - gw > 0 ? all - self - gw : 0));
+    }
     if (s->first_error) json_object_set_new(r, "first_error", json_string(s->first_error));
     char *text = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
     puts(text);
@@ -620,6 +690,7 @@ static const char usage[] =
     "         [--duration 10] [--warmup 1] [--command system.which]\n"
     "         [--params '{\"bins\":[\"sh\"]}'] [--payload-json TEXT] [--invoke-timeout-ms 30000]\n"
     "         [--scopes operator.admin,operator.pairing,operator.read,operator.write]\n"
+    "         [--cpu-pids PID,...]   (report those processes' CPU over the measured window)\n"
     "         [--device-family Linux]   (the nodes' client.deviceFamily; \"\" for none)\n"
     "         [--setup-timeout 120] [--connect-concurrency 32] [--timeout-ms 15000]\n"
     "       cg-nodesim --url ... --token T --nodes N --hold [--hold-seconds S]\n"
@@ -690,7 +761,17 @@ int main(int argc, char **argv)
             scopes = v;
         else if (strcmp(a, "--device-family") == 0)
             s->device_family = v;
-        else if (strcmp(a, "--nodes") == 0 && bench_num_arg(v, 0, 1e5, &d))
+        else if (strcmp(a, "--cpu-pids") == 0) {
+            for (const char *q = v;
+                 *q && s->ncpu_pids < (int)(sizeof s->cpu_pids / sizeof *s->cpu_pids);) {
+                char *end;
+                long pid = strtol(q, &end, 10);
+                if (end == q || pid <= 0 || pid > 1 << 22 || (*end && *end != ','))
+                    return bad("--cpu-pids takes PID[,PID...]");
+                s->cpu_pids[s->ncpu_pids++] = (int)pid;
+                q = *end ? end + 1 : end;
+            }
+        } else if (strcmp(a, "--nodes") == 0 && bench_num_arg(v, 0, 1e5, &d))
             s->nodes = (int)d;
         else if (strcmp(a, "--external") == 0 && bench_num_arg(v, 0, 1e5, &d))
             s->external = (int)d;
