@@ -12,7 +12,8 @@ declare -A allowed=(
   [proto]="common config auth"
   [gateway]="common config auth proto net store"
   [nodes]="common config store auth"
-  [methods]="common config gateway methods auth store nodes proto"
+  [methods]="common config gateway methods auth store nodes proto exec"
+  [exec]="common"
   [client]="common net"
   [cli]="common config client"
 )

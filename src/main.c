@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
+#include "methods/exec_approvals.h"
 #include "methods/nodes.h"
 
 static void usage(FILE *f)
@@ -146,15 +147,21 @@ static int cmd_run(int argc, char **argv)
     cg_gateway *gw = cg_gateway_new(&loop, cfg);
     int rc = cg_gateway_start(gw);
     if (rc == 0) {
-        if (cg_methods_nodes_attach(gw, err, sizeof err) == 0 &&
-            cg_methods_node_invoke_attach(gw) == 0) {
-            print_listening(gw);
-        } else {
+        if (cg_methods_nodes_attach(gw, err, sizeof err) != 0) {
             cg_log(CG_LOG_ERROR, "nodes", "cannot load the node registry",
                    json_pack("{s:s}", "error", err));
             fprintf(stderr, "clawgate: cannot load the node registry: %s\n", err);
             cg_gateway_shutdown(gw, "node registry unreadable");
             rc = -1;
+        } else if (cg_methods_exec_approvals_attach(gw, err, sizeof err) != 0) {
+            cg_log(CG_LOG_ERROR, "exec-approvals", "cannot load the exec approvals file",
+                   json_pack("{s:s}", "error", err));
+            fprintf(stderr, "clawgate: cannot load the exec approvals file: %s\n", err);
+            cg_gateway_shutdown(gw, "exec approvals file unreadable");
+            rc = -1;
+        } else {
+            cg_methods_node_invoke_attach(gw);
+            print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);
     }

@@ -18,6 +18,8 @@ static const char *const event_names[] = {"connect.challenge",
                                           "node.pair.resolved",
                                           "node.hostStats",
                                           "node.invoke.request",
+                                          "exec.approval.requested",
+                                          "exec.approval.resolved",
                                           NULL};
 
 json_t *cg_gateway_event_names(void)

@@ -30,9 +30,17 @@ typedef enum {
     CG_EXEC_GATE_ASK,    /* *gate is pending; done will be called */
 } cg_exec_gate_status;
 
-/* allowed: an approver allowed it (allow-once or allow-always); else error is the
- * ErrorShape to answer (denied, expired, no approver). error borrowed for the call. The
- * gate is freed after done returns. */
+/* allowed: an approver allowed it (allow-once or allow-always), or it went unanswered and
+ * askFallback lets it run; else error is the ErrorShape to answer: INVALID_REQUEST
+ * "SYSTEM_RUN_DENIED: user denied" (details.reason "user-denied") or "SYSTEM_RUN_DENIED:
+ * approval timed out" ("approval-timeout"), details.approvalId. error borrowed for the
+ * call. The gate is freed after done returns.
+ *
+ * Immediate refusals (*error, INVALID_REQUEST, details {reason, security, ask, agentId}):
+ * "security-deny", "allowlist-miss", "no-approval-route" (ASK with no approval client
+ * connected and askFallback not allowing it), "invalid-command" (run_params.command is
+ * not a non-empty array of strings); UNAVAILABLE (retryable) when 1,024 approvals are
+ * pending. */
 typedef void (*cg_exec_gate_done)(bool allowed, const json_t *error, void *data);
 
 /* done is never called before cg_exec_gate_check returns.
@@ -42,8 +50,9 @@ typedef void (*cg_exec_gate_done)(bool allowed, const json_t *error, void *data)
 cg_exec_gate_status cg_exec_gate_check(cg_gateway *gw, const cg_conn *caller, const char *node_id,
                                        const json_t *run_params, cg_exec_gate_done done, void *data,
                                        cg_exec_gate **gate, json_t **error);
-/* Withdraws a pending gate (the caller left): its approval is dropped as expired and
- * done is never called. */
+/* Withdraws a pending gate (the caller left): its approval ends without a decision
+ * (terminalReason "cancelled", no longer listed) and done is never called. Only before
+ * done ran. */
 void cg_exec_gate_cancel(cg_exec_gate *gate);
 
 #endif

@@ -291,7 +291,7 @@ static void on_conn(cg_gateway *gw, cg_conn *c, cg_conn_event ev, void *data)
     }
 }
 
-int cg_methods_node_invoke_attach(cg_gateway *gw)
+void cg_methods_node_invoke_attach(cg_gateway *gw)
 {
     relay *r = cg_xcalloc(1, sizeof *r);
     r->gw = gw;
@@ -299,7 +299,6 @@ int cg_methods_node_invoke_attach(cg_gateway *gw)
     r->invocations = cg_strmap_new();
     cg_gateway_set_data(gw, &relay_key, r);
     cg_gateway_add_conn_hook(gw, on_conn, r);
-    return 0;
 }
 
 /* ---- node.invoke.result (from the node) ---- */
@@ -537,31 +536,58 @@ static bool invocation_wait(invocation *inv, cg_req *req, uint64_t timeout_ms)
     return true;
 }
 
+/* NodeInvokeParams, with the real gateway's messages (its schema validator's). */
 static int check_invoke(const json_t *params, char *err, size_t errlen)
 {
-    const char *node_id, *command, *key, *session_key = NULL, *channel = NULL, *to = NULL,
-                                         *account = NULL;
-    json_t *args = NULL, *timeout = NULL, *thread = NULL;
-    if (cg_params_unpack(
-            params, err, errlen, "{s:s, s:s, s:s, s?:o, s?:o, s?:s, s?:s, s?:s, s?:s, s?:o}",
-            "nodeId", &node_id, "command", &command, "idempotencyKey", &key, "params", &args,
-            "timeoutMs", &timeout, "sessionKey", &session_key, "turnSourceChannel", &channel,
-            "turnSourceTo", &to, "turnSourceAccountId", &account, "turnSourceThreadId", &thread))
-        return -1;
-    const char *empty = !*node_id                      ? "nodeId"
-                        : !*command                    ? "command"
-                        : !*key                        ? "idempotencyKey"
-                        : session_key && !*session_key ? "sessionKey"
-                                                       : NULL;
-    if (empty) {
-        snprintf(err, errlen, "at /%s: must NOT have fewer than 1 characters", empty);
+    static const char *const required[] = {"nodeId", "command", "idempotencyKey", NULL};
+    static const char *const strings[] = {"nodeId",
+                                          "command",
+                                          "idempotencyKey",
+                                          "sessionKey",
+                                          "turnSourceChannel",
+                                          "turnSourceTo",
+                                          "turnSourceAccountId",
+                                          NULL};
+    static const char *const others[] = {"params", "timeoutMs", "turnSourceThreadId", NULL};
+    if (!json_is_object(params)) {
+        snprintf(err, errlen, "at root: must be object");
         return -1;
     }
+    for (const char *const *k = required; *k; k++)
+        if (!json_object_get(params, *k)) {
+            snprintf(err, errlen, "must have required property '%s'", *k);
+            return -1;
+        }
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)params, key, v)
+    {
+        bool string = false, other = false;
+        for (const char *const *k = strings; *k && !string; k++)
+            string = !strcmp(*k, key);
+        for (const char *const *k = others; *k && !other; k++)
+            other = !strcmp(*k, key);
+        if (!string && !other) {
+            snprintf(err, errlen, "at root: unexpected property '%.64s'", key);
+            return -1;
+        }
+        if (string && !json_is_string(v)) {
+            snprintf(err, errlen, "at /%s: must be string", key);
+            return -1;
+        }
+        bool may_be_empty = !strncmp(key, "turnSource", 10);
+        if (string && !may_be_empty && json_string_length(v) == 0) {
+            snprintf(err, errlen, "at /%s: must not have fewer than 1 characters", key);
+            return -1;
+        }
+    }
+    const json_t *timeout = json_object_get(params, "timeoutMs"),
+                 *thread = json_object_get(params, "turnSourceThreadId");
     if (timeout && !json_is_integer(timeout)) {
         snprintf(err, errlen, "at /timeoutMs: must be integer");
         return -1;
     }
-    /* 0 would mean "no deadline" to the real gateway; every wait here has one. */
+    /* 0 means "no deadline" to the real gateway; every wait here has one. */
     if (timeout && json_integer_value(timeout) < 1) {
         snprintf(err, errlen, "at /timeoutMs: must be >= 1");
         return -1;
@@ -571,6 +597,12 @@ static int check_invoke(const json_t *params, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* Whether s is nothing but ASCII white space. */
+static bool blank(const char *s)
+{
+    return s[strspn(s, " \t\r\n\f\v")] == '\0';
 }
 
 static json_t *refusal(const char *message, json_t *details)
@@ -599,6 +631,14 @@ static json_t *command_refused(cg_req *req, const char *command)
 static json_t *surface_refused(cg_gateway *gw, const char *node_id, const char *command)
 {
     cg_node_live live;
+    if (!cg_nodes_known(cg_gateway_nodes(gw), node_id)) {
+        /* As the real gateway words a node it has no pairing record of. */
+        json_t *e =
+            cg_error_new(CG_ERR_UNAVAILABLE, "node pairing changed while invocation was active",
+                         json_pack("{s:s}", "code", "PAIRING_CHANGED"));
+        json_object_set_new(e, "retryable", json_true());
+        return e;
+    }
     if (!cg_nodes_live(cg_gateway_nodes(gw), node_id, &live)) return not_connected();
     const cg_settings *s = cg_gateway_settings(gw);
     cg_node_command_rules rules = {s->node_commands_allow, s->node_commands_allow_len,
@@ -612,16 +652,58 @@ static json_t *surface_refused(cg_gateway *gw, const char *node_id, const char *
     return refusal(hint, json_pack("{s:s, s:s}", "reason", reason, "command", command));
 }
 
-/* system.run as it goes to the node: a runId, and no approval flags. */
+static json_t *run_guard(const char *code, const char *message, const char *run_id)
+{
+    json_t *details = json_pack("{s:s}", "code", code);
+    if (run_id) json_object_set_new(details, "runId", json_string(run_id));
+    return refusal(message, details);
+}
+
+/* An operator's system.run may not carry approval overrides (`approved`,
+ * `approvalDecision`, `approvalSource`): the real gateway honours them only for a
+ * matching exec.approval record, which clawgate does not replay; they are refused in
+ * its words. NULL when there are none. */
+static json_t *approval_override_refused(const json_t *params)
+{
+    const json_t *source = json_object_get(params, "approvalSource");
+    const char *source_text = json_string_value(source);
+    bool overrides =
+        json_object_get(params, "approved") || json_object_get(params, "approvalDecision");
+    if (source && !json_is_null(source) &&
+        (!source_text || strcmp(source_text, "ask-fallback") != 0))
+        return run_guard("INVALID_APPROVAL_SOURCE", "approval source invalid", NULL);
+    if (source_text && overrides)
+        return run_guard("APPROVAL_SOURCE_MISMATCH",
+                         "approval source cannot be combined with explicit approval", NULL);
+    const char *decision = json_string_value(json_object_get(params, "approvalDecision"));
+    bool wants = json_is_true(json_object_get(params, "approved")) || source_text ||
+                 (decision && (!strcmp(decision, "allow-once") ||
+                               !strcmp(decision, "allow-always") || !strcmp(decision, "deny")));
+    if (!wants) return NULL;
+    const char *run_id = json_string_value(json_object_get(params, "runId"));
+    if (!run_id || blank(run_id))
+        return run_guard("MISSING_RUN_ID", "approval override requires params.runId", NULL);
+    return run_guard("UNKNOWN_APPROVAL_ID", "unknown or expired approval id", run_id);
+}
+
+/* The params as they go to the node: for system.run, the keys the real gateway forwards
+ * and a runId (added when missing). */
 static json_t *forwarded_params(const char *command, const json_t *params)
 {
+    static const char *const run_keys[] = {
+        "command",    "rawCommand", "systemRunPlan",        "cwd",
+        "env",        "timeoutMs",  "needsScreenRecording", "agentId",
+        "sessionKey", "runId",      "suppressNotifyOnExit", NULL};
     if (!params) return NULL;
-    json_t *p = json_deep_copy(params);
-    if (strcmp(command, "system.run") != 0 || !json_is_object(p)) return p;
-    json_object_del(p, "approved");
-    json_object_del(p, "approvalDecision");
+    if (strcmp(command, "system.run") != 0 || !json_is_object(params))
+        return json_deep_copy(params);
+    json_t *p = json_object();
+    for (const char *const *k = run_keys; *k; k++) {
+        json_t *v = json_object_get(params, *k);
+        if (v) json_object_set_new(p, *k, json_deep_copy(v));
+    }
     const char *run_id = json_string_value(json_object_get(p, "runId"));
-    if (!run_id || !*run_id) {
+    if (!run_id || blank(run_id)) {
         char id[37];
         cg_uuid4(id);
         json_object_set_new(p, "runId", json_string(id));
@@ -642,7 +724,14 @@ static void handle_invoke(cg_req *req)
         timeout ? (uint64_t)json_integer_value(timeout) : CG_NODE_CALL_DEFAULT_TIMEOUT_MS;
     if (timeout_ms > CG_NODE_CALL_MAX_TIMEOUT_MS) timeout_ms = CG_NODE_CALL_MAX_TIMEOUT_MS;
 
+    if (blank(node_id) || blank(command)) {
+        cg_req_error(req, CG_ERR_INVALID_REQUEST, "nodeId and command required", NULL);
+        return;
+    }
     json_t *refused = command_refused(req, command);
+    if (!refused && !strcmp(command, "system.run") &&
+        json_is_object(json_object_get(req->params, "params")))
+        refused = approval_override_refused(json_object_get(req->params, "params"));
     if (refused) {
         cg_req_error_shape(req, refused);
         return;

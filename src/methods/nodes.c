@@ -694,6 +694,7 @@ static void handle_pair_verify(cg_req *req)
 /* ---- nodes, after connect ---- */
 
 #define HOST_STATS_MAX_BYTES 4096
+#define EXEC_EVENT_MAX_BYTES 65536 /* an exec event carries the command's output */
 
 static bool integer_in(const json_t *v, json_int_t min, json_int_t max)
 {
@@ -754,8 +755,34 @@ static json_t *event_result(const char *event, bool handled, const char *reason)
 /* node.event. As the real gateway: events count from the node's current connection once
  * its surface is approved; before that they are refused as a pairing change (retryable;
  * the node host publishes its stats again later). Host stats are kept and passed on to
- * readers (node.hostStats); the other events arrive with the issues that use them and
- * are answered unsupported_event, as the real gateway answers an event it does not know. */
+ * readers (node.hostStats); exec events as handle_exec_event says; the other events
+ * arrive with the issues that use them and are answered unsupported_event, as the real
+ * gateway answers an event it does not know. */
+/* exec.started / exec.finished / exec.denied: believed only about a system.run this
+ * gateway sent that node (its runId), as the real gateway's authorizeNodeSystemRunEvent.
+ * The real gateway turns them into system events of the run's session for the agent;
+ * until sessions exist (issue 9) they are logged. body consumed. */
+static void handle_exec_event(cg_req *req, const char *event, const char *node_id, json_t *body)
+{
+    const char *run_id = json_string_value(json_object_get(body, "runId"));
+    if (!json_is_object(body)) {
+        cg_req_ok(req, event_result(event, false, "invalid_payload"));
+    } else if (!cg_node_run_known(req->gw, node_id, run_id)) {
+        cg_req_ok(req, event_result(event, false, "unmatched_exec_event"));
+    } else {
+        json_t *fields =
+            json_pack("{s:s, s:s, s:s}", "nodeId", node_id, "event", event, "runId", run_id);
+        static const char *const keys[] = {"command", "exitCode", "timedOut", "reason", NULL};
+        for (const char *const *k = keys; *k; k++) {
+            json_t *v = json_object_get(body, *k);
+            if (v && !json_is_object(v) && !json_is_array(v)) json_object_set(fields, *k, v);
+        }
+        cg_log(CG_LOG_INFO, "nodes", "node exec event", fields);
+        cg_req_ok(req, event_result(event, true, "recorded"));
+    }
+    json_decref(body);
+}
+
 static void handle_event(cg_req *req)
 {
     cg_nodes *nodes = cg_gateway_nodes(req->gw);
@@ -769,15 +796,23 @@ static void handle_event(cg_req *req)
                                      "retryable", 1, "details", "code", "PAIRING_CHANGED"));
         return;
     }
-    if (strcmp(event, "node.host.stats") != 0) {
+    bool exec = !strcmp(event, "exec.started") || !strcmp(event, "exec.finished") ||
+                !strcmp(event, "exec.denied");
+    if (strcmp(event, "node.host.stats") != 0 && !exec) {
         cg_req_ok(req, event_result(event, false, "unsupported_event"));
         return;
     }
     const json_t *payload = json_object_get(req->params, "payload");
     const char *text = string_param(req, "payloadJSON");
-    json_t *stats = text && strlen(text) <= HOST_STATS_MAX_BYTES ? json_loads(text, 0, NULL)
-                    : !text && json_is_object(payload)           ? json_deep_copy(payload)
-                                                                 : NULL;
+    size_t max = exec ? EXEC_EVENT_MAX_BYTES : HOST_STATS_MAX_BYTES;
+    json_t *body = text && strlen(text) <= max        ? json_loads(text, 0, NULL)
+                   : !text && json_is_object(payload) ? json_deep_copy(payload)
+                                                      : NULL;
+    if (exec) {
+        handle_exec_event(req, event, node_id, body);
+        return;
+    }
+    json_t *stats = body;
     if (!json_is_object(stats) || !host_stats_valid(stats)) {
         json_decref(stats);
         cg_req_ok(req, event_result(event, false, "invalid_payload"));

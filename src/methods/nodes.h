@@ -51,7 +51,7 @@ void cg_node_call_cancel(cg_node_call *call);
 
 /* Sets up the relay (node.invoke, node.invoke.result) as gateway data; with
  * cg_methods_nodes_attach. */
-int cg_methods_node_invoke_attach(cg_gateway *gw);
+void cg_methods_node_invoke_attach(cg_gateway *gw);
 /* Whether node_id was recently sent a system.run with this runId (its exec.* events
  * are believed only then, as the real gateway's authorizeNodeSystemRunEvent). */
 bool cg_node_run_known(cg_gateway *gw, const char *node_id, const char *run_id);

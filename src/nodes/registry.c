@@ -915,6 +915,11 @@ bool cg_nodes_live(const cg_nodes *n, const char *node_id, cg_node_live *out)
     return true;
 }
 
+bool cg_nodes_known(const cg_nodes *n, const char *node_id)
+{
+    return find(n, node_id) != NULL;
+}
+
 bool cg_nodes_surface_approved(const cg_nodes *n, const char *node_id)
 {
     const cg_node *node = find(n, node_id);

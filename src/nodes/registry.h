@@ -101,6 +101,8 @@ bool cg_nodes_live(const cg_nodes *n, const char *node_id, cg_node_live *out);
  * surface (approved and declared on this connection). */
 bool cg_nodes_command_allowed(const cg_nodes *n, const char *node_id, const char *command);
 bool cg_nodes_surface_approved(const cg_nodes *n, const char *node_id);
+/* Whether the registry has a record of node_id (it connected once and was not removed). */
+bool cg_nodes_known(const cg_nodes *n, const char *node_id);
 /* The node's pending request id, or NULL. */
 const char *cg_nodes_pending_request(const cg_nodes *n, const char *node_id);
 

@@ -76,6 +76,38 @@ describe('the real node host runs commands through clawgate', { skip: !fs.exists
     assert.equal(run.payload.payload.stdout, 'hi\n');
     assert.equal(run.payload.payload.exitCode, 0);
 
+    // clawgate's own policy asks first: the call waits for an approver; deny stops it.
+    const approver = await connectClient(gw, { params: { client: { id: 'openclaw-control-ui', version: '2026.9.6', platform: 'linux', mode: 'webchat' }, scopes: ['operator.admin', 'operator.approvals'] } });
+    const setPolicy = async (defaults) => {
+      const { hash } = await op.call('exec.approvals.get', {});
+      await op.call('exec.approvals.set', { file: { version: 1, defaults }, baseHash: hash });
+    };
+    const asked = (word, from) => approver.waitEvent('exec.approval.requested', { from, timeoutMs: 10000, predicate: (e) => e.payload.request.systemRunPlan?.argv?.[1] === word });
+    await setPolicy({ security: 'full', ask: 'always' });
+    let from = approver.events.length;
+    let settled = false;
+    const held = invoke(nodeId, 'system.run', { command: ['echo', 'approved'] }).finally(() => { settled = true; });
+    const ev = await asked('approved', from);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false, 'the call waits for the approver');
+    await approver.call('exec.approval.resolve', { id: ev.payload.id, decision: 'allow-once' });
+    const allowed = await held;
+    assert.equal(allowed.ok, true, JSON.stringify(allowed.error));
+    assert.equal(allowed.payload.payload.stdout, 'approved\n');
+    from = approver.events.length;
+    const stopped = invoke(nodeId, 'system.run', { command: ['echo', 'denied'] });
+    await approver.call('exec.approval.resolve', { id: (await asked('denied', from)).payload.id, decision: 'deny' });
+    const denied = await stopped;
+    assert.equal(denied.ok, false);
+    assert.match(denied.error.message, /denied/);
+    approver.close();
+    await setPolicy({ security: 'full', ask: 'off' });
+
+    // Its own exec approvals policy, read through it.
+    const policy = await op.call('exec.approvals.node.get', { nodeId });
+    assert.equal(policy.file.version, 1);
+    assert.equal(typeof policy.hash, 'string');
+
     // Killed mid-invoke: the call fails within a second.
     const slow = invoke(nodeId, 'system.run', { command: ['sleep', '30'] });
     await new Promise((r) => setTimeout(r, 1000));

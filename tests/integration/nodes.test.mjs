@@ -352,7 +352,8 @@ describe('node surface approval', () => {
     await admin.waitEvent('node.hostStats', { from: adminFrom });
     assert.equal((await listed(admin, id.deviceId)).hostStats.memoryFreeBytes, 400);
     assert.deepEqual(await node.call('node.event', { event: 'node.host.stats', payload: { cpuCount: 0 } }), { ok: true, event: 'node.host.stats', handled: false, reason: 'invalid_payload' });
-    assert.deepEqual(await node.call('node.event', { event: 'exec.finished', payloadJSON: '{}' }), { ok: true, event: 'exec.finished', handled: false, reason: 'unsupported_event' });
+    assert.deepEqual(await node.call('node.event', { event: 'fixture.unknown', payloadJSON: '{}' }), { ok: true, event: 'fixture.unknown', handled: false, reason: 'unsupported_event' });
+    assert.deepEqual(await node.call('node.event', { event: 'exec.finished', payloadJSON: '{}' }), { ok: true, event: 'exec.finished', handled: false, reason: 'unmatched_exec_event' });
     assert.deepEqual(await node.call('node.runnerInventory.update', RUNNER), { nodeId: id.deviceId });
     const retired = await node.request('node.runnerInventory.update', { protocolFeatures: ['node-worker-supervisor-v5'] });
     assertError(retired, 'INVALID_REQUEST', /requires an update before it can host sessions/);

@@ -152,7 +152,7 @@ describe('protocol', () => {
     // Only what works is listed (issue 6); node.event came back with node pairing.
     assert.ok(h.features.methods.includes('node.event'), 'features.methods lists node.event');
     assert.ok(!h.features.methods.includes('skills.bins'), 'features.methods does not list skills.bins');
-    for (const e of h.features.events) assert.ok(['connect.challenge', 'tick', 'shutdown', 'presence', 'device.pair.requested', 'device.pair.resolved', 'device.pair.changed', 'node.pair.requested', 'node.pair.resolved', 'node.hostStats'].includes(e), `features.events lists ${e}, which is never sent`);
+    for (const e of h.features.events) assert.ok(['connect.challenge', 'tick', 'shutdown', 'presence', 'device.pair.requested', 'device.pair.resolved', 'device.pair.changed', 'node.pair.requested', 'node.pair.resolved', 'node.hostStats', 'exec.approval.requested', 'exec.approval.resolved'].includes(e), `features.events lists ${e}, which is never sent`);
     assert.equal(new Set(h.features.methods).size, h.features.methods.length, 'no duplicate methods');
     for (const e of ['tick', 'shutdown']) assert.ok(h.features.events.includes(e), `features.events lists ${e}`);
     assert.equal(h.snapshot.health.ok, true);
