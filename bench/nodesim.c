@@ -530,9 +530,9 @@ static void on_setup_timeout(uv_timer_t *t)
 {
     sim *s = t->data;
     fprintf(stderr,
-            "cg-nodesim: setup not done after %.0f s: %d of %d nodes connected, %d approvals, "
-            "%d approved connected nodes seen (want %d)\n",
-            s->setup_timeout_s, s->nodes_ready, s->nodes, s->approved, s->ntargets,
+            "cg-nodesim: setup not done after %.0f s: %d of %d nodes connected, %d approvals in "
+            "%d rounds, %d approved connected nodes seen (want %d)\n",
+            s->setup_timeout_s, s->nodes_ready, s->nodes, s->approved, s->lists, s->ntargets,
             s->nodes_ready + s->external);
     stop(s, 1);
 }
