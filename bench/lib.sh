@@ -1,4 +1,4 @@
-# Helpers shared by the benchmark scripts (sourced by run.sh and loop_blocking.sh).
+# Helpers shared by the benchmark scripts (sourced by run.sh, loop_blocking.sh and nodes.sh).
 #
 # The server under test is started by the caller with `setsid ... &` and its pid kept in
 # SERVER_PID, so stop_server can signal its whole process group (the real OpenClaw
