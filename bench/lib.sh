@@ -1,4 +1,4 @@
-# Helpers shared by the benchmark scripts (sourced by run.sh and loop_blocking.sh).
+# Helpers shared by the benchmark scripts (sourced by run.sh, loop_blocking.sh and nodes.sh).
 #
 # The server under test is started by the caller with `setsid ... &` and its pid kept in
 # SERVER_PID, so stop_server can signal its whole process group (the real OpenClaw
@@ -52,6 +52,38 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
   sleep 1
+}
+
+# VmRSS of one process, KiB.
+rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+
+# VmRSS of a process and all its descendants, KiB.
+tree_rss_kb() {
+  local total=0 pid
+  for pid in $(ps -o pid= --ppid "$1") ; do total=$((total + $(tree_rss_kb "$pid"))); done
+  echo $((total + $(rss_kb "$1" 2>/dev/null || echo 0)))
+}
+
+# A process and all its descendants, parents first.
+tree_pids() {
+  local pid
+  echo "$1"
+  for pid in $(ps -o pid= --ppid "$1"); do tree_pids "$pid"; done
+}
+
+# kill_tree <pid>: SIGTERM to a process and every descendant (some run in process groups
+# of their own, as the real gateway's spawn broker does), SIGKILL to any left after 10 s.
+kill_tree() {
+  local pids p
+  pids=$(tree_pids "$1")
+  for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do
+    local alive=0
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.1
+  done
+  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
 }
 
 # json_field <json line> <key>: a numeric field of a loadgen report.

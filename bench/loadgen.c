@@ -48,23 +48,17 @@
  * Latencies go into a log-linear histogram (1 us resolution below 256 us, then 128
  * sub-buckets per power of two, under 0.8% error), so memory does not grow with the
  * number of requests. Connects are started at most --connect-concurrency at a time. */
-#include "auth/device_sig.h"
+#include "bench_common.h"
 #include "client/ws_client.h"
 #include "common/util.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <uv.h>
 
-#define SUB_BITS 7
-#define SUB (1u << SUB_BITS)
-#define HIST_BUCKETS (2 * SUB + 40 * SUB)
 #define MAX_RETRIES 100
 #define RETRY_DELAY_MS 100
 
@@ -73,48 +67,6 @@
 #define CLIENT_MODE "cli"
 #define CLIENT_PLATFORM "linux"
 #define CLIENT_ROLE "operator"
-
-typedef struct histogram {
-    uint64_t count[HIST_BUCKETS];
-    uint64_t total, max_us;
-} histogram;
-
-static unsigned bucket_of(uint64_t us)
-{
-    if (us < 2 * SUB) return (unsigned)us;
-    unsigned e = (unsigned)(63 - __builtin_clzll(us)) - SUB_BITS;
-    unsigned idx = 2 * SUB + (e - 1) * SUB + (unsigned)((us >> e) - SUB);
-    return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
-}
-
-/* Middle of a bucket, in microseconds. */
-static double bucket_value(unsigned idx)
-{
-    if (idx < 2 * SUB) return idx;
-    unsigned e = (idx - 2 * SUB) / SUB + 1;
-    uint64_t m = (idx - 2 * SUB) % SUB + SUB;
-    return (double)(m << e) + (double)(1ull << e) / 2;
-}
-
-static void hist_add(histogram *h, uint64_t us)
-{
-    h->count[bucket_of(us)]++;
-    h->total++;
-    if (us > h->max_us) h->max_us = us;
-}
-
-static double hist_percentile_ms(const histogram *h, double p)
-{
-    if (h->total == 0) return 0;
-    uint64_t rank = (uint64_t)(p * (double)h->total + 0.999999);
-    if (rank < 1) rank = 1;
-    uint64_t seen = 0;
-    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->count[i];
-        if (seen >= rank) return bucket_value(i) / 1000.0;
-    }
-    return (double)h->max_us / 1000.0;
-}
 
 typedef struct loadgen loadgen;
 
@@ -128,9 +80,7 @@ typedef struct conn {
     uint64_t begin_ns;
     bool hello, attempt_failed, first_done;
     /* --device: this connection's identity. */
-    EVP_PKEY *key;
-    char device_id[65];
-    char public_key[CG_DEVICE_PUBLIC_KEY_LEN + 1];
+    bench_device dev;
 } conn;
 
 struct loadgen {
@@ -149,7 +99,7 @@ struct loadgen {
     bool measuring, stopping;
     uint64_t t_start_ns, t_measure_ns, t_end_ns;
     uint64_t sent, completed, errors;
-    histogram hist;
+    bench_hist hist;
     uv_timer_t timer, retry_timer;
     int *retry_queue, retry_len;
     uv_signal_t sigint, sigterm;
@@ -166,7 +116,7 @@ struct loadgen {
     bool connect_rate, device;
     const char *token; /* auth.token, signed by devices ("" when none) */
     char *scopes_csv;  /* the scopes comma-joined, as signed */
-    histogram first_hist;
+    bench_hist first_hist;
     uint64_t device_tokens, unfinished;
     char *first_error;
 };
@@ -264,7 +214,7 @@ static void on_response(conn *c, json_t *frame)
         lg->base_hash = cg_strdup(hash);
     }
     if (lg->measuring && sent >= lg->t_measure_ns) {
-        hist_add(&lg->hist, (now - sent) / 1000);
+        bench_hist_add(&lg->hist, (now - sent) / 1000);
         lg->completed++;
         if (!json_is_true(json_object_get(frame, "ok"))) lg->errors++;
         if (lg->count_limit && lg->completed >= lg->count_limit) {
@@ -290,51 +240,6 @@ static void open_more(loadgen *lg);
 
 /* ---- device identity (--device) ---- */
 
-/* A fresh Ed25519 key for c: publicKey = base64url of the raw key, id = its hex SHA-256. */
-static bool device_new(conn *c)
-{
-    unsigned char raw[32], digest[EVP_MAX_MD_SIZE];
-    size_t rawlen = sizeof raw;
-    unsigned dlen = 0;
-    c->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    if (!c->key || EVP_PKEY_get_raw_public_key(c->key, raw, &rawlen) != 1 || rawlen != sizeof raw ||
-        EVP_Digest(raw, rawlen, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32)
-        return false;
-    cg_base64url_encode(raw, rawlen, c->public_key, sizeof c->public_key);
-    for (unsigned i = 0; i < dlen; i++)
-        snprintf(c->device_id + 2 * i, 3, "%02x", digest[i]);
-    return true;
-}
-
-/* The device block for one connect: the v3 payload signed with the challenge's nonce and
- * ts (signedAt). NULL if signing failed. */
-static json_t *device_block(conn *c, const char *nonce, json_int_t signed_at)
-{
-    loadgen *lg = c->lg;
-    char at[24];
-    snprintf(at, sizeof at, "%lld", (long long)signed_at);
-    cg_buf text = {0};
-    const char *fields[] = {"v3",        c->device_id,    CLIENT_ID, CLIENT_MODE,
-                            CLIENT_ROLE, lg->scopes_csv,  at,        lg->token,
-                            nonce,       CLIENT_PLATFORM, ""};
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-        if (i > 0) cg_buf_appends(&text, "|");
-        cg_buf_appends(&text, fields[i]);
-    }
-    unsigned char sig[64];
-    size_t siglen = sizeof sig;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, c->key) == 1 &&
-              EVP_DigestSign(md, sig, &siglen, (const unsigned char *)text.data, text.len) == 1;
-    EVP_MD_CTX_free(md);
-    cg_buf_reset(&text);
-    if (!ok) return NULL;
-    char sig64[CG_BASE64URL_ENCODED_SIZE(64)];
-    cg_base64url_encode(sig, siglen, sig64, sizeof sig64);
-    return json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", c->device_id, "publicKey", c->public_key,
-                     "signature", sig64, "signedAt", signed_at, "nonce", nonce);
-}
-
 /* ---- connections ---- */
 
 /* The connect request, answering `challenge` (the connect.challenge payload). */
@@ -352,8 +257,11 @@ static void send_connect(conn *c, const json_t *challenge)
     if (lg->device) {
         const char *nonce = json_string_value(json_object_get(challenge, "nonce"));
         json_t *ts = json_object_get(challenge, "ts");
-        json_t *device = device_block(c, nonce ? nonce : "",
-                                      json_is_integer(ts) ? json_integer_value(ts) : cg_now_ms());
+        bench_device_client cl = {CLIENT_ID, CLIENT_MODE,     CLIENT_ROLE, lg->scopes_csv,
+                                  lg->token, CLIENT_PLATFORM, NULL};
+        json_t *device =
+            bench_device_block(&c->dev, &cl, nonce ? nonce : "",
+                               json_is_integer(ts) ? json_integer_value(ts) : cg_now_ms());
         if (device) json_object_set_new(params, "device", device);
     }
     json_t *frame = json_pack("{s:s, s:s, s:s, s:o}", "type", "req", "id", "connect", "method",
@@ -439,10 +347,10 @@ static void on_rate_answer(conn *c, json_t *frame)
         uint64_t us = (cg_mono_ns() - c->begin_ns) / 1000;
         if (!c->first_done) {
             c->first_done = true;
-            hist_add(&lg->first_hist, us);
+            bench_hist_add(&lg->first_hist, us);
         }
         if (lg->measuring && !lg->stopping && c->begin_ns >= lg->t_measure_ns) {
-            hist_add(&lg->hist, us);
+            bench_hist_add(&lg->hist, us);
             lg->completed++;
             json_t *auth = json_object_get(json_object_get(frame, "payload"), "auth");
             if (json_is_string(json_object_get(auth, "deviceToken"))) lg->device_tokens++;
@@ -640,9 +548,9 @@ static void print_report(loadgen *lg)
                           lg->method, "connections", lg->connections, "inflight", lg->inflight,
                           "requests", (json_int_t)lg->completed, "errors", (json_int_t)lg->errors,
                           "seconds", secs, "rps", secs > 0 ? (double)lg->completed / secs : 0.0,
-                          "p50_ms", hist_percentile_ms(&lg->hist, 0.50), "p90_ms",
-                          hist_percentile_ms(&lg->hist, 0.90), "p99_ms",
-                          hist_percentile_ms(&lg->hist, 0.99), "max_ms",
+                          "p50_ms", bench_hist_percentile_ms(&lg->hist, 0.50), "p90_ms",
+                          bench_hist_percentile_ms(&lg->hist, 0.90), "p99_ms",
+                          bench_hist_percentile_ms(&lg->hist, 0.99), "max_ms",
                           (double)lg->hist.max_us / 1000.0, "connect_errors", lg->failed);
     char *s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
     puts(s);
@@ -659,9 +567,10 @@ static void print_connect_rate_report(loadgen *lg)
         (json_int_t)lg->completed, "errors", (json_int_t)lg->errors, "unfinished",
         (json_int_t)lg->unfinished, "seconds", secs, "cps",
         secs > 0 ? (double)lg->completed / secs : 0.0, "p50_ms",
-        hist_percentile_ms(&lg->hist, 0.50), "p90_ms", hist_percentile_ms(&lg->hist, 0.90),
-        "p99_ms", hist_percentile_ms(&lg->hist, 0.99), "max_ms", (double)lg->hist.max_us / 1000.0,
-        "first_p50_ms", hist_percentile_ms(&lg->first_hist, 0.50), "first_max_ms",
+        bench_hist_percentile_ms(&lg->hist, 0.50), "p90_ms",
+        bench_hist_percentile_ms(&lg->hist, 0.90), "p99_ms",
+        bench_hist_percentile_ms(&lg->hist, 0.99), "max_ms", (double)lg->hist.max_us / 1000.0,
+        "first_p50_ms", bench_hist_percentile_ms(&lg->first_hist, 0.50), "first_max_ms",
         (double)lg->first_hist.max_us / 1000.0, "device_tokens", (json_int_t)lg->device_tokens);
     if (lg->first_error) json_object_set_new(r, "first_error", json_string(lg->first_error));
     char *s = json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -681,25 +590,6 @@ static const char usage[] =
     "       cg-loadgen --url ... --connect-rate [--connections 8] [--duration 10]\n"
     "         [--warmup 1] [--count N]   (connect, hello-ok, close, again; per connection)\n"
     "       --device (any mode): each connection signs its connect with its own Ed25519 key\n";
-
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-static bool num_arg(const char *s, double min, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *s == '\0' || *end != '\0' || v < min || v > max) return false;
-    *out = v;
-    return true;
-}
 
 static int bad(const char *what)
 {
@@ -751,23 +641,23 @@ int main(int argc, char **argv)
             base_hash = v;
         else if (strcmp(a, "--scopes") == 0)
             scopes = v;
-        else if (strcmp(a, "--connections") == 0 && num_arg(v, 1, 1e6, &d))
+        else if (strcmp(a, "--connections") == 0 && bench_num_arg(v, 1, 1e6, &d))
             lg.connections = (int)d;
-        else if (strcmp(a, "--inflight") == 0 && num_arg(v, 1, 1e5, &d))
+        else if (strcmp(a, "--inflight") == 0 && bench_num_arg(v, 1, 1e5, &d))
             lg.inflight = (int)d;
-        else if (strcmp(a, "--duration") == 0 && num_arg(v, 0.01, 1e6, &d))
+        else if (strcmp(a, "--duration") == 0 && bench_num_arg(v, 0.01, 1e6, &d))
             lg.duration_s = d;
-        else if (strcmp(a, "--warmup") == 0 && num_arg(v, 0, 1e6, &d))
+        else if (strcmp(a, "--warmup") == 0 && bench_num_arg(v, 0, 1e6, &d))
             lg.warmup_s = d;
-        else if (strcmp(a, "--count") == 0 && num_arg(v, 1, 1e15, &d))
+        else if (strcmp(a, "--count") == 0 && bench_num_arg(v, 1, 1e15, &d))
             lg.count_limit = (uint64_t)d;
-        else if (strcmp(a, "--hold") == 0 && num_arg(v, 1, 1e7, &d))
+        else if (strcmp(a, "--hold") == 0 && bench_num_arg(v, 1, 1e7, &d))
             lg.hold = (int)d;
-        else if (strcmp(a, "--hold-seconds") == 0 && num_arg(v, 0, 1e9, &d))
+        else if (strcmp(a, "--hold-seconds") == 0 && bench_num_arg(v, 0, 1e9, &d))
             lg.hold_seconds = d;
-        else if (strcmp(a, "--connect-concurrency") == 0 && num_arg(v, 1, 1e6, &d))
+        else if (strcmp(a, "--connect-concurrency") == 0 && bench_num_arg(v, 1, 1e6, &d))
             lg.connect_concurrency = (int)d;
-        else if (strcmp(a, "--timeout-ms") == 0 && num_arg(v, 1, 1e9, &d))
+        else if (strcmp(a, "--timeout-ms") == 0 && bench_num_arg(v, 1, 1e9, &d))
             timeout_ms = d;
         else
             return bad(a);
@@ -780,7 +670,7 @@ int main(int argc, char **argv)
     lg.params_json = json_dumps(pj, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(pj);
 
-    raise_nofile();
+    bench_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
 
     if (token || password) {
@@ -861,7 +751,7 @@ int main(int argc, char **argv)
     lg.retry_queue = cg_xcalloc((size_t)lg.open_total, sizeof *lg.retry_queue);
     for (int i = 0; i < lg.open_total; i++) {
         lg.conns[i].lg = &lg;
-        if (lg.device && !device_new(&lg.conns[i])) {
+        if (lg.device && !bench_device_new(&lg.conns[i].dev)) {
             fprintf(stderr, "cg-loadgen: cannot generate an Ed25519 key\n");
             return 1;
         }
@@ -883,7 +773,7 @@ int main(int argc, char **argv)
     if (lg.hold == 0) rc = lg.completed > 0 ? 0 : 1;
     for (int i = 0; i < lg.open_total; i++) {
         free(lg.conns[i].sent_ns);
-        EVP_PKEY_free(lg.conns[i].key);
+        bench_device_free(&lg.conns[i].dev);
     }
     free(lg.conns);
     free(lg.retry_queue);

@@ -14,7 +14,8 @@
 # BENCH_WARMUP (1), BENCH_HOLD (5000), BENCH_CONNECT_LOOPS (8), CLAWGATE_PEER_DIR
 # (~/.cache/clawgate-peer). BENCH_ONLY=connect runs only the connect-rate rows (both
 # gateways; about a minute with the real gateway's start) and writes
-# bench/results/connect.md instead.
+# bench/results/connect.md instead. BENCH_ONLY=nodes runs bench/nodes.sh (node.invoke round
+# trips through simulated nodes and a real node host; bench/results/nodes.md).
 # `bench/run.sh --scenario loop-blocking` runs bench/loop_blocking.sh instead.
 set -euo pipefail
 
@@ -33,7 +34,8 @@ ONLY=${BENCH_ONLY:-}
 case "$ONLY" in
   "") OUT=$ROOT/bench/results/latest.md ;;
   connect) OUT=$ROOT/bench/results/connect.md ;;
-  *) echo "BENCH_ONLY: only 'connect' is known" >&2; exit 2 ;;
+  nodes) exec "$ROOT/bench/nodes.sh" ;;
+  *) echo "BENCH_ONLY: 'connect' or 'nodes'" >&2; exit 2 ;;
 esac
 
 for f in "$CG" "$LG"; do
@@ -51,16 +53,6 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-# VmRSS of one process, KiB.
-rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
-
-# VmRSS of a process and all its descendants, KiB.
-tree_rss_kb() {
-  local total=0 pid
-  for pid in $(ps -o pid= --ppid "$1") ; do total=$((total + $(tree_rss_kb "$pid"))); done
-  echo $((total + $(rss_kb "$1" 2>/dev/null || echo 0)))
-}
 
 # CPU ticks of a process and its live descendants: utime + stime, plus cutime + cstime
 # (children that ended and were waited for).
