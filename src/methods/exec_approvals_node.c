@@ -10,7 +10,6 @@
 
 #include "common/util.h"
 #include "methods/nodes.h"
-#include "nodes/policy.h"
 #include "proto/frame.h"
 
 #define NODE_APPROVALS_TIMEOUT_MS 30000
@@ -52,16 +51,9 @@ static void on_node_answer(const json_t *result, const json_t *error, void *data
 /* The command must be one the node may be sent (its surface and the allowlist). */
 static bool node_command_refused(cg_req *req, const char *node_id, const char *command)
 {
-    cg_node_live live;
-    if (!cg_nodes_live(cg_gateway_nodes(req->gw), node_id, &live)) return false;
-    const cg_settings *s = cg_gateway_settings(req->gw);
-    cg_node_command_rules rules = {s->node_commands_allow, s->node_commands_allow_len,
-                                   s->node_commands_deny, s->node_commands_deny_len};
-    cg_node_command_subject subject = {live.platform, live.device_family, live.caps, live.commands,
-                                       live.declared_commands};
-    const char *reason = cg_node_command_refusal(&subject, &rules, command);
+    char hint[512], message[256];
+    const char *reason = cg_node_command_check(req->gw, node_id, command, hint, sizeof hint);
     if (!reason) return false;
-    char message[256];
     snprintf(message, sizeof message, "node command not allowed: %s (%s)", command, reason);
     cg_req_error(req, CG_ERR_INVALID_REQUEST, message,
                  json_pack("{s:s, s:s}", "command", command, "reason", reason));

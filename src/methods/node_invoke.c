@@ -333,6 +333,21 @@ void cg_methods_node_invoke_attach(cg_gateway *gw)
     cg_gateway_add_conn_hook(gw, on_conn, r);
 }
 
+const char *cg_node_command_check(cg_gateway *gw, const char *node_id, const char *command,
+                                  char *hint, size_t hint_len)
+{
+    cg_node_live live;
+    if (!cg_nodes_live(cg_gateway_nodes(gw), node_id, &live)) return NULL;
+    const cg_settings *s = cg_gateway_settings(gw);
+    cg_node_command_rules rules = {s->node_commands_allow, s->node_commands_allow_len,
+                                   s->node_commands_deny, s->node_commands_deny_len};
+    cg_node_command_subject subject = {live.platform, live.device_family, live.caps, live.commands,
+                                       live.declared_commands};
+    const char *reason = cg_node_command_refusal(&subject, &rules, command);
+    if (reason) cg_node_command_hint(&subject, &rules, reason, command, hint, hint_len);
+    return reason;
+}
+
 /* ---- node.invoke.result (from the node) ---- */
 
 static int check_result(const json_t *params, char *err, size_t errlen)
@@ -704,15 +719,9 @@ static json_t *surface_refused(cg_gateway *gw, const char *node_id, const char *
         return e;
     }
     if (!cg_nodes_live(cg_gateway_nodes(gw), node_id, &live)) return not_connected();
-    const cg_settings *s = cg_gateway_settings(gw);
-    cg_node_command_rules rules = {s->node_commands_allow, s->node_commands_allow_len,
-                                   s->node_commands_deny, s->node_commands_deny_len};
-    cg_node_command_subject subject = {live.platform, live.device_family, live.caps, live.commands,
-                                       live.declared_commands};
-    const char *reason = cg_node_command_refusal(&subject, &rules, command);
-    if (!reason) return NULL;
     char hint[512];
-    cg_node_command_hint(&subject, &rules, reason, command, hint, sizeof hint);
+    const char *reason = cg_node_command_check(gw, node_id, command, hint, sizeof hint);
+    if (!reason) return NULL;
     return refusal(hint, json_pack("{s:s, s:s}", "reason", reason, "command", command));
 }
 

@@ -52,6 +52,11 @@ void cg_node_call_cancel(cg_node_call *call);
 /* Sets up the relay (node.invoke, node.invoke.result) as gateway data; with
  * cg_methods_nodes_attach. */
 void cg_methods_node_invoke_attach(cg_gateway *gw);
+/* Whether node.invoke may send `command` to the connected node_id (its effective surface
+ * and the allowlist of nodes/policy.h): NULL when it may or the node is not connected,
+ * else the real gateway's reason, with its message in hint. */
+const char *cg_node_command_check(cg_gateway *gw, const char *node_id, const char *command,
+                                  char *hint, size_t hint_len);
 /* Whether node_id was recently sent a system.run with this runId (its exec.* events
  * are believed only then, as the real gateway's authorizeNodeSystemRunEvent). */
 bool cg_node_run_known(cg_gateway *gw, const char *node_id, const char *run_id);
