@@ -31,22 +31,20 @@ static const char *str(const cg_req *req, const char *key)
     return json_string_value(json_object_get(req->params, key));
 }
 
-/* The canonical key of req's sessionKey into out; false (answered) when it is not one. */
+/* The canonical key of req's sessionKey (with its agentId) into out; false (answered)
+ * when it is not one or its agent does not exist. */
 static bool session_key(cg_req *req, const char *key, char *out, size_t len)
 {
-    if (cg_session_key_canonical(key, cg_methods_agents_default(req->gw), out, len)) return true;
-    cg_req_error(req, CG_ERR_INVALID_REQUEST, "invalid sessionKey",
-                 json_pack("{s:s}", "code", "INVALID_SESSION_KEY"));
+    json_t *error = NULL;
+    if (cg_methods_session_key(req->gw, key, str(req, "agentId"), out, len, &error)) return true;
+    cg_req_error_shape(req, error);
     return false;
 }
 
-/* "agent:<id>:..." -> id into out. */
+/* The agent of a canonical key into out. */
 static void agent_of_key(const char *key, char *out, size_t len)
 {
-    const char *start = key + strlen("agent:");
-    const char *end = strchr(start, ':');
-    size_t n = end ? (size_t)(end - start) : strlen(start);
-    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), start);
+    if (!cg_session_key_agent(key, out, len)) snprintf(out, len, "%s", CG_AGENTS_DEFAULT_ID);
 }
 
 /* ---- chat.send ---- */
@@ -118,7 +116,7 @@ static int check_send(const json_t *params, char *err, size_t errlen)
 
 static void handle_send(cg_req *req)
 {
-    char key[600], agent[128];
+    char key[CG_SESSION_KEY_BUF], agent[CG_AGENT_ID_MAX + 1];
     if (!session_key(req, str(req, "sessionKey"), key, sizeof key)) return;
     agent_of_key(key, agent, sizeof agent);
     const json_t *attachments = json_object_get(req->params, "attachments");
@@ -153,7 +151,7 @@ static void handle_send(cg_req *req)
 
 static void handle_abort(cg_req *req)
 {
-    char key[600];
+    char key[CG_SESSION_KEY_BUF];
     if (!session_key(req, str(req, "sessionKey"), key, sizeof key)) return;
     json_t *ids = json_array();
     cg_runs_abort(req->gw, key, str(req, "runId"), ids);
@@ -192,7 +190,7 @@ static void on_history(json_t *messages, int64_t total, bool has_more, void *dat
 
 static void handle_history(cg_req *req)
 {
-    char key[600];
+    char key[CG_SESSION_KEY_BUF];
     if (!session_key(req, str(req, "sessionKey"), key, sizeof key)) return;
     const json_t *limit = json_object_get(req->params, "limit");
     history_read *h = cg_xcalloc(1, sizeof *h);
@@ -218,7 +216,7 @@ static void on_injected(int status, const char *error, void *data)
 /* chat.inject: an assistant entry in the transcript, without a run. */
 static void handle_inject(cg_req *req)
 {
-    char key[600], agent[128];
+    char key[CG_SESSION_KEY_BUF], agent[CG_AGENT_ID_MAX + 1];
     if (!session_key(req, str(req, "sessionKey"), key, sizeof key)) return;
     agent_of_key(key, agent, sizeof agent);
     cg_sessions *sessions = cg_gateway_sessions(req->gw);
@@ -274,24 +272,27 @@ static void on_agent_end(const cg_run_result *r, void *data)
 static void handle_agent(cg_req *req)
 {
     cg_gateway *gw = req->gw;
-    const char *agent = str(req, "agentId") ? str(req, "agentId") : cg_methods_agents_default(gw);
-    if (!cg_methods_agents_exists(gw, agent)) {
+    cg_agent *known = cg_agents_find(cg_gateway_agents(gw), str(req, "agentId")
+                                                                ? str(req, "agentId")
+                                                                : CG_AGENTS_DEFAULT_ID);
+    if (!known) {
         cg_req_error(req, CG_ERR_INVALID_REQUEST, "unknown agent id",
-                     json_pack("{s:s, s:s}", "code", "UNKNOWN_AGENT_ID", "agentId", agent));
+                     json_pack("{s:s, s:s}", "code", "UNKNOWN_AGENT_ID", "agentId",
+                               str(req, "agentId")));
         return;
     }
+    char agent[CG_AGENT_ID_MAX + 1];
+    snprintf(agent, sizeof agent, "%s", known->id);
+    cg_agent_free(known);
     const char *run_id = str(req, "idempotencyKey");
-    char key[600];
-    if (str(req, "sessionKey") && *str(req, "sessionKey")) {
-        if (!session_key(req, str(req, "sessionKey"), key, sizeof key)) return;
-    } else if (str(req, "sessionId") && *str(req, "sessionId")) {
-        snprintf(key, sizeof key, "agent:%s:%s", agent, str(req, "sessionId"));
-        if (!session_key(req, key, key, sizeof key)) return;
-    } else {
-        /* A run without a key, as OpenClaw names it. */
-        snprintf(key, sizeof key, "agent:%s:explicit:%s", agent, run_id);
-        if (!session_key(req, key, key, sizeof key)) return;
-    }
+    char key[CG_SESSION_KEY_BUF], raw[CG_SESSION_KEY_BUF];
+    if (str(req, "sessionKey") && *str(req, "sessionKey"))
+        snprintf(raw, sizeof raw, "%s", str(req, "sessionKey"));
+    else if (str(req, "sessionId") && *str(req, "sessionId"))
+        snprintf(raw, sizeof raw, "agent:%s:%s", agent, str(req, "sessionId"));
+    else /* a run without a key, as OpenClaw names it */
+        snprintf(raw, sizeof raw, "agent:%s:explicit:%s", agent, run_id);
+    if (!session_key(req, raw, key, sizeof key)) return;
     cg_req **slot = cg_xcalloc(1, sizeof *slot);
     cg_req *pending = cg_req_defer(req);
     if (!pending) {

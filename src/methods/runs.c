@@ -69,6 +69,7 @@ typedef struct run {
     cg_run_end_fn end;
     void *end_data;
     cg_run_watch *watches;
+    json_t *context; /* the messages for the model, between the history read and the start */
 } run;
 
 struct lane {
@@ -116,6 +117,7 @@ static void run_free(run *r)
     free(r->model);
     free(r->system_event);
     json_decref(r->attachments);
+    json_decref(r->context);
     free(r->text);
     free(r->stop_reason);
     free(r->error_kind);
@@ -342,7 +344,7 @@ static void finish(run *r)
     }
     send_agent(r, "lifecycle", data, 0);
     json_decref(usage);
-    cg_methods_sessions_changed(e->gw, r->session_key, "run");
+    cg_methods_sessions_changed(e->gw, r->session_key, "run-end");
 
     cg_run_result result;
     fill_result(r, &result);
@@ -436,10 +438,7 @@ static json_t *model_messages(const json_t *history)
     return out;
 }
 
-static void on_reply_placeholder(int status, const char *error, void *data)
-{
-    log_write_failure(status, error, data);
-}
+static void on_prompt(char *prompt, const char *error, void *data);
 
 static void on_history(json_t *messages, int64_t total, bool has_more, void *data)
 {
@@ -450,31 +449,53 @@ static void on_history(json_t *messages, int64_t total, bool has_more, void *dat
         return;
     }
     send_status(r, "preparing_context");
+    r->context = model_messages(messages);
+    json_decref(messages);
+    cg_agents_system_prompt(cg_gateway_agents(r->e->gw), r->agent_id, on_prompt, r);
+}
+
+static void on_prompt(char *prompt, const char *error, void *data)
+{
+    run *r = data;
+    if (r->status != CG_RUN_RUNNING) {
+        free(prompt);
+        finish(r);
+        return;
+    }
+    if (error)
+        cg_log(CG_LOG_WARN, "runs", "system prompt unavailable",
+               json_pack("{s:s, s:s}", "agentId", r->agent_id, "error", error));
     cg_sessions *sessions = cg_gateway_sessions(r->e->gw);
     json_t *placeholder = reply_record(r, "running");
-    r->reply_seq = cg_sessions_append(sessions, r->session_key, placeholder, on_reply_placeholder,
+    r->reply_seq = cg_sessions_append(sessions, r->session_key, placeholder, log_write_failure,
                                       NULL);
     json_decref(placeholder);
-    json_t *model_msgs = model_messages(messages);
-    json_decref(messages);
     send_status(r, "starting_model");
     const cg_session *s = cg_sessions_find(sessions, r->session_key);
     const char *override = json_string_value(json_object_get(s ? s->meta : NULL, "model"));
-    char *system = cg_methods_agents_system_prompt(r->e->gw, r->agent_id);
     cg_llm_request req = {
         .model = r->model ? r->model : override,
-        .system = system,
-        .messages = model_msgs,
+        .system = prompt,
+        .messages = r->context,
         .thinking = r->thinking,
     };
     static const cg_llm_callbacks callbacks = {.on_delta = on_delta, .on_done = on_stream_done};
-    r->stream = cg_llm_start(cg_gateway_llm(r->e->gw), &req, &callbacks, r);
-    free(system);
-    json_decref(model_msgs);
+    cg_llm *llm = cg_gateway_llm(r->e->gw);
+    if (!llm) { /* the gateway is stopping */
+        free(prompt);
+        r->status = CG_RUN_ERROR;
+        r->error_kind = cg_strdup("cancelled");
+        r->error_message = cg_strdup("the gateway is shutting down");
+        finish(r);
+        return;
+    }
+    r->stream = cg_llm_start(llm, &req, &callbacks, r);
+    free(prompt);
 }
 
 static void run_start(run *r)
 {
+    cg_methods_sessions_changed(r->e->gw, r->session_key, "run-start");
     r->started = true;
     r->status = CG_RUN_RUNNING;
     r->started_at_ms = cg_now_ms();
@@ -735,6 +756,14 @@ static void free_engine(void *data)
     free(e);
 }
 
+/* A session about to be reset, deleted or compacted: its runs stop first. */
+static void on_session_change(cg_gateway *gw, const char *key, const char *reason, void *data)
+{
+    json_t *ids = json_array();
+    cg_runs_abort(gw, key, NULL, ids);
+    json_decref(ids);
+}
+
 void cg_methods_runs_attach(cg_gateway *gw)
 {
     engine *e = cg_xcalloc(1, sizeof *e);
@@ -745,4 +774,5 @@ void cg_methods_runs_attach(cg_gateway *gw)
     uv_timer_init(cg_gateway_loop(gw), e->flush_timer);
     e->flush_timer->data = e;
     cg_gateway_set_data(gw, &engine_key, e);
+    cg_methods_sessions_add_hook(gw, on_session_change, NULL);
 }
