@@ -32,12 +32,12 @@ typedef struct cg_llm_usage {
 
 /* How a completion ended. Strings live until on_done returns. */
 typedef struct cg_llm_outcome {
-    const char *error_kind;    /* NULL on success; else "auth", "rate_limit", "server",
-                                  "network", "timeout", "cancelled", "config", "input" */
-    const char *error_message; /* a message a user can act on (NULL on success) */
-    const char *stop_reason;   /* "stop", "length", "tool_calls" (ended: tools are not
-                                  available), or the provider's own */
-    const char *note;          /* NULL, or a note to show with the text (tools unavailable) */
+    const char *error_kind;       /* NULL on success; else "auth", "rate_limit", "server",
+                                     "network", "timeout", "cancelled", "config", "input" */
+    const char *error_message;    /* a message a user can act on (NULL on success) */
+    const char *stop_reason;      /* "stop", "length", "tool_calls" (ended: tools are not
+                                     available), or the provider's own */
+    const char *note;             /* NULL, or a note to show with the text (tools unavailable) */
     const char *provider, *model; /* what answered (after fallbacks) */
     cg_llm_usage usage;
     bool streamed; /* some text was delivered before the end */
