@@ -47,6 +47,7 @@ typedef struct engine engine;
 struct cg_run_watch {
     struct cg_run_watch *next;
     struct run *run;
+    cg_run_text_fn text;
     cg_run_end_fn end;
     void *data;
 };
@@ -181,6 +182,8 @@ static void flush(run *r)
                json_pack("{s:s%, s:O}", "text", r->text, r->len, "delta", delta),
                CG_EVENT_DROPPABLE);
     json_decref(delta);
+    for (cg_run_watch *w = r->watches; w; w = w->next)
+        if (w->text) w->text(r->text + r->flushed, r->len - r->flushed, w->data);
     r->flushed = r->len;
 }
 
@@ -692,10 +695,17 @@ cg_run_status cg_runs_lookup(cg_gateway *gw, const char *run_id, cg_run_result *
 
 cg_run_watch *cg_runs_watch(cg_gateway *gw, const char *run_id, cg_run_end_fn end, void *data)
 {
+    return cg_runs_watch_text(gw, run_id, NULL, end, data);
+}
+
+cg_run_watch *cg_runs_watch_text(cg_gateway *gw, const char *run_id, cg_run_text_fn text,
+                                 cg_run_end_fn end, void *data)
+{
     run *r = cg_strmap_get(engine_of(gw)->runs, run_id);
     if (!r || (r->status != CG_RUN_QUEUED && r->status != CG_RUN_RUNNING)) return NULL;
     cg_run_watch *w = cg_xcalloc(1, sizeof *w);
     w->run = r;
+    w->text = text;
     w->end = end;
     w->data = data;
     w->next = r->watches;

@@ -69,6 +69,11 @@ cg_run_status cg_runs_lookup(cg_gateway *gw, const char *run_id, cg_run_result *
 typedef struct cg_run_watch cg_run_watch;
 cg_run_watch *cg_runs_watch(cg_gateway *gw, const char *run_id, cg_run_end_fn end, void *data);
 void cg_runs_unwatch(cg_run_watch *w);
+/* Like cg_runs_watch, and text gets the reply's text as it is sent to clients (each
+ * call appends; batched like the chat deltas). */
+typedef void (*cg_run_text_fn)(const char *text, size_t len, void *data);
+cg_run_watch *cg_runs_watch_text(cg_gateway *gw, const char *run_id, cg_run_text_fn text,
+                                 cg_run_end_fn end, void *data);
 
 /* Sets up the run engine as gateway data (after the providers and sessions). */
 void cg_methods_runs_attach(cg_gateway *gw);
