@@ -438,7 +438,10 @@ static void on_stream_timer(uv_timer_t *t)
         cg_llm_offline_tick(s);
         break;
     case CG_LLM_T_IDLE:
-        cg_llm_cli_idle(s);
+        if (s->child)
+            cg_llm_cli_idle(s);
+        else
+            cg_llm_http_idle(s);
         break;
     case CG_LLM_T_NONE:
         break;
