@@ -21,6 +21,7 @@
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
 #include "methods/exec_approvals.h"
+#include "methods/models.h"
 #include "methods/nodes.h"
 
 static void usage(FILE *f)
@@ -161,6 +162,7 @@ static int cmd_run(int argc, char **argv)
             rc = -1;
         } else {
             cg_methods_node_invoke_attach(gw);
+            cg_methods_models_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

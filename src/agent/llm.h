@@ -32,12 +32,12 @@ typedef struct cg_llm_usage {
 
 /* How a completion ended. Strings live until on_done returns. */
 typedef struct cg_llm_outcome {
-    const char *error_kind;    /* NULL on success; else "auth", "rate_limit", "server",
-                                  "network", "timeout", "cancelled", "config", "input" */
-    const char *error_message; /* a message a user can act on (NULL on success) */
-    const char *stop_reason;   /* "stop", "length", "tool_calls" (ended: tools are not
-                                  available), or the provider's own */
-    const char *note;          /* NULL, or a note to show with the text (tools unavailable) */
+    const char *error_kind;       /* NULL on success; else "auth", "rate_limit", "server",
+                                     "network", "timeout", "cancelled", "config", "input" */
+    const char *error_message;    /* a message a user can act on (NULL on success) */
+    const char *stop_reason;      /* "stop", "length", "tool_calls" (ended: tools are not
+                                     available), or the provider's own */
+    const char *note;             /* NULL, or a note to show with the text (tools unavailable) */
     const char *provider, *model; /* what answered (after fallbacks) */
     cg_llm_usage usage;
     bool streamed; /* some text was delivered before the end */
@@ -64,6 +64,9 @@ typedef struct cg_llm_request {
 cg_llm *cg_llm_new(uv_loop_t *loop, const json_t *config_doc, json_t *issues);
 /* Cancels every stream (no on_done) and frees; handles close on the loop's next turns. */
 void cg_llm_free(cg_llm *llm);
+/* Replaces the configuration (a config reload or write): the next cg_llm_start uses it;
+ * streams in flight go on with the one they started with. Issues as for cg_llm_new. */
+void cg_llm_configure(cg_llm *llm, const json_t *config_doc, json_t *issues);
 
 /* Starts a completion. NULL never: a request that cannot start ends through on_done on
  * a later loop turn (error_kind "config" or "input"). */
@@ -76,6 +79,15 @@ void cg_llm_cancel(cg_llm_stream *stream);
  * (configured models, plus GET {baseUrl}/models discovery for OpenAI-compatible servers,
  * cached). New ref. */
 json_t *cg_llm_catalog(cg_llm *llm);
+/* The catalog once discovery is fresh: GET {baseUrl}/models of every OpenAI-compatible
+ * provider that lists no models itself, cached for a minute (failures for 10 s; refresh
+ * forces it), each bounded by 5 s. done gets the catalog (a new ref) on a later loop
+ * turn, unless cancelled first. */
+typedef struct cg_llm_catalog_req cg_llm_catalog_req;
+typedef void (*cg_llm_catalog_done)(json_t *models, void *data);
+cg_llm_catalog_req *cg_llm_catalog_async(cg_llm *llm, bool refresh, cg_llm_catalog_done done,
+                                         void *data);
+void cg_llm_catalog_cancel(cg_llm_catalog_req *req);
 /* models.authStatus: which providers have credentials. New ref. */
 json_t *cg_llm_auth_status(cg_llm *llm);
 /* Whether model ("<provider>/<model>" or NULL for the default) accepts images. */

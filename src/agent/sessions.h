@@ -46,8 +46,7 @@ cg_sessions *cg_sessions_open(cg_store *store, uv_loop_t *loop, char *err, size_
 void cg_sessions_free(cg_sessions *s);
 
 /* The canonical key of `key` (see above) into out; false when it is not a valid key. */
-bool cg_session_key_canonical(const char *key, const char *default_agent, char *out,
-                              size_t outlen);
+bool cg_session_key_canonical(const char *key, const char *default_agent, char *out, size_t outlen);
 
 const cg_session *cg_sessions_find(const cg_sessions *s, const char *key);
 /* The session, created (and written through) when absent. NULL past the cap. */
@@ -65,9 +64,8 @@ int cg_sessions_replace(cg_sessions *s, const char *key, int64_t seq, const json
 /* The last `limit` messages (oldest first), read off the loop; cb runs on the loop with
  * messages (a new ref, [] for an unknown session), the total and whether older ones
  * exist. */
-typedef void (*cg_sessions_history_fn)(json_t *messages, int64_t total, bool has_more,
-                                       void *data);
-void cg_sessions_history(cg_sessions *s, const char *key, int64_t limit,
-                         cg_sessions_history_fn cb, void *data);
+typedef void (*cg_sessions_history_fn)(json_t *messages, int64_t total, bool has_more, void *data);
+void cg_sessions_history(cg_sessions *s, const char *key, int64_t limit, cg_sessions_history_fn cb,
+                         void *data);
 
 #endif

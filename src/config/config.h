@@ -92,6 +92,10 @@ typedef struct cg_settings {
     cg_limits limits;
     int64_t tick_interval_ms;   /* 30000 */
     int64_t log_max_file_bytes; /* logging.maxFileBytes, 100 MB */
+    /* The whole document these settings came from, "${VAR}" replaced (secrets in clear):
+     * for the modules that read their own sections (models, agents). Immutable. A change
+     * in those sections (settings.c module_sections) counts as a settings change. */
+    json_t *doc;
 } cg_settings;
 
 /* Command-line flags and environment; NULL / 0 means "not given". */

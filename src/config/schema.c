@@ -146,7 +146,35 @@ static const schema_row schema_rows[] = {
     {"models", "{\"type\":\"object\"}"},
     {"models.providers", "{\"type\":\"object\"}"},
     {"models.providers.*", "{\"type\":\"object\"}"},
-    {"models.providers.*.apiKey", "{\"type\":\"string\",\"x-sensitive\":true}"},
+    {"models.providers.*.apiKey", "{\"type\":[\"string\",\"object\"],\"x-sensitive\":true,"
+        "\"required\":[\"source\",\"id\"],"
+        "\"description\":\"The provider's key: a string (\\\"${VAR}\\\" reads a variable) or {source: \\\"env\\\", id: \\\"VAR\\\"}.\"}"},
+    {"models.providers.*.apiKey.source", "{\"type\":\"string\",\"enum\":[\"env\"],"
+        "\"x-unsupportedValues\":[\"file\",\"exec\"]}"},
+    {"models.providers.*.apiKey.id", "{\"type\":\"string\",\"minLength\":1}"},
+    {"models.providers.*.api", "{\"type\":\"string\","
+        "\"enum\":[\"openai-completions\",\"anthropic-messages\",\"cli\"],"
+        "\"x-unsupportedValues\":[\"azure-openai-responses\",\"bedrock-converse-stream\",\"github-copilot\","
+        "\"google-generative-ai\",\"google-vertex\",\"ollama\",\"openai-chatgpt-responses\","
+        "\"openai-responses\",\"pi-messages\"],"
+        "\"description\":\"openai-completions (the default with baseUrl), anthropic-messages, or clawgate's cli (with command).\"}"},
+    {"models.providers.*.baseUrl", "{\"type\":\"string\",\"minLength\":1}"},
+    {"models.providers.*.command", "{\"type\":\"array\",\"minItems\":1,"
+        "\"description\":\"api cli: the argv of the program to run; the prompt goes to its stdin, its stdout is the reply.\"}"},
+    {"models.providers.*.command[]", "{\"type\":\"string\"}"},
+    {"models.providers.*.timeoutSeconds", "{\"type\":\"number\",\"minimum\":1,"
+        "\"description\":\"How long the provider may send nothing before the request is abandoned (default 120).\"}"},
+    {"models.providers.*.models", "{\"type\":\"array\"}"},
+    {"models.providers.*.models[]", "{\"type\":\"object\"}"},
+    {"models.providers.*.models[].id", "{\"type\":\"string\",\"minLength\":1}"},
+    {"models.providers.*.models[].contextWindow", "{\"type\":\"integer\",\"minimum\":1}"},
+    {"models.providers.*.models[].maxTokens", "{\"type\":\"integer\",\"minimum\":1}"},
+    {"models.providers.*.models[].reasoning", "{\"type\":\"boolean\"}"},
+    {"agents.defaults.model", "{\"type\":[\"string\",\"object\"],"
+        "\"description\":\"\\\"<provider>/<model>\\\" or {primary, fallbacks}: fallbacks are tried in order when a model fails before its reply starts.\"}"},
+    {"agents.defaults.model.primary", "{\"type\":\"string\",\"minLength\":1}"},
+    {"agents.defaults.model.fallbacks", "{\"type\":\"array\"}"},
+    {"agents.defaults.model.fallbacks[]", "{\"type\":\"string\",\"minLength\":1}"},
     SECRET("models.providers.*.headers.*"),
     SECRET("models.providers.*.localService.env.*"),
     REQUEST_SECRETS("models.providers.*"),

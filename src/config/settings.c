@@ -220,6 +220,7 @@ cg_settings *cg_settings_build(const json_t *resolved, const cg_overrides *ov, j
 {
     size_t issues_before = json_array_size(issues);
     cg_settings *s = cg_xcalloc(1, sizeof *s);
+    s->doc = json_incref((json_t *)resolved);
     resolve_port(s, resolved, ov, issues);
     resolve_bind(s, resolved, ov, issues);
     resolve_auth(s, resolved, ov, issues);
@@ -263,6 +264,7 @@ static void free_strings(char **list, size_t len)
 void cg_settings_free(cg_settings *s)
 {
     if (!s) return;
+    json_decref(s->doc);
     free(s->bind_name);
     free(s->custom_bind_host);
     free(s->token);
@@ -298,6 +300,20 @@ bool cg_settings_listener_equal(const cg_settings *a, const cg_settings *b)
            same_string(a->tls_key_path, b->tls_key_path);
 }
 
+/* The document's sections that modules read themselves (settings->doc): a change there is
+ * a settings change, so the modules hear of it; other unknown keys are not. */
+static const char *const module_sections[] = {"models", "agents"};
+
+static bool same_module_sections(const json_t *a, const json_t *b)
+{
+    for (size_t i = 0; i < sizeof module_sections / sizeof module_sections[0]; i++) {
+        json_t *x = json_object_get(a, module_sections[i]),
+               *y = json_object_get(b, module_sections[i]);
+        if (!x != !y || (x && !json_equal(x, y))) return false;
+    }
+    return true;
+}
+
 bool cg_settings_equal(const cg_settings *a, const cg_settings *b)
 {
     return cg_settings_listener_equal(a, b) && a->auth_mode == b->auth_mode &&
@@ -320,5 +336,5 @@ bool cg_settings_equal(const cg_settings *a, const cg_settings *b)
                         b->node_commands_deny_len) &&
            !memcmp(&a->limits, &b->limits, sizeof a->limits) &&
            a->tick_interval_ms == b->tick_interval_ms &&
-           a->log_max_file_bytes == b->log_max_file_bytes;
+           a->log_max_file_bytes == b->log_max_file_bytes && same_module_sections(a->doc, b->doc);
 }

@@ -3,14 +3,15 @@
  * A visitor of the one walker (schema.c): every node the schema describes is checked,
  * and every string there has "${VAR}" replaced from the environment; nodes it does not
  * describe are shared untouched. The checks are the subset of JSON Schema the rows use:
- * type (a name or a list), enum, minimum, maximum, minLength, minItems, maxItems, plus
- * two annotations of our own: "x-sensitive" on a string-typed node (a secret clawgate
- * reads: an OpenClaw secret-reference object there is unsupported) and
+ * type (a name or a list), required (of an object), enum, minimum, maximum, minLength,
+ * minItems, maxItems, plus two annotations of our own: "x-sensitive" on a string-typed node (a
+ * secret clawgate reads: an OpenClaw secret-reference object there is unsupported) and
  * "x-unsupportedValues" (OpenClaw values clawgate refuses by name rather than as a
  * generic enum miss).
  *
  * Issue messages name the path and what is wrong, never the value of a sensitive node,
  * and name a variable rather than its value. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,12 +193,33 @@ static json_t *resolve_visit(const json_t *value, const cg_config_node *node, vo
         return json_incref((json_t *)value);
     }
     if (type && !schema_type_matches(type, value)) {
-        const char *expected = json_is_string(type) ? json_string_value(type) : "another type";
+        char expected[128] = "";
+        if (json_is_string(type)) {
+            snprintf(expected, sizeof expected, "%s", json_string_value(type));
+        } else {
+            size_t i, used = 0;
+            const json_t *one;
+            json_array_foreach(type, i, one)
+            {
+                used += (size_t)snprintf(expected + used,
+                                         used < sizeof expected ? sizeof expected - used : 0,
+                                         "%s%s", i ? " or " : "", json_string_value(one));
+            }
+        }
         cg_config_issue_add(issues, node->path, "expected %s, got %s", expected,
                             json_type_name(value));
         return json_incref((json_t *)value);
     }
-    if (json_is_object(value)) return NULL;
+    if (json_is_object(value)) {
+        size_t i;
+        const json_t *key;
+        json_array_foreach(json_object_get(schema, "required"), i, key)
+        {
+            if (!json_object_get(value, json_string_value(key)))
+                cg_config_issue_add(issues, node->path, "missing %s", json_string_value(key));
+        }
+        return NULL;
+    }
     if (json_is_array(value)) {
         check_items(node, value, issues);
         return NULL;

@@ -181,6 +181,11 @@ static void admit(connect_state *st)
     cg_clients_authenticated(c);
 
     json_t *methods = method_names(), *events = cg_gateway_event_names();
+    /* What the real CLI checks before it relies on a method: `openclaw models list`
+     * calls models.list only with published-model-catalog. */
+    json_t *capabilities = json_array();
+    if (cg_method_find("models.list"))
+        json_array_append_new(capabilities, json_string("published-model-catalog"));
     /* Presence is for operators who may read it; others get [] (as the real gateway). */
     json_t *health = cg_gateway_health_snapshot(gw),
            *presence =
@@ -191,6 +196,7 @@ static void admit(connect_state *st)
                           .conn_id = c->conn_id,
                           .methods = methods,
                           .events = events,
+                          .capabilities = capabilities,
                           .health = health,
                           .presence = presence,
                           .presence_version = cg_gateway_presence_version(gw),
@@ -206,6 +212,7 @@ static void admit(connect_state *st)
     json_t *hello = cg_hello_ok(&in);
     json_decref(methods);
     json_decref(events);
+    json_decref(capabilities);
     json_decref(health);
     json_decref(presence);
     char *payload = json_dumps(hello, JSON_COMPACT);

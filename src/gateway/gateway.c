@@ -388,6 +388,16 @@ void cg_gateway_settings_changed(cg_gateway *gw)
     cg_health_forget(gw);
     cg_log_set_max_file_bytes(gw->settings->log_max_file_bytes);
     if (old_tick != gw->settings->tick_interval_ms && !gw->shutting_down) start_tick(gw);
+    for (size_t i = 0; i < gw->n_settings_hooks; i++)
+        gw->settings_hooks[i].fn(gw, gw->settings, gw->settings_hooks[i].data);
+}
+
+void cg_gateway_add_settings_hook(cg_gateway *gw, cg_settings_hook_fn fn, void *data)
+{
+    if (gw->n_settings_hooks == CG_MAX_CONN_HOOKS) abort(); /* a build defect */
+    gw->settings_hooks[gw->n_settings_hooks].fn = fn;
+    gw->settings_hooks[gw->n_settings_hooks].data = data;
+    gw->n_settings_hooks++;
 }
 
 static void report_config(cg_gateway *gw)

@@ -43,8 +43,14 @@ uint64_t cg_gateway_uptime_ms(cg_gateway *gw);
 json_t *cg_gateway_listen_urls(cg_gateway *gw);
 
 /* After a config write changed settings: applies what can change live (auth, limits,
- * origins, tick, log size). Listener changes go through cg_gateway_rebind. */
+ * origins, tick, log size), then runs the settings hooks. Listener changes go through
+ * cg_gateway_rebind. */
 void cg_gateway_settings_changed(cg_gateway *gw);
+/* Told after new settings are in place (a reload or a config write changed anything in
+ * the configuration, settings->doc included), on the loop. For modules that read their
+ * own sections of the document (model providers, agents). */
+typedef void (*cg_settings_hook_fn)(cg_gateway *gw, const cg_settings *settings, void *data);
+void cg_gateway_add_settings_hook(cg_gateway *gw, cg_settings_hook_fn fn, void *data);
 /* Moves the listeners to what `next` asks for (port, bind, TLS): the new sockets are
  * bound before the old ones close, so on failure nothing changes. A certificate to
  * generate is made on the thread pool. done gets NULL, or the address and the OS

@@ -91,6 +91,11 @@ struct cg_gateway {
         void *data;
     } hooks[CG_MAX_CONN_HOOKS];
     size_t n_hooks;
+    struct {
+        cg_settings_hook_fn fn;
+        void *data;
+    } settings_hooks[CG_MAX_CONN_HOOKS];
+    size_t n_settings_hooks;
     cg_presence *presence;
     cg_conn_data *data; /* modules' gateway-wide data (cg_gateway_set_data) */
 

@@ -440,6 +440,9 @@ json_t *cg_hello_ok(const cg_hello_inputs *in)
         "scopes", cg_scope_names(in->scopes), "policy", "maxPayload",
         (json_int_t)in->max_payload_bytes, "maxBufferedBytes", (json_int_t)in->max_buffered_bytes,
         "tickIntervalMs", (json_int_t)in->tick_interval_ms);
+    if (json_array_size(in->capabilities) > 0)
+        json_object_set(json_object_get(hello, "features"), "capabilities",
+                        (json_t *)in->capabilities);
     if (in->device_token) {
         json_t *auth = json_object_get(hello, "auth");
         json_object_set_new(auth, "deviceToken", json_string(in->device_token));

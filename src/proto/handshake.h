@@ -73,10 +73,11 @@ json_t *cg_connect_role(const json_t *params, unsigned *role, unsigned *scopes);
 typedef struct cg_hello_inputs {
     int protocol;
     const char *conn_id;
-    const json_t *methods;  /* features.methods (v1/v2: capabilities) */
-    const json_t *events;   /* features.events */
-    const json_t *health;   /* snapshot.health */
-    const json_t *presence; /* snapshot.presence */
+    const json_t *methods;      /* features.methods (v1/v2: capabilities) */
+    const json_t *events;       /* features.events */
+    const json_t *capabilities; /* features.capabilities, or NULL */
+    const json_t *health;       /* snapshot.health */
+    const json_t *presence;     /* snapshot.presence */
     int64_t presence_version, health_version;
     uint64_t uptime_ms;
     unsigned role, scopes;

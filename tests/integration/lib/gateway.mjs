@@ -93,11 +93,14 @@ export function makeStateDir() {
  * Spawns clawgate without waiting for anything. Resolves {proc, out()} so a test can check
  * refusals to start. argv is the full argument list.
  */
-/** process.env without variables that would change clawgate's settings behind a test's back. */
+/** process.env without variables that would change clawgate's settings (or its model
+ * providers) behind a test's back. */
 export function cleanEnv(extra = {}) {
   const e = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(OPENCLAW_|CLAWGATE_)/.test(k) && !/^CLAWGATE_(BIN|PEER_DIR)$/.test(k)) continue;
+    /* Model provider credentials would make clawgate configure real providers. */
+    if (/^(OPENAI|ANTHROPIC)_(API_KEY|BASE_URL)$/.test(k)) continue;
     e[k] = v;
   }
   return { ...e, ...extra };
