@@ -512,3 +512,8 @@ int cg_config_finish_reload(cg_config *cfg, cg_config_reload_plan *plan)
                      "settingsChanged", changed, "listenerChanged", cfg->listener_changed));
     return changed ? 1 : 0;
 }
+
+const json_t *cg_config_document(const cg_config *cfg)
+{
+    return cfg->file ? cfg->file->doc : NULL;
+}

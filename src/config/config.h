@@ -183,6 +183,20 @@ void cg_config_write_async(cg_config *cfg, uv_loop_t *loop, cg_config_write_kind
                            const char *raw, const char *base_hash, cg_config_write_done done,
                            void *data);
 
+/* A merge patch the gateway itself makes (agents.create, agents.update, ...): queued like
+ * config.patch, validated and written the same way, but based on whatever version is
+ * installed when its turn comes instead of a client's baseHash (a file someone else
+ * edited and the gateway has not reloaded yet still refuses it). patch is serialized at
+ * once (the caller keeps its reference). */
+void cg_config_patch_async(cg_config *cfg, uv_loop_t *loop, const json_t *patch,
+                           cg_config_write_done done, void *data);
+
+/* The document as last loaded, reloaded or written: the parsed file ({} when there is
+ * no file, NULL when the file is not a JSON object), "${VAR}" not substituted. Borrowed:
+ * valid until the next load, reload or write is installed (do not keep it across loop
+ * turns). After an invalid reload it is that invalid file's document. */
+const json_t *cg_config_document(const cg_config *cfg);
+
 /* A gate asked before a write touches the file, for changes that must be possible
  * first (config.apply moving the listener). Called on the loop with the settings the
  * write would install (borrowed until the gate passes); it answers exactly once, now or

@@ -36,7 +36,8 @@ struct cg_config_job {
 
     cg_config_write_kind write_kind;
     char *raw;
-    char *base_hash; /* NULL when the caller gave none */
+    char *base_hash;   /* NULL when the caller gave none */
+    bool base_current; /* cg_config_patch_async: based on the version installed at start */
     cg_config_write_done write_done;
     cg_config_write_gate write_gate; /* NULL: validate and write in one trip */
     bool committing;                 /* the gate passed: the second trip writes */
@@ -57,7 +58,8 @@ static void run_job(uv_work_t *work)
         return;
     }
     if (!job->committing)
-        cg_config_prepare_write(src, job->base, job->write_kind, job->raw, job->base_hash,
+        cg_config_prepare_write(src, job->base, job->write_kind, job->raw,
+                                job->base_current ? job->base->hash : job->base_hash,
                                 &job->write_plan);
     if ((job->committing || !job->write_gate) && job->write_plan.text)
         cg_config_commit_write(src, job->write_kind, &job->write_plan);
@@ -166,6 +168,17 @@ void cg_config_write_async(cg_config *cfg, uv_loop_t *loop, cg_config_write_kind
                            void *data)
 {
     cg_config_write_gated_async(cfg, loop, kind, raw, base_hash, NULL, done, data);
+}
+
+void cg_config_patch_async(cg_config *cfg, uv_loop_t *loop, const json_t *patch,
+                           cg_config_write_done done, void *data)
+{
+    cg_config_job *job = job_new(cfg, loop, JOB_WRITE, data);
+    job->write_kind = CG_CONFIG_PATCH;
+    job->raw = json_dumps(patch, JSON_COMPACT);
+    job->base_current = true;
+    job->write_done = done;
+    enqueue(cfg, job);
 }
 
 int cg_config_reload_async(cg_config *cfg, uv_loop_t *loop, cg_config_reload_done done, void *data)

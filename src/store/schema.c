@@ -48,6 +48,41 @@ static const char *const migrations[] = {
     "  node_id TEXT NOT NULL,\n"
     "  body TEXT NOT NULL,\n"
     "  created_at_ms INTEGER NOT NULL);\n",
+    /* 2: sessions and their transcripts (agent/sessions.c). A session keeps one current
+     * transcript; sessions.reset and sessions.delete archive it (archived_at_ms set) and
+     * the rows stay under the transcript's own id and the session id it belonged to. */
+    "CREATE TABLE sessions(\n"
+    "  session_key TEXT PRIMARY KEY, -- canonical: agent:<agentId>:<name>\n"
+    "  session_id TEXT NOT NULL, -- a UUID; kept by a reset of the main session\n"
+    "  agent_id TEXT NOT NULL,\n"
+    "  transcript_id TEXT NOT NULL, -- the current transcript (transcripts.transcript_id)\n"
+    "  meta TEXT NOT NULL DEFAULT '{}', -- JSON: label, model, thinkingLevel, ...\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  updated_at_ms INTEGER NOT NULL,\n"
+    "  input_tokens INTEGER NOT NULL DEFAULT 0,\n"
+    "  output_tokens INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_preview TEXT); -- lastMessagePreview\n"
+    "CREATE TABLE transcripts(\n"
+    "  transcript_id TEXT PRIMARY KEY,\n"
+    "  session_key TEXT NOT NULL,\n"
+    "  session_id TEXT NOT NULL,\n"
+    "  agent_id TEXT NOT NULL,\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  archived_at_ms INTEGER, -- NULL while current\n"
+    "  archive_reason TEXT); -- reset, delete\n"
+    "CREATE INDEX transcripts_archived ON transcripts(archived_at_ms)\n"
+    "  WHERE archived_at_ms IS NOT NULL;\n"
+    "CREATE INDEX transcripts_session ON transcripts(session_id);\n"
+    "CREATE TABLE transcript_messages(\n"
+    "  transcript_id TEXT NOT NULL REFERENCES transcripts(transcript_id) ON DELETE CASCADE,\n"
+    "  seq INTEGER NOT NULL, -- 1, 2, ... within the transcript\n"
+    "  body TEXT NOT NULL, -- the message as JSON (chat.history's shape, runId, status)\n"
+    "  status TEXT NOT NULL DEFAULT 'complete', -- complete, running, interrupted, ...\n"
+    "  run_id TEXT,\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(transcript_id, seq)) WITHOUT ROWID;\n"
+    "CREATE INDEX transcript_messages_running ON transcript_messages(status)\n"
+    "  WHERE status = 'running';\n",
 };
 
 int cg_store_schema_version(void)

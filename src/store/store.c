@@ -87,6 +87,10 @@ struct cg_store {
     job_list ready; /* taken from done, being delivered */
     size_t pending;
     bool closing;
+    bool async_closed;     /* the async handle's close callback ran */
+    size_t reads_inflight; /* cg_store_read_async jobs not yet completed */
+    sqlite3 *idle_readers[CG_STORE_MAX_IDLE_READERS];
+    size_t n_idle_readers;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -320,13 +324,105 @@ static void close_db(sqlite3 *db)
                 sqlite3_errmsg(db));
 }
 
-static void on_closed(uv_handle_t *handle)
+static void store_free(cg_store *st)
 {
-    cg_store *st = handle->data;
     pthread_cond_destroy(&st->wake);
     pthread_mutex_destroy(&st->mutex);
     free(st->path);
     free(st);
+}
+
+/* The memory goes once the handle is closed and no read is in flight. */
+static void on_closed(uv_handle_t *handle)
+{
+    cg_store *st = handle->data;
+    st->async_closed = true;
+    if (st->reads_inflight == 0) store_free(st);
+}
+
+/* ---- reads on the thread pool ---- */
+
+typedef struct read_job {
+    uv_work_t work;
+    cg_store *st;
+    sqlite3 *db; /* taken from the idle ones on the loop, or opened by the worker */
+    cg_store_read_fn fn;
+    cg_store_done_fn done;
+    void *data;
+    int status;
+    char error[JOB_ERROR_MAX];
+} read_job;
+
+static int open_db(const char *path, int flags, sqlite3 **out, char *err, size_t errlen);
+
+static void read_refused(uv_work_t *work)
+{
+    read_job *job = work->data;
+    job->status = -1;
+    snprintf(job->error, sizeof job->error, "state store closed");
+}
+
+/* Thread pool. st->path never changes and st->closing is not read here: the loop decided
+ * before queuing. */
+static void read_work(uv_work_t *work)
+{
+    cg_thread_background();
+    read_job *job = work->data;
+    if (!job->db &&
+        open_db(job->st->path, SQLITE_OPEN_READONLY, &job->db, job->error, sizeof job->error)) {
+        job->status = -1;
+        return;
+    }
+    sqlite3 *db = job->db;
+    if (exec(db, "BEGIN") != SQLITE_OK) {
+        snprintf(job->error, sizeof job->error, "state store read: %s", sqlite3_errmsg(db));
+        job->status = -1;
+        return;
+    }
+    job->status = job->fn(db, job->data, job->error, sizeof job->error) ? -1 : 0;
+    if (job->status && !job->error[0])
+        snprintf(job->error, sizeof job->error, "state store read failed");
+    if (exec(db, "COMMIT") != SQLITE_OK) exec(db, "ROLLBACK");
+}
+
+static void read_after(uv_work_t *work, int status)
+{
+    read_job *job = work->data;
+    cg_store *st = job->st;
+    if (status == UV_ECANCELED) {
+        job->status = -1;
+        snprintf(job->error, sizeof job->error, "state store read cancelled");
+    }
+    if (job->db) {
+        /* A connection whose transaction did not end is not reused. */
+        if (!st->closing && st->n_idle_readers < CG_STORE_MAX_IDLE_READERS &&
+            sqlite3_get_autocommit(job->db))
+            st->idle_readers[st->n_idle_readers++] = job->db;
+        else
+            close_db(job->db);
+    }
+    st->reads_inflight--;
+    if (job->done) job->done(job->status, job->status ? job->error : NULL, job->data);
+    free(job);
+    if (st->async_closed && st->reads_inflight == 0) store_free(st);
+}
+
+void cg_store_read_async(cg_store *st, cg_store_read_fn fn, cg_store_done_fn done, void *data)
+{
+    read_job *job = cg_xcalloc(1, sizeof *job);
+    job->st = st;
+    job->fn = fn;
+    job->done = done;
+    job->data = data;
+    job->work.data = job;
+    st->reads_inflight++;
+    if (st->closing) {
+        /* Completes on the pool without touching the database. */
+        job->fn = NULL;
+    } else if (st->n_idle_readers > 0) {
+        job->db = st->idle_readers[--st->n_idle_readers];
+    }
+    uv_queue_work(st->async.loop, &job->work, job->fn ? read_work : read_refused, read_after);
 }
 
 void cg_store_close(cg_store *st)
@@ -338,6 +434,8 @@ void cg_store_close(cg_store *st)
     pthread_mutex_unlock(&st->mutex);
     pthread_join(st->thread, NULL);
     deliver(st);
+    while (st->n_idle_readers > 0)
+        close_db(st->idle_readers[--st->n_idle_readers]);
     /* The writer last: the last connection to close checkpoints and removes the WAL. */
     close_db(st->reader_db);
     close_db(st->writer_db);

@@ -53,6 +53,21 @@ cg_store *cg_store_open(uv_loop_t *loop, const char *dir, char *err, size_t errl
 typedef int (*cg_store_read_fn)(sqlite3 *db, void *data, char *err, size_t errlen);
 int cg_store_read(cg_store *st, cg_store_read_fn fn, void *data, char *err, size_t errlen);
 
+/* What a write or an asynchronous read reports on the loop thread. */
+typedef void (*cg_store_done_fn)(int status, const char *error, void *data);
+
+/* Reads off the loop: fn runs on libuv's thread pool, inside one read transaction on a
+ * read-only connection of its own (WAL lets readers run beside the writer and each
+ * other; the store keeps up to CG_STORE_MAX_IDLE_READERS idle ones for reuse and opens
+ * more when reads overlap), and done runs on the loop thread afterwards, never inside
+ * this call: status 0, or -1 with fn's error text (or "state store closed" once
+ * cg_store_close has begun: fn does not run then). fn sees every write whose done has
+ * run, and possibly later ones. Loop thread only, not after cg_store_close; reads in
+ * flight at cg_store_close still complete (their done runs on a later loop turn) and
+ * keep the store's memory until they have. */
+#define CG_STORE_MAX_IDLE_READERS 4
+void cg_store_read_async(cg_store *st, cg_store_read_fn fn, cg_store_done_fn done, void *data);
+
 /* Queues a write. fn runs on the writer thread inside a transaction and its own
  * SAVEPOINT; it must not begin, commit or roll back transactions itself. A non-zero
  * return (with text in err, errlen >= 256) rolls back that job's changes only. done
@@ -62,7 +77,6 @@ int cg_store_read(cg_store *st, cg_store_read_fn fn, void *data, char *err, size
  * (disk full, I/O error) fails every job of its group with SQLite's message, is logged,
  * and later writes go on. done may be NULL. */
 typedef int (*cg_store_write_fn)(sqlite3 *db, void *data, char *err, size_t errlen);
-typedef void (*cg_store_done_fn)(int status, const char *error, void *data);
 void cg_store_write(cg_store *st, cg_store_write_fn fn, cg_store_done_fn done, void *data);
 
 /* Writes submitted whose done has not run yet (queued, running, or awaiting delivery). */

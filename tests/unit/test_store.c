@@ -410,6 +410,83 @@ static void test_reopen_is_idempotent_and_reads(void **state)
     cg_buf_reset(&after);
 }
 
+/* ---- reads on the thread pool ---- */
+
+typedef struct async_read {
+    read_count count;
+    int status, calls;
+    char error[128];
+    bool on_loop_thread;
+    uv_thread_t loop_thread;
+} async_read;
+
+static void async_read_done(int status, const char *error, void *data)
+{
+    async_read *r = data;
+    uv_thread_t self = uv_thread_self();
+    r->on_loop_thread = uv_thread_equal(&self, &r->loop_thread);
+    r->status = status;
+    r->calls++;
+    snprintf(r->error, sizeof r->error, "%s", error ? error : "");
+}
+
+static int count_devices_slowly(sqlite3 *db, void *data, char *err, size_t errlen)
+{
+    usleep(20000);
+    return count_devices(db, data, err, errlen);
+}
+
+static int failing_async_read(sqlite3 *db, void *data, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "no such thing");
+    return -1;
+}
+
+/* Reads run off the loop on their own connections, see acknowledged writes, overlap,
+ * report failures, and a read in flight at close still completes. */
+static void test_read_async(void **state)
+{
+    fixture *f = *state;
+    cg_store *st = open_store(f);
+    test_job job = {.kind = JOB_INSERT, .id = "dev-r"};
+    submit(st, &job);
+    run_until_idle(f, st);
+    assert_int_equal(job.status, 0);
+
+    enum { N = 12 };
+    async_read reads[N];
+    memset(reads, 0, sizeof reads);
+    for (int i = 0; i < N; i++) {
+        reads[i].loop_thread = uv_thread_self();
+        reads[i].status = 99;
+        cg_store_read_async(st, count_devices_slowly, async_read_done, &reads[i]);
+        assert_int_equal(reads[i].calls, 0); /* never inside the call */
+    }
+    async_read bad = {.status = 99, .loop_thread = uv_thread_self()};
+    cg_store_read_async(st, failing_async_read, async_read_done, &bad);
+    for (int i = 0; i < N; i++)
+        while (reads[i].calls == 0)
+            uv_run(&f->loop, UV_RUN_ONCE);
+    while (bad.calls == 0)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(reads[i].calls, 1);
+        assert_int_equal(reads[i].status, 0);
+        assert_int_equal(reads[i].count.devices, 1);
+        assert_true(reads[i].on_loop_thread);
+    }
+    assert_int_equal(bad.status, -1);
+    assert_string_equal(bad.error, "no such thing");
+
+    /* In flight at close: completes after it. */
+    async_read late = {.status = 99, .loop_thread = uv_thread_self()};
+    cg_store_read_async(st, count_devices_slowly, async_read_done, &late);
+    close_store(f);
+    assert_int_equal(late.calls, 1);
+    assert_int_equal(late.status, 0);
+    assert_int_equal(late.count.devices, 1);
+}
+
 static void test_newer_schema_is_refused(void **state)
 {
     fixture *f = *state;
@@ -859,6 +936,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_tightens_leftover_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent_and_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_async, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writes_complete_in_order_after_commit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failing_job_rolls_back_alone, setup, teardown),
