@@ -141,7 +141,7 @@ static void handle_send(cg_req *req)
         cg_req_error_shape(req, error);
         return;
     }
-    const char *status = existing == CG_RUN_UNKNOWN                                   ? "started"
+    const char *status = existing == CG_RUN_UNKNOWN                                ? "started"
                          : existing == CG_RUN_QUEUED || existing == CG_RUN_RUNNING ? "in_flight"
                                                                                    : "ok";
     cg_req_ok(req, json_pack("{s:s, s:s}", "runId", run_id, "status", status));
@@ -170,16 +170,35 @@ static void history_left(cg_req *req, cg_req_end why, void *data)
     h->req = NULL; /* the read finishes and is dropped */
 }
 
+/* The transcript as chat.history shows it: conversation order, without clawgate's
+ * bookkeeping (__openclaw), a reply's status only when it did not complete. */
+static json_t *history_view(const json_t *messages)
+{
+    json_t *out = cg_runs_conversation_order(messages);
+    size_t i;
+    json_t *m;
+    json_array_foreach(out, i, m)
+    {
+        json_t *copy = json_copy(m);
+        json_object_del(copy, "__openclaw");
+        const char *status = json_string_value(json_object_get(copy, "status"));
+        if (status && !strcmp(status, "complete")) json_object_del(copy, "status");
+        json_array_set_new(out, i, copy);
+    }
+    return out;
+}
+
 static void on_history(json_t *messages, int64_t total, bool has_more, void *data)
 {
     history_read *h = data;
     if (h->req) {
         cg_req_on_cancel(h->req, NULL, NULL);
         const cg_session *s = cg_sessions_find(cg_gateway_sessions(h->req->gw), h->key);
-        json_t *result = json_pack("{s:s, s:o, s:O, s:b, s:I}", "sessionKey", h->key, "sessionId",
-                                   s ? json_string(s->session_id) : json_null(), "messages",
-                                   messages, "hasMore", has_more, "totalMessages",
-                                   (json_int_t)total);
+        json_t *result =
+            json_pack("{s:s, s:o, s:o, s:b, s:I}", "sessionKey", h->key, "sessionId",
+                      s ? json_string(s->session_id) : json_null(), "messages",
+                      history_view(messages), "hasMore", has_more, "totalMessages",
+                      (json_int_t)total);
         if (!s) json_object_del(result, "sessionId");
         cg_req_ok(h->req, result);
     }
@@ -224,9 +243,9 @@ static void handle_inject(cg_req *req)
         cg_req_error(req, CG_ERR_UNAVAILABLE, "too many sessions", NULL);
         return;
     }
-    json_t *m = json_pack("{s:s, s:[{s:s, s:s}], s:I, s:s}", "role", "assistant", "content",
-                          "type", "text", "text", str(req, "message"), "timestamp",
-                          (json_int_t)cg_now_ms(), "status", "complete");
+    json_t *m = json_pack("{s:s, s:[{s:s, s:s}], s:I, s:s}", "role", "assistant", "content", "type",
+                          "text", "text", str(req, "message"), "timestamp", (json_int_t)cg_now_ms(),
+                          "status", "complete");
     if (str(req, "label")) json_object_set_new(m, "label", json_string(str(req, "label")));
     cg_req_hold *hold = cg_xcalloc(1, sizeof *hold);
     if (!cg_req_hold_start(hold, req)) {
@@ -254,9 +273,9 @@ static void on_agent_end(const cg_run_result *r, void *data)
     if (!req) return;
     cg_req_on_cancel(req, NULL, NULL);
     if (r->status == CG_RUN_OK) {
-        cg_req_ok(req, json_pack("{s:s, s:s, s:s, s:{s:[{s:s, s:n}], s:{s:I}}}", "runId",
-                                 r->run_id, "status", "ok", "summary", "completed", "result",
-                                 "payloads", "text", r->text, "mediaUrl", "meta", "durationMs",
+        cg_req_ok(req, json_pack("{s:s, s:s, s:s, s:{s:[{s:s, s:n}], s:{s:I}}}", "runId", r->run_id,
+                                 "status", "ok", "summary", "completed", "result", "payloads",
+                                 "text", r->text, "mediaUrl", "meta", "durationMs",
                                  (json_int_t)(r->ended_at_ms - r->started_at_ms)));
     } else {
         const char *message = r->status == CG_RUN_ABORTED ? "run aborted"
@@ -272,13 +291,12 @@ static void on_agent_end(const cg_run_result *r, void *data)
 static void handle_agent(cg_req *req)
 {
     cg_gateway *gw = req->gw;
-    cg_agent *known = cg_agents_find(cg_gateway_agents(gw), str(req, "agentId")
-                                                                ? str(req, "agentId")
-                                                                : CG_AGENTS_DEFAULT_ID);
+    cg_agent *known = cg_agents_find(
+        cg_gateway_agents(gw), str(req, "agentId") ? str(req, "agentId") : CG_AGENTS_DEFAULT_ID);
     if (!known) {
-        cg_req_error(req, CG_ERR_INVALID_REQUEST, "unknown agent id",
-                     json_pack("{s:s, s:s}", "code", "UNKNOWN_AGENT_ID", "agentId",
-                               str(req, "agentId")));
+        cg_req_error(
+            req, CG_ERR_INVALID_REQUEST, "unknown agent id",
+            json_pack("{s:s, s:s}", "code", "UNKNOWN_AGENT_ID", "agentId", str(req, "agentId")));
         return;
     }
     char agent[CG_AGENT_ID_MAX + 1];

@@ -75,6 +75,10 @@ typedef void (*cg_run_text_fn)(const char *text, size_t len, void *data);
 cg_run_watch *cg_runs_watch_text(cg_gateway *gw, const char *run_id, cg_run_text_fn text,
                                  cg_run_end_fn end, void *data);
 
+/* A transcript in conversation order: each reply right after its run's user turn (a
+ * message sent during a run is stored at once, before that run's reply). New ref. */
+json_t *cg_runs_conversation_order(const json_t *messages);
+
 /* Sets up the run engine as gateway data (after the providers and sessions). */
 void cg_methods_runs_attach(cg_gateway *gw);
 
