@@ -472,14 +472,22 @@ static json_t *model_messages(const run *r, const json_t *history)
         const char *role = json_string_value(json_object_get(m, "role"));
         const char *run_id = json_string_value(json_object_get(m, "runId"));
         const json_t *content = json_object_get(m, "content");
-        if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0)) continue;
-        if (!strcmp(role, "assistant")) {
-            const char *text =
-                json_string_value(json_object_get(json_array_get(content, 0), "text"));
-            if (!text || !*text) continue;
+        if (!role) continue;
+        if (!strcmp(role, "system")) {
+            /* A system event (wake): the model reads it as a line of its own. */
+            const char *text = json_string_value(content);
+            if (text)
+                json_array_append_new(out, json_pack("{s:s, s:s++}", "role", "user", "content",
+                                                     "System: ", text, ""));
+        } else if (!strcmp(role, "user") || !strcmp(role, "assistant")) {
+            if (!strcmp(role, "assistant")) {
+                const char *text =
+                    json_string_value(json_object_get(json_array_get(content, 0), "text"));
+                if (!text || !*text) continue;
+            }
+            json_array_append_new(out, json_pack("{s:s, s:O}", "role", role, "content", content));
         }
-        json_array_append_new(out, json_pack("{s:s, s:O}", "role", role, "content", content));
-        if (!strcmp(role, "user") && run_id && !strcmp(run_id, r->id)) break;
+        if (strcmp(role, "assistant") != 0 && run_id && !strcmp(run_id, r->id)) break;
     }
     json_decref(ordered);
     return out;
@@ -714,13 +722,19 @@ static void abort_run(run *r)
 
 void cg_runs_abort(cg_gateway *gw, const char *session_key, const char *run_id, json_t *run_ids)
 {
+    cg_runs_abort_ex(gw, session_key, run_id, true, run_ids);
+}
+
+void cg_runs_abort_ex(cg_gateway *gw, const char *session_key, const char *run_id, bool queued,
+                      json_t *run_ids)
+{
     engine *e = engine_of(gw);
     lane *l = cg_strmap_get(e->lanes, session_key);
     if (!l) return;
     run *victims[CG_RUNS_QUEUE_MAX + 1];
     size_t n = 0;
     if (l->active && (!run_id || !strcmp(l->active->id, run_id))) victims[n++] = l->active;
-    for (run *r = l->head; r && n < CG_RUNS_QUEUE_MAX + 1; r = r->next_in_lane)
+    for (run *r = queued ? l->head : NULL; r && n < CG_RUNS_QUEUE_MAX + 1; r = r->next_in_lane)
         if (!run_id || !strcmp(r->id, run_id)) victims[n++] = r;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(run_ids, json_string(victims[i]->id));

@@ -60,6 +60,10 @@ int cg_runs_submit(cg_gateway *gw, const cg_run_spec *spec, cg_run_end_fn end, v
 /* chat.abort: the session's running run (or run_id only) and its queued ones are
  * stopped, keeping the partial text. The ids stopped are appended to run_ids. */
 void cg_runs_abort(cg_gateway *gw, const char *session_key, const char *run_id, json_t *run_ids);
+/* The same; queued false leaves the waiting runs alone (sessions.abort without
+ * clearQueued). */
+void cg_runs_abort_ex(cg_gateway *gw, const char *session_key, const char *run_id, bool queued,
+                      json_t *run_ids);
 
 /* How a run stands; a finished one is remembered for a while (CG_RUN_UNKNOWN after). *
  * result (may be NULL) is filled for a finished run, borrowed until the next runs call. */
