@@ -23,6 +23,7 @@
 #include "methods/exec_approvals.h"
 #include "methods/models.h"
 #include "methods/nodes.h"
+#include "methods/runs.h"
 #include "methods/sessions.h"
 
 static void usage(FILE *f)
@@ -170,6 +171,7 @@ static int cmd_run(int argc, char **argv)
         } else {
             cg_methods_node_invoke_attach(gw);
             cg_methods_models_attach(gw);
+            cg_methods_runs_attach(gw); /* after the providers: its stop hook runs first */
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

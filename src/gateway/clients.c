@@ -20,6 +20,10 @@ static const char *const event_names[] = {"connect.challenge",
                                           "node.invoke.request",
                                           "exec.approval.requested",
                                           "exec.approval.resolved",
+                                          "chat",
+                                          "agent",
+                                          "sessions.changed",
+                                          "session.message",
                                           NULL};
 
 json_t *cg_gateway_event_names(void)
