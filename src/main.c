@@ -23,6 +23,7 @@
 #include "methods/exec_approvals.h"
 #include "methods/models.h"
 #include "methods/nodes.h"
+#include "methods/sessions.h"
 
 static void usage(FILE *f)
 {
@@ -159,6 +160,12 @@ static int cmd_run(int argc, char **argv)
                    json_pack("{s:s}", "error", err));
             fprintf(stderr, "clawgate: cannot load the exec approvals file: %s\n", err);
             cg_gateway_shutdown(gw, "exec approvals file unreadable");
+            rc = -1;
+        } else if (cg_methods_sessions_attach(gw, err, sizeof err) != 0) {
+            cg_log(CG_LOG_ERROR, "sessions", "cannot load the sessions",
+                   json_pack("{s:s}", "error", err));
+            fprintf(stderr, "clawgate: cannot load the sessions: %s\n", err);
+            cg_gateway_shutdown(gw, "sessions unreadable");
             rc = -1;
         } else {
             cg_methods_node_invoke_attach(gw);

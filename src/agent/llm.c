@@ -187,9 +187,6 @@ void cg_llm_stream_unhold(cg_llm_stream *s)
     if (--s->busy == 0 && s->released) uv_close((uv_handle_t *)&s->timer, stream_closed);
 }
 
-#define hold cg_llm_stream_hold
-#define unhold cg_llm_stream_unhold
-
 static void stop_attempt(cg_llm_stream *s)
 {
     if (s->http) {
@@ -267,10 +264,10 @@ static void finish(cg_llm_stream *s)
         .usage = s->usage,
         .streamed = s->streamed,
     };
-    hold(s);
+    cg_llm_stream_hold(s);
     if (s->cb.on_done) s->cb.on_done(&out, s->data);
     release(s);
-    unhold(s);
+    cg_llm_stream_unhold(s);
 }
 
 static void finish_failed(cg_llm_stream *s, const cg_llm_failure *f)
@@ -346,10 +343,10 @@ bool cg_llm_stream_text(cg_llm_stream *s, const char *text, size_t len)
     }
     s->reply_bytes += len;
     s->streamed = true;
-    hold(s);
+    cg_llm_stream_hold(s);
     if (s->cb.on_delta) s->cb.on_delta(text, len, s->data);
     bool alive = !s->cancelled && !s->finished;
-    unhold(s);
+    cg_llm_stream_unhold(s);
     return alive;
 }
 
@@ -426,7 +423,7 @@ static void on_stream_timer(uv_timer_t *t)
     if (s->released) return;
     cg_llm_timer_use use = s->timer_use;
     s->timer_use = CG_LLM_T_NONE;
-    hold(s);
+    cg_llm_stream_hold(s);
     switch (use) {
     case CG_LLM_T_ATTEMPT:
         begin_attempt(s);
@@ -438,12 +435,15 @@ static void on_stream_timer(uv_timer_t *t)
         cg_llm_offline_tick(s);
         break;
     case CG_LLM_T_IDLE:
-        cg_llm_cli_idle(s);
+        if (s->child)
+            cg_llm_cli_idle(s);
+        else
+            cg_llm_http_idle(s);
         break;
     case CG_LLM_T_NONE:
         break;
     }
-    unhold(s);
+    cg_llm_stream_unhold(s);
 }
 
 cg_llm_stream *cg_llm_start(cg_llm *llm, const cg_llm_request *req, const cg_llm_callbacks *cb,

@@ -373,10 +373,40 @@ static void read_json_answer(cg_llm_stream *s)
     json_decref(doc);
 }
 
+/* The idle guard: nothing from the provider for its timeout ends the attempt. curl's
+ * low-speed limit is set too, but a guard of our own does not depend on when curl next
+ * looks at a quiet transfer. */
+static void idle_restart(cg_llm_stream *s)
+{
+    cg_llm_stream_timer(s, CG_LLM_T_IDLE, (uint64_t)s->provider->idle_timeout_ms);
+}
+
+void cg_llm_http_idle(cg_llm_stream *s)
+{
+    const cg_llm_provider *p = s->provider;
+    if (s->http) {
+        cg_http_cancel(s->http);
+        s->http = NULL;
+    }
+    cg_llm_failure f;
+    if (s->code)
+        cg_llm_failure_set(&f, "timeout", 0,
+                           "%s sent nothing for %lld s, so the request was abandoned "
+                           "(models.providers.%s.timeoutSeconds raises the limit)",
+                           p->id, (long long)((p->idle_timeout_ms + 999) / 1000), p->id);
+    else
+        cg_llm_failure_set(&f, "timeout", 0,
+                           "%s did not answer within %lld s (models.providers.%s.timeoutSeconds "
+                           "raises the limit)",
+                           p->id, (long long)((p->idle_timeout_ms + 999) / 1000), p->id);
+    cg_llm_stream_attempt_end(s, &f);
+}
+
 static void on_head(cg_http_req *r, long code, void *data)
 {
     cg_llm_stream *s = data;
     s->code = code;
+    idle_restart(s);
     char ctype[128];
     const char *ct = cg_http_header(r, "content-type", ctype, sizeof ctype);
     s->sse = code >= 200 && code < 300 && (!ct || strstr(ct, "event-stream"));
@@ -386,6 +416,7 @@ static bool on_data(cg_http_req *r, const char *buf, size_t len, void *data)
 {
     cg_llm_stream *s = data;
     if (s->cancelled || s->finished) return false;
+    idle_restart(s);
     if (s->code < 200 || s->code >= 300) { /* an error body: keep its start */
         size_t room = CG_LLM_MAX_ERROR_BODY - s->body.len;
         cg_buf_append(&s->body, buf, len < room ? len : room);
@@ -469,6 +500,8 @@ static void on_done(cg_http_req *r, const cg_http_result *res, void *data)
     s->http = NULL;
     if (s->cancelled || s->finished) return;
     cg_llm_stream_hold(s);
+    uv_timer_stop(&s->timer);
+    s->timer_use = CG_LLM_T_NONE;
     cg_llm_failure f;
     const cg_llm_failure *outcome = NULL;
     const cg_llm_provider *p = s->provider;
@@ -571,9 +604,10 @@ void cg_llm_http_attempt(cg_llm_stream *s)
                           .body = text,
                           .body_len = strlen(text),
                           .connect_timeout_ms = CG_LLM_CONNECT_TIMEOUT_MS,
-                          .idle_timeout_ms = p->idle_timeout_ms};
+                          .idle_timeout_ms = p->idle_timeout_ms + 5000};
     static const cg_http_callbacks cb = {
         .on_head = on_head, .on_data = on_data, .on_done = on_done};
     s->http = cg_http_start(cg_llm_http(s->llm), &rq, &cb, s);
     free(text);
+    idle_restart(s);
 }

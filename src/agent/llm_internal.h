@@ -204,6 +204,7 @@ void cg_llm_stream_timer(cg_llm_stream *s, cg_llm_timer_use use, uint64_t ms);
 
 /* llm_http.c */
 void cg_llm_http_attempt(cg_llm_stream *s);
+void cg_llm_http_idle(cg_llm_stream *s); /* the idle guard fired */
 /* The JSON request body of an attempt (tests). New ref. */
 json_t *cg_llm_http_body(const cg_llm_stream *s);
 

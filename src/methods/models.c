@@ -1,6 +1,7 @@
 /* models.list and models.authStatus over the gateway's model providers (agent/llm.h).
  *
- *   models.list        {models: [ModelChoice]}: the configured models of every provider
+ *   models.list        {models: [ModelChoice]} (params.provider: one provider's): the
+ *                      configured models of every provider
  *                      (or `offline` when nothing is configured), plus GET {baseUrl}/models
  *                      discovery for OpenAI-compatible providers that list none, cached a
  *                      minute (`refresh: true` fetches again). Answered when discovery
@@ -93,6 +94,25 @@ typedef struct list_call {
     cg_llm_catalog_req *catalog;
 } list_call;
 
+/* params.provider keeps one provider's models. */
+static json_t *list_result(json_t *models, const json_t *params)
+{
+    const char *provider = json_string_value(json_object_get(params, "provider"));
+    if (provider) {
+        json_t *kept = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(models, i, m)
+        {
+            if (!strcmp(json_string_value(json_object_get(m, "provider")), provider))
+                json_array_append(kept, m);
+        }
+        json_decref(models);
+        models = kept;
+    }
+    return json_pack("{s:o}", "models", models);
+}
+
 static void on_list_cancel(cg_req *req, cg_req_end why, void *data)
 {
     list_call *call = data;
@@ -104,7 +124,7 @@ static void on_catalog(json_t *models, void *data)
 {
     list_call *call = data;
     cg_req_on_cancel(call->req, NULL, NULL);
-    cg_req_ok(call->req, json_pack("{s:o}", "models", models));
+    cg_req_ok(call->req, list_result(models, call->req->params));
     free(call);
 }
 
@@ -118,7 +138,7 @@ static void handle_list(cg_req *req)
     bool refresh = json_is_true(json_object_get(req->params, "refresh"));
     if (json_is_true(json_object_get(req->params, "preparedOnly"))) {
         /* What is known now, without waiting for discovery. */
-        cg_req_ok(req, json_pack("{s:o}", "models", cg_llm_catalog(llm)));
+        cg_req_ok(req, list_result(cg_llm_catalog(llm), req->params));
         return;
     }
     cg_req *p = cg_req_defer(req);
@@ -130,14 +150,22 @@ static void handle_list(cg_req *req)
     call->catalog = cg_llm_catalog_async(llm, refresh, on_catalog, call);
 }
 
+/* ModelsListParams as the 2026.9.6 gateway has it: the real CLI's `openclaw models
+ * list` sends includeDetails, which the 2026.9.1 schema lacks. */
 static int check_list(const json_t *params, char *err, size_t errlen)
 {
-    const char *agent = NULL, *view = NULL;
-    int caps = 0, prepared = 0, refresh = 0;
-    if (cg_params_unpack(params, err, errlen, "{s?s, s?b, s?b, s?b, s?s}", "agentId", &agent,
-                         "includeProviderCapabilities", &caps, "preparedOnly", &prepared, "refresh",
-                         &refresh, "view", &view) != 0)
+    const char *agent = NULL, *view = NULL, *session = NULL, *profile = NULL, *provider = NULL;
+    int caps = 0, prepared = 0, refresh = 0, details = 0, defaults = 0;
+    if (cg_params_unpack(params, err, errlen, "{s?s, s?s, s?s, s?s, s?b, s?b, s?b, s?b, s?b, s?s}",
+                         "agentId", &agent, "sessionKey", &session, "authProfileId", &profile,
+                         "provider", &provider, "includeDetails", &details,
+                         "includeProviderCapabilities", &caps, "includeDefaultModels", &defaults,
+                         "preparedOnly", &prepared, "refresh", &refresh, "view", &view) != 0)
         return -1;
+    if ((session && !*session) || (provider && !*provider)) {
+        snprintf(err, errlen, "sessionKey and provider must not be empty");
+        return -1;
+    }
     if (agent && !*agent) {
         snprintf(err, errlen, "agentId must not be empty");
         return -1;

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startGateway, spawnClawgate, makeStateDir, writeConfig, waitForExit, freePort } from './lib/gateway.mjs';
 import { connectClient } from './lib/client.mjs';
 import { startFakeLlm } from './lib/fake-llm.mjs';
+import { openclaw } from './lib/openclaw.mjs';
 
 const admin = (gw) => connectClient(gw, { params: { scopes: ['operator.admin', 'operator.read', 'operator.write'] } });
 
@@ -143,6 +144,19 @@ describe('configured providers, discovery and auth status', () => {
     assert.ok(Date.now() - t0 < 6000);
     assert.ok(models.some((m) => m.provider === 'fake'));
     bare.modelsStatus = undefined;
+  });
+
+  test('params of the 2026.9.6 gateway: provider filters, includeDetails is accepted', async () => {
+    const { models } = await c.call('models.list', { provider: 'claude', includeDetails: true, includeDefaultModels: false });
+    assert.deepEqual(models.map((m) => m.id), ['claude-x']);
+  });
+
+  test('the real `openclaw models list` calls models.list and lists the models', async () => {
+    const r = await openclaw(['models', 'list', '--json'], { gateway: gw, timeoutMs: 90000 });
+    assert.equal(r.code, 0, r.stderr);
+    const keys = r.json.models.map((m) => m.key);
+    assert.ok(keys.includes('fake/m1'), r.stdout);
+    assert.ok(keys.includes('claude/claude-x'), r.stdout);
   });
 
   test('models.authStatus: keys from the config and from the environment; missing ones', async () => {
