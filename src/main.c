@@ -23,6 +23,8 @@
 #include "methods/exec_approvals.h"
 #include "methods/models.h"
 #include "methods/nodes.h"
+#include "methods/openai_http.h"
+#include "methods/runs.h"
 #include "methods/sessions.h"
 
 static void usage(FILE *f)
@@ -170,6 +172,8 @@ static int cmd_run(int argc, char **argv)
         } else {
             cg_methods_node_invoke_attach(gw);
             cg_methods_models_attach(gw);
+            cg_methods_runs_attach(gw);
+            cg_methods_openai_http_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);
