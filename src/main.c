@@ -172,7 +172,7 @@ static int cmd_run(int argc, char **argv)
         } else {
             cg_methods_node_invoke_attach(gw);
             cg_methods_models_attach(gw);
-            cg_methods_runs_attach(gw);
+            cg_methods_runs_attach(gw); /* after the providers: its stop hook runs first */
             cg_methods_openai_http_attach(gw);
             print_listening(gw);
         }

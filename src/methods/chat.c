@@ -141,7 +141,7 @@ static void handle_send(cg_req *req)
         cg_req_error_shape(req, error);
         return;
     }
-    const char *status = existing == CG_RUN_UNKNOWN                                   ? "started"
+    const char *status = existing == CG_RUN_UNKNOWN                                ? "started"
                          : existing == CG_RUN_QUEUED || existing == CG_RUN_RUNNING ? "in_flight"
                                                                                    : "ok";
     cg_req_ok(req, json_pack("{s:s, s:s}", "runId", run_id, "status", status));
@@ -170,15 +170,33 @@ static void history_left(cg_req *req, cg_req_end why, void *data)
     h->req = NULL; /* the read finishes and is dropped */
 }
 
+/* The transcript as chat.history shows it: conversation order, without clawgate's
+ * bookkeeping (__openclaw), a reply's status only when it did not complete. */
+static json_t *history_view(const json_t *messages)
+{
+    json_t *out = cg_runs_conversation_order(messages);
+    size_t i;
+    json_t *m;
+    json_array_foreach(out, i, m)
+    {
+        json_t *copy = json_copy(m);
+        json_object_del(copy, "__openclaw");
+        const char *status = json_string_value(json_object_get(copy, "status"));
+        if (status && !strcmp(status, "complete")) json_object_del(copy, "status");
+        json_array_set_new(out, i, copy);
+    }
+    return out;
+}
+
 static void on_history(json_t *messages, int64_t total, bool has_more, void *data)
 {
     history_read *h = data;
     if (h->req) {
         cg_req_on_cancel(h->req, NULL, NULL);
         const cg_session *s = cg_sessions_find(cg_gateway_sessions(h->req->gw), h->key);
-        json_t *result = json_pack("{s:s, s:o, s:O, s:b, s:I}", "sessionKey", h->key, "sessionId",
+        json_t *result = json_pack("{s:s, s:o, s:o, s:b, s:I}", "sessionKey", h->key, "sessionId",
                                    s ? json_string(s->session_id) : json_null(), "messages",
-                                   messages, "hasMore", has_more, "totalMessages",
+                                   history_view(messages), "hasMore", has_more, "totalMessages",
                                    (json_int_t)total);
         if (!s) json_object_del(result, "sessionId");
         cg_req_ok(h->req, result);
@@ -224,9 +242,9 @@ static void handle_inject(cg_req *req)
         cg_req_error(req, CG_ERR_UNAVAILABLE, "too many sessions", NULL);
         return;
     }
-    json_t *m = json_pack("{s:s, s:[{s:s, s:s}], s:I, s:s}", "role", "assistant", "content",
-                          "type", "text", "text", str(req, "message"), "timestamp",
-                          (json_int_t)cg_now_ms(), "status", "complete");
+    json_t *m = json_pack("{s:s, s:[{s:s, s:s}], s:I, s:s}", "role", "assistant", "content", "type",
+                          "text", "text", str(req, "message"), "timestamp", (json_int_t)cg_now_ms(),
+                          "status", "complete");
     if (str(req, "label")) json_object_set_new(m, "label", json_string(str(req, "label")));
     cg_req_hold *hold = cg_xcalloc(1, sizeof *hold);
     if (!cg_req_hold_start(hold, req)) {
@@ -254,9 +272,9 @@ static void on_agent_end(const cg_run_result *r, void *data)
     if (!req) return;
     cg_req_on_cancel(req, NULL, NULL);
     if (r->status == CG_RUN_OK) {
-        cg_req_ok(req, json_pack("{s:s, s:s, s:s, s:{s:[{s:s, s:n}], s:{s:I}}}", "runId",
-                                 r->run_id, "status", "ok", "summary", "completed", "result",
-                                 "payloads", "text", r->text, "mediaUrl", "meta", "durationMs",
+        cg_req_ok(req, json_pack("{s:s, s:s, s:s, s:{s:[{s:s, s:n}], s:{s:I}}}", "runId", r->run_id,
+                                 "status", "ok", "summary", "completed", "result", "payloads",
+                                 "text", r->text, "mediaUrl", "meta", "durationMs",
                                  (json_int_t)(r->ended_at_ms - r->started_at_ms)));
     } else {
         const char *message = r->status == CG_RUN_ABORTED ? "run aborted"
@@ -272,13 +290,12 @@ static void on_agent_end(const cg_run_result *r, void *data)
 static void handle_agent(cg_req *req)
 {
     cg_gateway *gw = req->gw;
-    cg_agent *known = cg_agents_find(cg_gateway_agents(gw), str(req, "agentId")
-                                                                ? str(req, "agentId")
-                                                                : CG_AGENTS_DEFAULT_ID);
+    cg_agent *known = cg_agents_find(
+        cg_gateway_agents(gw), str(req, "agentId") ? str(req, "agentId") : CG_AGENTS_DEFAULT_ID);
     if (!known) {
-        cg_req_error(req, CG_ERR_INVALID_REQUEST, "unknown agent id",
-                     json_pack("{s:s, s:s}", "code", "UNKNOWN_AGENT_ID", "agentId",
-                               str(req, "agentId")));
+        cg_req_error(
+            req, CG_ERR_INVALID_REQUEST, "unknown agent id",
+            json_pack("{s:s, s:s}", "code", "UNKNOWN_AGENT_ID", "agentId", str(req, "agentId")));
         return;
     }
     char agent[CG_AGENT_ID_MAX + 1];
@@ -418,6 +435,93 @@ static void handle_wait(cg_req *req)
     cg_req_on_cancel(w->req, wait_left, w);
 }
 
+/* sessions.abort {key?, runId?, agentId?, clearQueued?}: the running run of a session
+ * (found by its key, or by the run id); the queue too with clearQueued. */
+static void handle_sessions_abort(cg_req *req)
+{
+    const char *run_id = str(req, "runId");
+    char key[CG_SESSION_KEY_BUF];
+    if (str(req, "key")) {
+        if (!session_key(req, str(req, "key"), key, sizeof key)) return;
+    } else if (run_id) {
+        cg_run_result r;
+        if (cg_runs_lookup(req->gw, run_id, &r) == CG_RUN_UNKNOWN) {
+            cg_req_ok(req, json_pack("{s:b, s:n, s:s}", "ok", 1, "abortedRunId", "status",
+                                     "no-active-run"));
+            return;
+        }
+        snprintf(key, sizeof key, "%s", r.session_key);
+    } else {
+        cg_req_error(req, CG_ERR_INVALID_REQUEST, "key or runId required", NULL);
+        return;
+    }
+    json_t *ids = json_array();
+    cg_runs_abort_ex(req->gw, key, run_id,
+                     json_is_true(json_object_get(req->params, "clearQueued")), ids);
+    bool aborted = json_array_size(ids) > 0;
+    json_t *first = json_array_get(ids, 0);
+    cg_req_ok(req,
+              json_pack("{s:b, s:O, s:s}", "ok", 1, "abortedRunId", aborted ? first : json_null(),
+                        "status", aborted ? "aborted" : "no-active-run"));
+    json_decref(ids);
+    if (aborted) cg_methods_sessions_changed(req->gw, key, "abort");
+}
+
+/* wake {mode, text, sessionKey?, agentId?}: a system event for the agent's (main)
+ * session; mode "now" also starts a run on it, "next-heartbeat" leaves it for the next
+ * run. */
+static void on_woken(int status, const char *error, void *data)
+{
+    cg_req_hold *hold = data;
+    cg_req_hold_answer(
+        hold, status, error, "system event",
+        json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", "next-heartbeat", "eventOutcome", "queued"));
+    free(hold);
+}
+
+static void handle_wake(cg_req *req)
+{
+    char key[CG_SESSION_KEY_BUF], agent[CG_AGENT_ID_MAX + 1];
+    if (!session_key(req, str(req, "sessionKey") ? str(req, "sessionKey") : "main", key,
+                     sizeof key))
+        return;
+    agent_of_key(key, agent, sizeof agent);
+    const char *text = str(req, "text");
+    if (!strcmp(str(req, "mode"), "now")) {
+        char run_id[48] = "wake:";
+        cg_uuid4(run_id + 5);
+        cg_run_spec spec = {
+            .run_id = run_id, .session_key = key, .agent_id = agent, .system_event = text};
+        cg_run_status existing;
+        json_t *error;
+        if (cg_runs_submit(req->gw, &spec, NULL, NULL, &existing, &error) != 0) {
+            cg_req_error_shape(req, error);
+            return;
+        }
+        cg_req_ok(req, json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "mode", "now", "eventOutcome",
+                                 "queued", "runId", run_id));
+        return;
+    }
+    cg_sessions *sessions = cg_gateway_sessions(req->gw);
+    if (!cg_sessions_ensure(sessions, key, agent, cg_now_ms())) {
+        cg_req_error(req, CG_ERR_UNAVAILABLE, "too many sessions", NULL);
+        return;
+    }
+    json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "role", "system", "content", text, "timestamp",
+                          (json_int_t)cg_now_ms(), "status", "complete");
+    cg_req_hold *hold = cg_xcalloc(1, sizeof *hold);
+    if (!cg_req_hold_start(hold, req)) {
+        free(hold);
+        json_decref(m);
+        return;
+    }
+    if (cg_sessions_append(sessions, key, m, on_woken, hold) < 0) {
+        cg_req_hold_answer(hold, -1, cg_sessions_error(sessions), "system event", NULL);
+        free(hold);
+    }
+    json_decref(m);
+}
+
 /* send: delivery to a channel, which arrives with channels (the automation issue). */
 static void handle_send_channel(cg_req *req)
 {
@@ -481,6 +585,31 @@ static int check_agent(const json_t *params, char *err, size_t errlen)
     return 0;
 }
 
+static int check_sessions_abort(const json_t *params, char *err, size_t errlen)
+{
+    const char *s = NULL;
+    int clear = 0;
+    return cg_params_unpack(params, err, errlen, "{s?:s, s?:s, s?:s, s?:b}", "key", &s, "runId", &s,
+                            "agentId", &s, "clearQueued", &clear);
+}
+
+static int check_wake(const json_t *params, char *err, size_t errlen)
+{
+    const char *mode, *text, *s = NULL;
+    if (cg_params_unpack(params, err, errlen, "{s:s, s:s, s?:s, s?:s, *}", "mode", &mode, "text",
+                         &text, "sessionKey", &s, "agentId", &s))
+        return -1;
+    if (strcmp(mode, "now") != 0 && strcmp(mode, "next-heartbeat") != 0) {
+        snprintf(err, errlen, "at /mode: must be \"now\" or \"next-heartbeat\"");
+        return -1;
+    }
+    if (!*text) {
+        snprintf(err, errlen, "at /text: must not have fewer than 1 characters");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_wait(const json_t *params, char *err, size_t errlen)
 {
     const char *run_id;
@@ -531,6 +660,18 @@ const cg_method cg_methods_chat[] = {
      .check = check_wait,
      .handler = handle_wait,
      .summary = "Wait for a run to end (or the timeout)"},
+    {.name = "sessions.abort",
+     .roles = CG_ROLE_OPERATOR,
+     .scope = CG_SCOPE_WRITE,
+     .check = check_sessions_abort,
+     .handler = handle_sessions_abort,
+     .summary = "Stop a session's running run (its queue too with clearQueued)"},
+    {.name = "wake",
+     .roles = CG_ROLE_OPERATOR,
+     .scope = CG_SCOPE_WRITE,
+     .check = check_wake,
+     .handler = handle_wake,
+     .summary = "A system event for an agent's session; mode now also runs it"},
     {.name = "send",
      .roles = CG_ROLE_OPERATOR,
      .scope = CG_SCOPE_WRITE,

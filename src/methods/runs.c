@@ -86,7 +86,7 @@ struct engine {
     cg_strmap *runs;  /* id -> run (live and remembered) */
     cg_strmap *lanes; /* session key -> lane (one per session that ever ran) */
     lane *lanes_head;
-    run *live_head;   /* queued and running */
+    run *live_head;             /* queued and running */
     run *done_head, *done_tail; /* finished, oldest first */
     size_t n_live, n_done;
     uv_timer_t *flush_timer;
@@ -148,9 +148,8 @@ static void send_chat(run *r, json_t *payload, unsigned flags)
 
 static void send_agent(run *r, const char *stream, json_t *data, unsigned flags)
 {
-    json_t *p = json_pack("{s:s, s:I, s:s, s:I, s:o}", "runId", r->id, "seq",
-                          (json_int_t)++r->seq, "stream", stream, "ts",
-                          (json_int_t)cg_now_ms(), "data", data);
+    json_t *p = json_pack("{s:s, s:I, s:s, s:I, s:o}", "runId", r->id, "seq", (json_int_t)++r->seq,
+                          "stream", stream, "ts", (json_int_t)cg_now_ms(), "data", data);
     cg_gateway_broadcast(r->e->gw, "agent", p, CG_ROLE_OPERATOR, CG_SCOPE_READ, flags);
 }
 
@@ -164,8 +163,8 @@ static void send_status(run *r, const char *phase)
 static json_t *assistant_message(const run *r)
 {
     json_t *text = json_stringn(r->text ? r->text : "", r->len);
-    return json_pack("{s:s, s:[{s:s, s:o}], s:I}", "role", "assistant", "content", "type",
-                     "text", "text", text, "timestamp", (json_int_t)cg_now_ms());
+    return json_pack("{s:s, s:[{s:s, s:o}], s:I}", "role", "assistant", "content", "type", "text",
+                     "text", text, "timestamp", (json_int_t)cg_now_ms());
 }
 
 /* Sends the text not yet sent. */
@@ -178,8 +177,7 @@ static void flush(run *r)
     json_object_set(p, "deltaText", delta);
     json_object_set_new(p, "message", assistant_message(r));
     send_chat(r, p, CG_EVENT_DROPPABLE);
-    send_agent(r, "assistant",
-               json_pack("{s:s%, s:O}", "text", r->text, r->len, "delta", delta),
+    send_agent(r, "assistant", json_pack("{s:s%, s:O}", "text", r->text, r->len, "delta", delta),
                CG_EVENT_DROPPABLE);
     json_decref(delta);
     for (cg_run_watch *w = r->watches; w; w = w->next)
@@ -337,10 +335,10 @@ static void finish(run *r)
                    json_pack("{s:I, s:I}", "inputTokens", (json_int_t)r->usage.input,
                              "outputTokens", (json_int_t)r->usage.output),
                    0);
-    json_t *data = json_pack("{s:s, s:I, s:I, s:b}", "phase",
-                             r->status == CG_RUN_ERROR ? "error" : "end", "startedAt",
-                             (json_int_t)r->started_at_ms, "endedAt", (json_int_t)r->ended_at_ms,
-                             "aborted", r->status == CG_RUN_ABORTED);
+    json_t *data =
+        json_pack("{s:s, s:I, s:I, s:b}", "phase", r->status == CG_RUN_ERROR ? "error" : "end",
+                  "startedAt", (json_int_t)r->started_at_ms, "endedAt", (json_int_t)r->ended_at_ms,
+                  "aborted", r->status == CG_RUN_ABORTED);
     if (r->stop_reason) json_object_set_new(data, "stopReason", json_string(r->stop_reason));
     if (r->status == CG_RUN_ERROR) {
         json_object_set_new(data, "error",
@@ -421,25 +419,79 @@ static void on_stream_done(const cg_llm_outcome *o, void *data)
     finish(r);
 }
 
-/* Transcript messages as the provider takes them: user and assistant text in order,
- * images of user turns kept; failed or empty replies left out. */
-static json_t *model_messages(const json_t *history)
+json_t *cg_runs_conversation_order(const json_t *messages)
 {
+    /* Each reply goes right after the user turn of its run; everything else keeps its
+     * place. Replies whose turn is not in the list stay where they are. */
+    size_t n = json_array_size(messages);
+    json_t *out = json_array();
+    bool *placed = cg_xcalloc(n ? n : 1, sizeof *placed);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(messages, i);
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *run_id = json_string_value(json_object_get(m, "runId"));
+        if (placed[i]) continue;
+        if (role && !strcmp(role, "assistant") && run_id) {
+            bool turn_before = false;
+            for (size_t j = 0; j < i && !turn_before; j++) {
+                const json_t *u = json_array_get(messages, j);
+                const char *urole = json_string_value(json_object_get(u, "role"));
+                const char *urun = json_string_value(json_object_get(u, "runId"));
+                turn_before =
+                    urole && strcmp(urole, "assistant") != 0 && urun && !strcmp(urun, run_id);
+            }
+            if (turn_before) continue; /* placed after its turn */
+        }
+        json_array_append(out, (json_t *)m);
+        placed[i] = true;
+        if (!role || !strcmp(role, "assistant") || !run_id) continue;
+        for (size_t k = i + 1; k < n; k++) {
+            const json_t *a = json_array_get(messages, k);
+            const char *arole = json_string_value(json_object_get(a, "role"));
+            const char *arun = json_string_value(json_object_get(a, "runId"));
+            if (!placed[k] && arole && !strcmp(arole, "assistant") && arun &&
+                !strcmp(arun, run_id)) {
+                json_array_append(out, (json_t *)a);
+                placed[k] = true;
+            }
+        }
+    }
+    free(placed);
+    return out;
+}
+
+/* Transcript messages as the provider takes them for run r: in conversation order, up to
+ * and including r's own user turn (later turns wait for their runs); user and assistant
+ * text, images of user turns kept; failed or empty replies left out. */
+static json_t *model_messages(const run *r, const json_t *history)
+{
+    json_t *ordered = cg_runs_conversation_order(history);
     json_t *out = json_array();
     size_t i;
     const json_t *m;
-    json_array_foreach(history, i, m)
+    json_array_foreach(ordered, i, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
+        const char *run_id = json_string_value(json_object_get(m, "runId"));
         const json_t *content = json_object_get(m, "content");
-        if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0)) continue;
-        if (!strcmp(role, "assistant")) {
-            const char *text =
-                json_string_value(json_object_get(json_array_get(content, 0), "text"));
-            if (!text || !*text) continue;
+        if (!role) continue;
+        if (!strcmp(role, "system")) {
+            /* A system event (wake): the model reads it as a line of its own. */
+            const char *text = json_string_value(content);
+            if (text)
+                json_array_append_new(out, json_pack("{s:s, s:s++}", "role", "user", "content",
+                                                     "System: ", text, ""));
+        } else if (!strcmp(role, "user") || !strcmp(role, "assistant")) {
+            if (!strcmp(role, "assistant")) {
+                const char *text =
+                    json_string_value(json_object_get(json_array_get(content, 0), "text"));
+                if (!text || !*text) continue;
+            }
+            json_array_append_new(out, json_pack("{s:s, s:O}", "role", role, "content", content));
         }
-        json_array_append_new(out, json_pack("{s:s, s:O}", "role", role, "content", content));
+        if (strcmp(role, "assistant") != 0 && run_id && !strcmp(run_id, r->id)) break;
     }
+    json_decref(ordered);
     return out;
 }
 
@@ -454,7 +506,7 @@ static void on_history(json_t *messages, int64_t total, bool has_more, void *dat
         return;
     }
     send_status(r, "preparing_context");
-    r->context = model_messages(messages);
+    r->context = model_messages(r, messages);
     json_decref(messages);
     cg_agents_system_prompt(cg_gateway_agents(r->e->gw), r->agent_id, on_prompt, r);
 }
@@ -472,8 +524,8 @@ static void on_prompt(char *prompt, const char *error, void *data)
                json_pack("{s:s, s:s}", "agentId", r->agent_id, "error", error));
     cg_sessions *sessions = cg_gateway_sessions(r->e->gw);
     json_t *placeholder = reply_record(r, "running");
-    r->reply_seq = cg_sessions_append(sessions, r->session_key, placeholder, log_write_failure,
-                                      NULL);
+    r->reply_seq =
+        cg_sessions_append(sessions, r->session_key, placeholder, log_write_failure, NULL);
     json_decref(placeholder);
     send_status(r, "starting_model");
     const cg_session *s = cg_sessions_find(sessions, r->session_key);
@@ -508,8 +560,8 @@ static void run_start(run *r)
     send_agent(r, "lifecycle",
                json_pack("{s:s, s:I}", "phase", "start", "startedAt", (json_int_t)r->started_at_ms),
                0);
-    cg_sessions_history(cg_gateway_sessions(r->e->gw), r->session_key, CONTEXT_MESSAGES,
-                        on_history, r);
+    cg_sessions_history(cg_gateway_sessions(r->e->gw), r->session_key, CONTEXT_MESSAGES, on_history,
+                        r);
 }
 
 /* Starts the lane's next run once its user turn is stored. */
@@ -553,23 +605,22 @@ static json_t *user_record(const cg_run_spec *spec, int64_t now)
     if (spec->attachments && json_array_size(spec->attachments)) {
         content = json_array();
         if (spec->message && *spec->message)
-            json_array_append_new(content, json_pack("{s:s, s:s}", "type", "text", "text",
-                                                     spec->message));
+            json_array_append_new(content,
+                                  json_pack("{s:s, s:s}", "type", "text", "text", spec->message));
         size_t i;
         const json_t *a;
         json_array_foreach(spec->attachments, i, a)
         {
-            json_array_append_new(content,
-                                  json_pack("{s:s, s:O, s:O}", "type", "image", "mimeType",
-                                            json_object_get(a, "mimeType"), "data",
-                                            json_object_get(a, "content")));
+            json_array_append_new(content, json_pack("{s:s, s:O, s:O}", "type", "image", "mimeType",
+                                                     json_object_get(a, "mimeType"), "data",
+                                                     json_object_get(a, "content")));
         }
     } else {
         content = json_string(spec->message ? spec->message : "");
     }
-    json_t *m = json_pack("{s:s, s:o, s:I, s:s, s:s}", "role", spec->system_event ? "system" : "user",
-                          "content", content, "timestamp", (json_int_t)now, "runId", spec->run_id,
-                          "status", "complete");
+    json_t *m = json_pack("{s:s, s:o, s:I, s:s, s:s}", "role",
+                          spec->system_event ? "system" : "user", "content", content, "timestamp",
+                          (json_int_t)now, "runId", spec->run_id, "status", "complete");
     if (spec->system_event) json_object_set_new(m, "content", json_string(spec->system_event));
     return m;
 }
@@ -673,13 +724,19 @@ static void abort_run(run *r)
 
 void cg_runs_abort(cg_gateway *gw, const char *session_key, const char *run_id, json_t *run_ids)
 {
+    cg_runs_abort_ex(gw, session_key, run_id, true, run_ids);
+}
+
+void cg_runs_abort_ex(cg_gateway *gw, const char *session_key, const char *run_id, bool queued,
+                      json_t *run_ids)
+{
     engine *e = engine_of(gw);
     lane *l = cg_strmap_get(e->lanes, session_key);
     if (!l) return;
     run *victims[CG_RUNS_QUEUE_MAX + 1];
     size_t n = 0;
     if (l->active && (!run_id || !strcmp(l->active->id, run_id))) victims[n++] = l->active;
-    for (run *r = l->head; r && n < CG_RUNS_QUEUE_MAX + 1; r = r->next_in_lane)
+    for (run *r = queued ? l->head : NULL; r && n < CG_RUNS_QUEUE_MAX + 1; r = r->next_in_lane)
         if (!run_id || !strcmp(r->id, run_id)) victims[n++] = r;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(run_ids, json_string(victims[i]->id));

@@ -61,6 +61,10 @@ int cg_runs_submit(cg_gateway *gw, const cg_run_spec *spec, cg_run_end_fn end, v
 /* chat.abort: the session's running run (or run_id only) and its queued ones are
  * stopped, keeping the partial text. The ids stopped are appended to run_ids. */
 void cg_runs_abort(cg_gateway *gw, const char *session_key, const char *run_id, json_t *run_ids);
+/* The same; queued false leaves the waiting runs alone (sessions.abort without
+ * clearQueued). */
+void cg_runs_abort_ex(cg_gateway *gw, const char *session_key, const char *run_id, bool queued,
+                      json_t *run_ids);
 
 /* How a run stands; a finished one is remembered for a while (CG_RUN_UNKNOWN after). *
  * result (may be NULL) is filled for a finished run, borrowed until the next runs call. */
@@ -75,6 +79,10 @@ void cg_runs_unwatch(cg_run_watch *w);
 typedef void (*cg_run_text_fn)(const char *text, size_t len, void *data);
 cg_run_watch *cg_runs_watch_text(cg_gateway *gw, const char *run_id, cg_run_text_fn text,
                                  cg_run_end_fn end, void *data);
+
+/* A transcript in conversation order: each reply right after its run's user turn (a
+ * message sent during a run is stored at once, before that run's reply). New ref. */
+json_t *cg_runs_conversation_order(const json_t *messages);
 
 /* Sets up the run engine as gateway data (after the providers and sessions). */
 void cg_methods_runs_attach(cg_gateway *gw);

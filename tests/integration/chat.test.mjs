@@ -208,3 +208,87 @@ describe('chat runs on an OpenAI-compatible provider', () => {
     assert.match(send.error.message, /channel/);
   });
 });
+
+describe('chat runs: Anthropic, wake, sessions.abort, kill -9 mid-run', () => {
+  let llm;
+  before(async () => { llm = await startFakeLlm({ apiKey: 'sk-ant' }); });
+  after(async () => { await llm?.close(); });
+  const config = () => ({
+    models: { providers: { claude: { baseUrl: llm.anthropicBaseUrl, apiKey: 'sk-ant', api: 'anthropic-messages', models: [{ id: 'c1', name: 'C1', contextWindow: 8000, maxTokens: 1000 }] } } },
+    agents: { defaults: { model: 'claude/c1' } },
+  });
+
+  test('an Anthropic-compatible provider streams the same way', async () => {
+    const gw = await startGateway({ config: config() });
+    const a = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    try {
+      llm.script({ reply: 'Bonjour from claude', chunks: 3, delayMs: 20 });
+      const runId = key();
+      await a.call('chat.send', { sessionKey: 'main', message: 'salut', idempotencyKey: runId });
+      const fin = await terminal(a, runId);
+      assert.equal(fin.payload.state, 'final');
+      assert.equal(textOf(fin.payload.message), 'Bonjour from claude');
+      const req = llm.completions().at(-1);
+      assert.equal(req.kind, 'anthropic');
+      assert.equal(req.headers['x-api-key'], 'sk-ant');
+      assert.equal(req.headers['anthropic-version'], '2023-06-01');
+    } finally {
+      a.close();
+      await gw.stop();
+    }
+  });
+
+  test('wake now runs the agent on a system event; sessions.abort stops a running run', async () => {
+    const gw = await startGateway({ config: config() });
+    const a = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    try {
+      llm.script({ reply: 'woke up' });
+      const woke = await a.call('wake', { mode: 'now', text: 'the build finished' });
+      assert.equal(woke.ok, true);
+      const fin = await terminal(a, woke.runId);
+      assert.equal(textOf(fin.payload.message), 'woke up');
+      const sent = llm.completions().at(-1).body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('')));
+      assert.ok(sent.some((t) => t.includes('the build finished')), JSON.stringify(sent));
+
+      llm.script({ reply: 'x y z w v u t s r q', chunks: 10, delayMs: 200 });
+      const runId = key();
+      await a.call('chat.send', { sessionKey: 'main', message: 'long one', idempotencyKey: runId });
+      await a.waitEvent('chat', { predicate: (e) => e.payload.runId === runId && e.payload.state === 'delta' });
+      assert.deepEqual(await a.call('sessions.abort', { key: 'main' }), { ok: true, abortedRunId: runId, status: 'aborted' });
+      assert.equal((await terminal(a, runId)).payload.state, 'aborted');
+      assert.deepEqual(await a.call('sessions.abort', { key: 'main' }), { ok: true, abortedRunId: null, status: 'no-active-run' });
+    } finally {
+      a.close();
+      await gw.stop();
+    }
+  });
+
+  test('kill -9 mid-run: after a restart the user turn is there, the reply is marked interrupted, the next message runs', async () => {
+    let gw = await startGateway({ config: config(), keepStateDir: true });
+    let a = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    llm.script({ reply: 'this reply never finishes because the gateway dies', chunks: 10, delayMs: 300 });
+    const runId = key();
+    await a.call('chat.send', { sessionKey: 'crash', message: 'remember me', idempotencyKey: runId });
+    await a.waitEvent('chat', { predicate: (e) => e.payload.runId === runId && e.payload.state === 'delta' });
+    const { stateDir, port, token } = gw;
+    await gw.stop('SIGKILL', { keepStateDir: true, expectCode: null });
+    gw = await startGateway({ stateDir, port, token, keepStateDir: false, config: config() });
+    a = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    try {
+      const history = await a.call('chat.history', { sessionKey: 'crash' });
+      const user = history.messages.find((m) => m.role === 'user');
+      assert.equal(user.content, 'remember me');
+      const reply = history.messages.find((m) => m.role === 'assistant');
+      assert.equal(reply.status, 'interrupted');
+      llm.script({ reply: 'back again' });
+      const next = key();
+      assert.equal((await a.call('chat.send', { sessionKey: 'crash', message: 'still there?', idempotencyKey: next })).status, 'started');
+      const fin = await terminal(a, next);
+      assert.equal(fin.payload.state, 'final');
+      assert.equal(textOf(fin.payload.message), 'back again');
+    } finally {
+      a.close();
+      await gw.stop();
+    }
+  });
+});
