@@ -81,7 +81,8 @@ static void invalid(cg_http_exchange *x, const char *message)
 
 /* ---- the request ---- */
 
-/* A header's value without surrounding blanks into out; false when absent or empty. */
+/* A header's value without surrounding blanks into out; false when absent or empty. One
+ * that does not fit comes out empty (the caller refuses it). */
 static bool header_trimmed(cg_http_exchange *x, const char *name, char *out, size_t len)
 {
     const char *v = cg_http_exchange_header(x, name);
@@ -91,7 +92,8 @@ static bool header_trimmed(cg_http_exchange *x, const char *name, char *out, siz
     size_t n = strlen(v);
     while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
-    if (!n || n >= len) return n >= len;
+    if (!n) return false;
+    if (n >= len) n = 0; /* too long: present, and refused as empty */
     memcpy(out, v, n);
     out[n] = '\0';
     return true;

@@ -49,7 +49,7 @@ describe('OpenAI-compatible HTTP API', () => {
     llm = await startFakeLlm({ apiKey: 'sk-test' });
     gw = await startGateway({
       config: {
-        models: { providers: { fake: { baseUrl: llm.openaiBaseUrl, apiKey: 'sk-test', api: 'openai-completions', models: [{ id: 'm1', name: 'M1', contextWindow: 8000, maxTokens: 1000 }, { id: 'm2', name: 'M2' }] } } },
+        models: { providers: { fake: { baseUrl: llm.openaiBaseUrl, apiKey: 'sk-test', api: 'openai-completions', models: [{ id: 'm1', name: 'M1', contextWindow: 8000, maxTokens: 1000 }, { id: 'm2', name: 'M2' }, { id: 'vis', name: 'Vis', input: ['text', 'image'] }] } } },
         agents: { defaults: { model: 'fake/m1' }, entries: { ops: { name: 'Ops' } } },
       },
     });
@@ -96,6 +96,8 @@ describe('OpenAI-compatible HTTP API', () => {
     assert.equal(unknown.json.error.message, "Unknown agent 'nobody'.");
     assertOpenAiError(await post(gw, '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), 400, 'invalid_request_error');
     assertOpenAiError(await post(gw, '/v1/chat/completions', { model: 'nope/x', messages: [{ role: 'user', content: 'hi' }] }), 400, 'invalid_request_error');
+    const long = await post(gw, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-openclaw-session-key': 'k'.repeat(600) } });
+    assertOpenAiError(long, 400, 'invalid_request_error');
     const reserved = await post(gw, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-openclaw-session-key': 'cron:nightly' } });
     assertOpenAiError(reserved, 400, 'invalid_request_error');
     assert.equal(llm.completions().length, 0, 'nothing reached the provider');
@@ -151,6 +153,21 @@ describe('OpenAI-compatible HTTP API', () => {
     assert.equal(llm.completions().at(-1).body.model, 'm2');
     history = await admin.call('chat.history', { sessionKey: 'agent:main:openai-user:bob' });
     assert.equal(textOf(history.messages.at(-1)), 'from m2');
+  });
+
+  test('image_url data URLs go to the model as images; remote URLs and text-only models are refused', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex').toString('base64');
+    const messages = [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }];
+    llm.script({ reply: 'a picture' });
+    const r = await post(gw, '/v1/chat/completions', { model: 'fake/vis', messages });
+    assert.equal(r.status, 200, r.body);
+    const upstream = llm.completions().at(-1);
+    assert.deepEqual(upstream.images, [{ mimeType: 'image/png', data: png }]);
+    const before = llm.completions().length;
+    assertOpenAiError(await post(gw, '/v1/chat/completions', { messages }), 400, 'invalid_request_error');
+    const remote = [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }];
+    assertOpenAiError(await post(gw, '/v1/chat/completions', { model: 'fake/vis', messages: remote }), 400, 'invalid_request_error');
+    assert.equal(llm.completions().length, before);
   });
 
   test('streamed: the role first, content deltas joining to the reply, finish_reason, usage, [DONE]', async () => {
@@ -278,5 +295,45 @@ describe('OpenAI-compatible HTTP API', () => {
     req.destroy();
     await Promise.race([upstream.closed, sleep(3000)]);
     assert.ok(upstream.closedAt, 'the upstream request closed');
+  });
+});
+
+describe('OpenAI-compatible HTTP API: shutdown with a completion streaming', () => {
+  test('SIGTERM mid-stream cuts the stream, aborts the run, and the gateway exits cleanly', async () => {
+    const llm = await startFakeLlm({ apiKey: 'sk-test' });
+    const gw = await startGateway({
+      config: {
+        gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } },
+        models: { providers: { fake: { baseUrl: llm.openaiBaseUrl, apiKey: 'sk-test', api: 'openai-completions', models: [{ id: 'm1', name: 'M1' }] } } },
+        agents: { defaults: { model: 'fake/m1' } },
+      },
+    });
+    try {
+      llm.script({ reply: 'a b c d e f g h i j', chunks: 10, delayMs: 300 });
+      const got = [];
+      let ended = false;
+      const done = new Promise((resolve) => {
+        const req = http.request({ host: '127.0.0.1', port: gw.port, path: '/v1/chat/completions', method: 'POST', agent: false, headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json' } }, (res) => {
+          res.on('data', (d) => got.push(String(d)));
+          res.on('end', () => { ended = true; resolve(); });
+          res.on('error', () => resolve());
+          res.on('aborted', () => resolve());
+        });
+        req.on('error', () => resolve());
+        req.end(JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'go' }] }));
+      });
+      const upstream = await llm.waitForRequest((r) => r.kind === 'openai');
+      await eventually(() => got.join('').includes('"content"'), 3000, 'a content delta');
+      const r = await gw.stop('SIGTERM');
+      assert.ok(r.ms < 2000, `exited within ${r.ms} ms`);
+      await Promise.race([done, sleep(2000)]);
+      assert.ok(!got.join('').includes('[DONE]'), 'the stream was cut, not finished');
+      assert.equal(ended && got.join('').includes('[DONE]'), false);
+      await Promise.race([upstream.closed, sleep(2000)]);
+      assert.ok(upstream.closedAt, 'the upstream request closed');
+    } finally {
+      await gw.stop().catch(() => {});
+      await llm.close();
+    }
   });
 });
