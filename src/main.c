@@ -23,6 +23,7 @@
 #include "methods/exec_approvals.h"
 #include "methods/models.h"
 #include "methods/nodes.h"
+#include "methods/openai_http.h"
 #include "methods/runs.h"
 #include "methods/sessions.h"
 
@@ -172,6 +173,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_node_invoke_attach(gw);
             cg_methods_models_attach(gw);
             cg_methods_runs_attach(gw); /* after the providers: its stop hook runs first */
+            cg_methods_openai_http_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

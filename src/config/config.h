@@ -76,6 +76,7 @@ typedef struct cg_settings {
     bool allow_tailscale; /* gateway.auth.allowTailscale (default: serve, not password) */
     cg_tailscale_mode tailscale_mode; /* gateway.tailscale.mode */
     bool auto_approve_local;          /* gateway.nodes.pairing.autoApproveLocal, default true */
+    bool http_chat_completions;       /* gateway.http.endpoints.chatCompletions.enabled, false */
     char **node_commands_allow;       /* gateway.nodes.commands.allow: node commands opted in */
     size_t node_commands_allow_len;
     char **node_commands_deny; /* gateway.nodes.commands.deny: never relayed (wins) */

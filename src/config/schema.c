@@ -132,6 +132,12 @@ static const schema_row schema_rows[] = {
         "\"description\":\"Largest HTTP request body; 413 beyond.\"}"},
     {"gateway.limits.maxConnections", "{\"type\":\"integer\",\"minimum\":1,\"default\":10000,"
         "\"description\":\"WebSocket connections open at once; upgrades beyond get 503.\"}"},
+    {"gateway.http", "{\"type\":\"object\"}"},
+    {"gateway.http.endpoints", "{\"type\":\"object\"}"},
+    {"gateway.http.endpoints.chatCompletions", "{\"type\":\"object\"}"},
+    {"gateway.http.endpoints.chatCompletions.enabled", "{\"type\":\"boolean\",\"default\":false,"
+        "\"description\":\"Serve the OpenAI-compatible POST /v1/chat/completions and GET /v1/models "
+        "(bearer: the gateway token or password). Applies at once.\"}"},
     {"gateway.tickIntervalMs", "{\"type\":\"integer\",\"minimum\":10,\"default\":30000,"
         "\"description\":\"Interval of the tick event.\"}"},
     SECRET("gateway.controlUi.github.token"),

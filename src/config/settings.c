@@ -157,6 +157,8 @@ static void resolve_auth(cg_settings *s, const json_t *resolved, const cg_overri
 
     s->local_bypass = setting_bool(resolved, "gateway.auth.localBypass");
     s->auto_approve_local = setting_bool(resolved, "gateway.nodes.pairing.autoApproveLocal");
+    s->http_chat_completions =
+        setting_bool(resolved, "gateway.http.endpoints.chatCompletions.enabled");
     s->rate_limit = (cg_rate_limit){
         .max_attempts = setting_int(resolved, "gateway.auth.rateLimit.maxAttempts"),
         .window_ms = setting_int(resolved, "gateway.auth.rateLimit.windowMs"),
@@ -321,6 +323,7 @@ bool cg_settings_equal(const cg_settings *a, const cg_settings *b)
            a->local_bypass == b->local_bypass && a->allow_tailscale == b->allow_tailscale &&
            a->tailscale_mode == b->tailscale_mode &&
            a->auto_approve_local == b->auto_approve_local &&
+           a->http_chat_completions == b->http_chat_completions &&
            a->rate_limit.max_attempts == b->rate_limit.max_attempts &&
            a->rate_limit.window_ms == b->rate_limit.window_ms &&
            a->rate_limit.lockout_ms == b->rate_limit.lockout_ms &&

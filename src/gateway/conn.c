@@ -39,6 +39,8 @@ static void on_drain(cg_stream *s)
     cg_conn *c = conn_of(s);
     if (c->ws)
         cg_ws_drained(c->ws);
+    else if (c->phase == CG_PHASE_HTTP && c->exchange)
+        cg_http_exchange_drained(c); /* a streamed answer may go on */
     else if (c->phase == CG_PHASE_HTTP)
         cg_stream_resume(s); /* the answers it waited behind are out */
 }
@@ -49,6 +51,7 @@ void cg_conn_finish_closing(cg_conn *c)
 {
     cg_connect_closed(c);
     cg_pending_conn_closed(c);
+    cg_http_exchange_conn_closed(c);
     if (c->registered) cg_clients_closed(c);
     if (c->counted_ws) {
         c->counted_ws = false;

@@ -51,6 +51,8 @@ struct cg_conn {
 
     /* HTTP phase. */
     cg_http_parser *http;
+    struct cg_http_exchange *exchange; /* the request being answered later, or NULL */
+    bool http_feeding;                 /* inside cg_http_conn_feed */
 
     /* Facts kept from the upgrade request for `connect`. */
     char *host, *origin, *forwarded_for, *real_ip;

@@ -359,6 +359,10 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = mono_ms();
     uint64_t timeout = (uint64_t)gw->settings->limits.handshake_timeout_ms;
     for (cg_conn *c = gw->conns; c; c = c->next) {
+        if (c->phase == CG_PHASE_HTTP && c->exchange) {
+            cg_http_exchange_sweep(c, now); /* its own deadline, not the idle one */
+            continue;
+        }
         if (c->connected || c->registered || c->phase == CG_PHASE_CLOSED) continue;
         if (c->phase == CG_PHASE_WS && now - c->accepted_ms >= timeout)
             cg_conn_ws_close(c, 1008, "handshake timeout");
@@ -503,8 +507,10 @@ void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
     for (cg_conn *c = gw->conns; c; c = c->next) {
         if (c->phase == CG_PHASE_WS)
             cg_conn_ws_close(c, 1012, "service restart");
-        else if (c->phase == CG_PHASE_HTTP)
+        else if (c->phase == CG_PHASE_HTTP) {
+            cg_http_exchange_shutdown(c);
             cg_stream_close_graceful(&c->stream);
+        }
     }
     gw->shutdown_deadline_ms = mono_ms() + SHUTDOWN_GRACE_MS;
     uv_timer_start(&gw->shutdown_timer, on_shutdown_check, 0, SHUTDOWN_CHECK_MS);
@@ -585,6 +591,7 @@ void cg_gateway_free(cg_gateway *gw)
     cg_pending_free(gw);
     cg_health_free(gw);
     cg_gateway_data_free(gw);
+    cg_http_routes_free(gw);
     cg_devices_free(gw->devices);
     cg_clients_free(gw);
     free(gw);

@@ -134,6 +134,102 @@ bool cg_conn_send_event(cg_conn *c, const char *event, json_t *payload, unsigned
 void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, unsigned roles,
                           cg_scope scope, unsigned flags);
 
+/* ---- HTTP routes of modules ---- */
+
+/* A method family may serve HTTP beside the WebSocket (the OpenAI-compatible endpoint,
+ * say): it registers a route, and each request on it comes to its handler as an opaque
+ * exchange, which the handler answers at once or later, whole or streamed.
+ *
+ * Routing (gateway/http_routes.c): the gateway's own routes first (/healthz, /readyz,
+ * /), then modules' routes by exact path, or by prefix for a route whose path ends in
+ * "/" with prefix set. A route whose enabled() says false does not exist (404). The
+ * path but not the method: 405 with Allow; HEAD wherever GET is (the body is left out).
+ * CG_HTTP_AUTH_GATEWAY wants the gateway credential as `Authorization: Bearer` (token
+ * or password; nothing in auth mode none): without it 401, and a wrong one counts
+ * toward gateway.auth.rateLimit like a refused connect (429 with Retry-After while
+ * locked out); those answers are OpenAI-style error JSON, as the real gateway's HTTP
+ * endpoints answer.
+ *
+ * An exchange lives until it is answered (respond, or stream_end), until its client
+ * goes away, or until its deadline (the route's timeout_ms, default
+ * CG_HTTP_EXCHANGE_TIMEOUT_MS; cg_http_exchange_set_timeout moves it): an exchange not
+ * yet answered then gets 504, a streamed one is cut; on shutdown one not yet answered
+ * gets 503. In each of those cases on_close is called first (when set): nothing more
+ * can be sent, and x is freed when it returns. A handler that does not answer during
+ * its call must set on_close, and must not touch x after answering or after on_close.
+ *
+ * Keep-alive and pipelining: one exchange at a time per connection. While one is open
+ * the connection reads on (so a client that goes away is noticed at once) but parses
+ * nothing: pipelined requests are kept, up to gateway.limits.preauthMaxBytes (beyond
+ * that reading stops until the answer ends), and handled in order after it. Keep-alive
+ * holds after answers and streamed answers alike (chunked), unless the request asked
+ * for close. All calls on the loop thread. */
+#define CG_HTTP_GET 0x01u
+#define CG_HTTP_POST 0x02u
+#define CG_HTTP_PUT 0x04u
+#define CG_HTTP_DELETE 0x08u
+#define CG_HTTP_PATCH 0x10u
+#define CG_HTTP_EXCHANGE_TIMEOUT_MS 60000
+#define CG_HTTP_MAX_ROUTES 32
+
+typedef enum {
+    CG_HTTP_AUTH_NONE,    /* open */
+    CG_HTTP_AUTH_GATEWAY, /* Authorization: Bearer <gateway token or password> */
+} cg_http_auth;
+
+typedef struct cg_http_exchange cg_http_exchange;
+typedef void (*cg_http_handler_fn)(cg_http_exchange *x, void *data);
+typedef bool (*cg_http_enabled_fn)(cg_gateway *gw, void *data);
+typedef void (*cg_http_exchange_fn)(cg_http_exchange *x, void *data);
+
+typedef struct cg_http_route_spec {
+    const char *path; /* "/v1/models"; copied */
+    bool prefix;      /* path ends in "/" and matches every path below it */
+    unsigned methods; /* CG_HTTP_* bits */
+    cg_http_auth auth;
+    cg_http_handler_fn handler;
+    cg_http_enabled_fn enabled; /* NULL: always; checked on every request */
+    void *data;
+    int64_t timeout_ms; /* the exchange's deadline; 0: CG_HTTP_EXCHANGE_TIMEOUT_MS */
+} cg_http_route_spec;
+
+/* 0, or -1 when the table is full or the path is taken. */
+int cg_gateway_add_http_route(cg_gateway *gw, const cg_http_route_spec *spec);
+
+/* The request. Strings are borrowed from x. */
+cg_gateway *cg_http_exchange_gateway(const cg_http_exchange *x);
+const char *cg_http_exchange_method(const cg_http_exchange *x); /* "GET", "POST", ... */
+const char *cg_http_exchange_path(const cg_http_exchange *x);   /* without the query */
+const char *cg_http_exchange_query(const cg_http_exchange *x);  /* after '?', or NULL */
+/* A header's value (repeated ones joined with ", "), NULL when absent. */
+const char *cg_http_exchange_header(const cg_http_exchange *x, const char *lowercase_name);
+const char *cg_http_exchange_body(const cg_http_exchange *x, size_t *len);
+const char *cg_http_exchange_client_ip(const cg_http_exchange *x);
+
+/* Told when the exchange ends before its answer did (see above); on_drain (may be NULL)
+ * when a streamed answer that backed up has been written out. */
+void cg_http_exchange_on_close(cg_http_exchange *x, cg_http_exchange_fn on_close,
+                               cg_http_exchange_fn on_drain, void *data);
+void cg_http_exchange_set_timeout(cg_http_exchange *x, int64_t timeout_ms);
+
+/* A whole answer: x is done. headers: extra lines, each ending in CRLF, or NULL. */
+void cg_http_exchange_respond(cg_http_exchange *x, int status, const char *content_type,
+                              const char *headers, const void *body, size_t len);
+/* The same with a JSON body (consumed), Cache-Control: no-store. */
+void cg_http_exchange_respond_json(cg_http_exchange *x, int status, json_t *body);
+/* A streamed answer: the head (chunked), chunks or Server-Sent Events, the end (x is
+ * done). A write returns false when the client is gone, or when it does not read and
+ * more than gateway.limits.maxBufferedBytes wait for it (the connection is then cut);
+ * on_close follows, x stays valid until then. cg_http_exchange_writable tells a
+ * producer that can wait to do so until on_drain. */
+void cg_http_exchange_stream_begin(cg_http_exchange *x, int status, const char *content_type,
+                                   const char *headers);
+bool cg_http_exchange_stream_write(cg_http_exchange *x, const void *data, size_t len);
+bool cg_http_exchange_stream_sse(cg_http_exchange *x, const char *event, const char *data,
+                                 size_t len);
+bool cg_http_exchange_writable(cg_http_exchange *x);
+void cg_http_exchange_stream_end(cg_http_exchange *x);
+
 /* ---- presence (the connected clients, for system-presence and hello-ok) ---- */
 
 /* The presence list (PresenceEntry objects). New ref. */

@@ -97,6 +97,9 @@ struct cg_gateway {
     } settings_hooks[CG_MAX_CONN_HOOKS];
     size_t n_settings_hooks;
     cg_presence *presence;
+    /* Modules' HTTP routes (cg_gateway_add_http_route). */
+    cg_http_route_spec http_routes[CG_HTTP_MAX_ROUTES];
+    size_t n_http_routes;
     cg_conn_data *data; /* modules' gateway-wide data (cg_gateway_set_data) */
 
     cg_store *store;     /* DIR/state.db */
@@ -187,6 +190,14 @@ json_t *cg_gateway_readiness(cg_gateway *gw, int *status);
 /* gateway/http_routes.c: the HTTP phase of a connection. */
 size_t cg_http_conn_feed(cg_conn *c, const uint8_t *data, size_t len);
 void cg_http_conn_free(cg_conn *c);
+void cg_http_routes_free(cg_gateway *gw);
+/* A connection's open exchange (c->exchange): its client went away (on_close, freed);
+ * its answer backed up and is out (on_drain); the sweep checks its deadline; shutdown
+ * answers it 503 (or cuts a streamed one). */
+void cg_http_exchange_conn_closed(cg_conn *c);
+void cg_http_exchange_drained(cg_conn *c);
+void cg_http_exchange_sweep(cg_conn *c, uint64_t now_ms);
+void cg_http_exchange_shutdown(cg_conn *c);
 
 /* gateway/connect.c */
 void cg_connect_start(cg_conn *c);

@@ -30,22 +30,31 @@
 #define METHOD(m) (1u << (m))
 #define GET_HEAD (METHOD(HTTP_GET) | METHOD(HTTP_HEAD))
 
-typedef enum {
-    CG_HTTP_AUTH_NONE,    /* open: probes */
-    CG_HTTP_AUTH_GATEWAY, /* Authorization: Bearer <gateway token or password> */
-} cg_http_auth;
-
-typedef struct cg_http_exchange {
-    cg_conn *conn;
-    const cg_http_request *req;
-} cg_http_exchange;
-
-typedef struct cg_http_route {
+/* The gateway's own routes: answered at once. */
+typedef struct own_route {
     const char *path;
     unsigned methods; /* METHOD() bits */
-    cg_http_auth auth;
-    void (*handler)(cg_http_exchange *x);
-} cg_http_route;
+    void (*handler)(cg_conn *c, const cg_http_request *req);
+} own_route;
+
+/* An exchange (gateway.h): the request stays in the connection's parser until the
+ * exchange ends, which is why nothing else is parsed meanwhile. */
+typedef enum {
+    X_OPEN,      /* not answered yet */
+    X_STREAMING, /* the head is out, chunks follow */
+    X_ENDED,     /* ended before its answer (on_close is running): writes do nothing */
+} x_state;
+
+struct cg_http_exchange {
+    cg_conn *conn; /* holds a reference */
+    const cg_http_request *req;
+    x_state state;
+    bool head_only;
+    bool keep_alive;
+    uint64_t deadline_ms;
+    cg_http_exchange_fn on_close, on_drain;
+    void *data;
+};
 
 static uint64_t mono_ms(void)
 {
@@ -84,29 +93,29 @@ static void respond_json(cg_conn *c, const cg_http_request *req, int status, jso
     free(text);
 }
 
-static void serve_healthz(cg_http_exchange *x)
+static void serve_healthz(cg_conn *c, const cg_http_request *req)
 {
-    respond_json(x->conn, x->req, 200, json_pack("{s:b, s:s}", "ok", 1, "status", "live"));
+    respond_json(c, req, 200, json_pack("{s:b, s:s}", "ok", 1, "status", "live"));
 }
 
-static void serve_readyz(cg_http_exchange *x)
+static void serve_readyz(cg_conn *c, const cg_http_request *req)
 {
     int status = 200;
-    json_t *body = cg_gateway_readiness(x->conn->gw, &status);
-    respond_json(x->conn, x->req, status, body);
+    json_t *body = cg_gateway_readiness(c->gw, &status);
+    respond_json(c, req, status, body);
 }
 
 /* GET / without an upgrade: nothing is served there yet (the Control UI will be). */
-static void serve_root(cg_http_exchange *x)
+static void serve_root(cg_conn *c, const cg_http_request *req)
 {
-    respond_text(x->conn, x->req, 426, "Upgrade: websocket\r\n",
+    respond_text(c, req, 426, "Upgrade: websocket\r\n",
                  "this is the OpenClaw gateway: connect with a WebSocket client\n");
 }
 
-static const cg_http_route routes[] = {
-    {"/healthz", GET_HEAD, CG_HTTP_AUTH_NONE, serve_healthz},
-    {"/readyz", GET_HEAD, CG_HTTP_AUTH_NONE, serve_readyz},
-    {"/", GET_HEAD, CG_HTTP_AUTH_NONE, serve_root},
+static const own_route own_routes[] = {
+    {"/healthz", GET_HEAD, serve_healthz},
+    {"/readyz", GET_HEAD, serve_readyz},
+    {"/", GET_HEAD, serve_root},
 };
 
 /* "GET, HEAD" for the Allow header. */
@@ -197,34 +206,360 @@ static void upgrade(cg_conn *c, const cg_http_request *req)
     cg_http_respond_switching(&c->stream, headers);
 }
 
-static bool authorized(const cg_conn *c, const cg_http_request *req, cg_http_auth auth)
+/* ---- modules' routes ---- */
+
+int cg_gateway_add_http_route(cg_gateway *gw, const cg_http_route_spec *spec)
 {
-    if (auth == CG_HTTP_AUTH_NONE) return true;
-    return cg_http_bearer_ok(cg_http_request_header(req, "authorization"), c->gw->settings);
+    if (gw->n_http_routes >= CG_HTTP_MAX_ROUTES || !spec->path || spec->path[0] != '/' ||
+        !spec->handler)
+        return -1;
+    for (size_t i = 0; i < gw->n_http_routes; i++)
+        if (!strcmp(gw->http_routes[i].path, spec->path)) return -1;
+    cg_http_route_spec *r = &gw->http_routes[gw->n_http_routes++];
+    *r = *spec;
+    r->path = cg_strdup(spec->path);
+    if (r->timeout_ms <= 0) r->timeout_ms = CG_HTTP_EXCHANGE_TIMEOUT_MS;
+    return 0;
 }
+
+void cg_http_routes_free(cg_gateway *gw)
+{
+    for (size_t i = 0; i < gw->n_http_routes; i++)
+        free((char *)gw->http_routes[i].path);
+    gw->n_http_routes = 0;
+}
+
+/* A route's CG_HTTP_* bits as http-parser METHOD() bits (GET brings HEAD). */
+static unsigned parser_methods(unsigned bits)
+{
+    unsigned m = 0;
+    if (bits & CG_HTTP_GET) m |= GET_HEAD;
+    if (bits & CG_HTTP_POST) m |= METHOD(HTTP_POST);
+    if (bits & CG_HTTP_PUT) m |= METHOD(HTTP_PUT);
+    if (bits & CG_HTTP_DELETE) m |= METHOD(HTTP_DELETE);
+    if (bits & CG_HTTP_PATCH) m |= METHOD(HTTP_PATCH);
+    return m;
+}
+
+static const cg_http_route_spec *module_route(cg_gateway *gw, const char *path)
+{
+    const cg_http_route_spec *best = NULL;
+    for (size_t i = 0; i < gw->n_http_routes; i++) {
+        const cg_http_route_spec *r = &gw->http_routes[i];
+        bool match = r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path);
+        if (!match || (r->enabled && !r->enabled(gw, r->data))) continue;
+        if (!r->prefix) return r; /* an exact path wins over a prefix */
+        if (!best || strlen(r->path) > strlen(best->path)) best = r;
+    }
+    return best;
+}
+
+static void respond_error_json(cg_conn *c, const cg_http_request *req, int status,
+                               const char *headers, const char *message, const char *type)
+{
+    json_t *body = json_pack("{s:{s:s, s:s}}", "error", "message", message, "type", type);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    char all[256];
+    snprintf(all, sizeof all, "Cache-Control: no-store\r\n%s", headers ? headers : "");
+    respond(c, req, status, "application/json; charset=utf-8", all, text, true);
+    free(text);
+}
+
+/* The gateway credential as a bearer; a wrong one counts toward the auth rate limit of
+ * the client's address (loopback exempt as for connects). false: answered. */
+static bool authorized(cg_conn *c, const cg_http_request *req)
+{
+    cg_gateway *gw = c->gw;
+    const cg_settings *s = gw->settings;
+    if (s->auth_mode == CG_AUTH_NONE) return true;
+    bool limited = !(cg_addr_is_loopback(c->client_ip) && s->rate_limit.exempt_loopback);
+    int64_t now = cg_now_ms();
+    if (limited) {
+        int64_t left = cg_rate_limiter_check(gw->rate_limiter, c->client_ip, &s->rate_limit, now);
+        if (left > 0) {
+            char retry[64];
+            snprintf(retry, sizeof retry, "Retry-After: %lld\r\n",
+                     (long long)((left + 999) / 1000));
+            respond_error_json(c, req, 429, retry,
+                               "Too many failed authentication attempts. Please try again later.",
+                               "rate_limited");
+            return false;
+        }
+    }
+    const char *authorization = cg_http_request_header(req, "authorization");
+    if (cg_http_bearer_ok(authorization, s)) {
+        if (limited) cg_rate_limiter_reset(gw->rate_limiter, c->client_ip);
+        return true;
+    }
+    if (limited && authorization)
+        cg_rate_limiter_fail(gw->rate_limiter, c->client_ip, &s->rate_limit, now);
+    respond_error_json(c, req, 401, "WWW-Authenticate: Bearer\r\n", "Unauthorized", "unauthorized");
+    return false;
+}
+
+/* ---- exchanges ---- */
+
+/* The exchange is over (answered, or ended before its answer): the connection goes on
+ * with the next request, or closes. */
+static void exchange_finish(cg_http_exchange *x, bool keep_alive)
+{
+    cg_conn *c = x->conn;
+    if (c->exchange == x) c->exchange = NULL;
+    free(x);
+    c->last_active_ms = mono_ms();
+    if (!keep_alive) {
+        cg_stream_close_graceful(&c->stream);
+    } else if (!c->http_feeding && c->phase == CG_PHASE_HTTP && cg_stream_is_open(&c->stream)) {
+        /* Answered later: the parser may read the next request now. (Answered during
+         * its handler, the feeding loop goes on by itself.) */
+        cg_http_parser_next(c->http);
+        cg_stream_resume(&c->stream);
+    }
+    cg_conn_unref(c);
+}
+
+/* Ends x before its answer: on_close, then nothing more is sent through x. */
+static void exchange_tell_closed(cg_http_exchange *x)
+{
+    x->state = X_ENDED;
+    if (x->on_close) x->on_close(x, x->data);
+}
+
+static bool exchange_live(const cg_http_exchange *x)
+{
+    return x && x->state != X_ENDED;
+}
+
+static void start_exchange(cg_conn *c, const cg_http_request *req, const cg_http_route_spec *r)
+{
+    cg_http_exchange *x = cg_xcalloc(1, sizeof *x);
+    x->conn = c;
+    x->req = req;
+    x->state = X_OPEN;
+    x->head_only = req->method == HTTP_HEAD;
+    x->keep_alive = req->keep_alive;
+    x->deadline_ms = mono_ms() + (uint64_t)r->timeout_ms;
+    cg_conn_ref(c);
+    c->exchange = x;
+    r->handler(x, r->data);
+}
+
+void cg_http_exchange_conn_closed(cg_conn *c)
+{
+    cg_http_exchange *x = c->exchange;
+    if (!x) return;
+    c->exchange = NULL;
+    exchange_tell_closed(x);
+    free(x);
+    cg_conn_unref(c);
+}
+
+void cg_http_exchange_drained(cg_conn *c)
+{
+    cg_http_exchange *x = c->exchange;
+    if (exchange_live(x) && x->state == X_STREAMING && x->on_drain) x->on_drain(x, x->data);
+}
+
+/* Ends an exchange now: one not answered gets status, a streamed one is cut. */
+static void exchange_end_now(cg_conn *c, int status, const char *message, const char *type)
+{
+    cg_http_exchange *x = c->exchange;
+    bool answered = x->state == X_STREAMING;
+    exchange_tell_closed(x);
+    if (!answered && cg_stream_is_open(&c->stream)) {
+        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "message", message, "type", type);
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        cg_http_response r = {.status = status,
+                              .content_type = "application/json; charset=utf-8",
+                              .headers = "Cache-Control: no-store\r\n",
+                              .body = text,
+                              .body_len = strlen(text),
+                              .head_only = x->head_only,
+                              .keep_alive = false};
+        cg_http_respond(&c->stream, &r);
+        free(text);
+    }
+    exchange_finish(x, false);
+}
+
+void cg_http_exchange_sweep(cg_conn *c, uint64_t now_ms)
+{
+    cg_http_exchange *x = c->exchange;
+    if (!x || x->state == X_ENDED || now_ms < x->deadline_ms) return;
+    cg_log(CG_LOG_WARN, "http", "an HTTP request was not answered in time",
+           json_pack("{s:s, s:s}", "path", x->req->path, "ip", c->client_ip));
+    exchange_end_now(c, 504, "the gateway did not answer in time", "timeout");
+}
+
+void cg_http_exchange_shutdown(cg_conn *c)
+{
+    if (exchange_live(c->exchange))
+        exchange_end_now(c, 503, "the gateway is shutting down", "unavailable");
+}
+
+cg_gateway *cg_http_exchange_gateway(const cg_http_exchange *x)
+{
+    return x->conn->gw;
+}
+
+const char *cg_http_exchange_method(const cg_http_exchange *x)
+{
+    return http_method_str((enum http_method)x->req->method);
+}
+
+const char *cg_http_exchange_path(const cg_http_exchange *x)
+{
+    return x->req->path;
+}
+
+const char *cg_http_exchange_query(const cg_http_exchange *x)
+{
+    return x->req->query;
+}
+
+const char *cg_http_exchange_header(const cg_http_exchange *x, const char *lowercase_name)
+{
+    return cg_http_request_header(x->req, lowercase_name);
+}
+
+const char *cg_http_exchange_body(const cg_http_exchange *x, size_t *len)
+{
+    *len = x->req->body.len;
+    return x->req->body.len ? x->req->body.data : "";
+}
+
+const char *cg_http_exchange_client_ip(const cg_http_exchange *x)
+{
+    return x->conn->client_ip;
+}
+
+void cg_http_exchange_on_close(cg_http_exchange *x, cg_http_exchange_fn on_close,
+                               cg_http_exchange_fn on_drain, void *data)
+{
+    x->on_close = on_close;
+    x->on_drain = on_drain;
+    x->data = data;
+}
+
+void cg_http_exchange_set_timeout(cg_http_exchange *x, int64_t timeout_ms)
+{
+    x->deadline_ms = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+}
+
+/* Keep-alive after this answer. */
+static bool exchange_keep(const cg_http_exchange *x)
+{
+    return x->keep_alive && !x->conn->gw->shutting_down;
+}
+
+void cg_http_exchange_respond(cg_http_exchange *x, int status, const char *content_type,
+                              const char *headers, const void *body, size_t len)
+{
+    if (!exchange_live(x) || x->state != X_OPEN) return;
+    cg_conn *c = x->conn;
+    bool keep = exchange_keep(x);
+    cg_http_response r = {.status = status,
+                          .content_type = content_type,
+                          .headers = headers,
+                          .body = body,
+                          .body_len = len,
+                          .head_only = x->head_only,
+                          .keep_alive = keep};
+    if (cg_stream_is_open(&c->stream)) cg_http_respond(&c->stream, &r);
+    exchange_finish(x, keep);
+}
+
+void cg_http_exchange_respond_json(cg_http_exchange *x, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    cg_http_exchange_respond(x, status, "application/json; charset=utf-8",
+                             "Cache-Control: no-store\r\n", text, text ? strlen(text) : 0);
+    free(text);
+}
+
+void cg_http_exchange_stream_begin(cg_http_exchange *x, int status, const char *content_type,
+                                   const char *headers)
+{
+    if (!exchange_live(x) || x->state != X_OPEN) return;
+    x->state = X_STREAMING;
+    cg_conn *c = x->conn;
+    if (cg_stream_is_open(&c->stream))
+        cg_http_stream_begin(&c->stream, status, content_type, headers, exchange_keep(x));
+}
+
+/* Whether a streamed answer can take more; cuts a client that lets too much wait. */
+static bool stream_ok(cg_http_exchange *x)
+{
+    if (!exchange_live(x) || x->state != X_STREAMING) return false;
+    cg_conn *c = x->conn;
+    if (!cg_stream_is_open(&c->stream)) return false;
+    if (cg_stream_buffered(&c->stream) > (size_t)c->gw->settings->limits.max_buffered_bytes) {
+        cg_log(CG_LOG_WARN, "http", "a streamed HTTP answer is not read: connection cut",
+               json_pack("{s:s, s:s}", "path", x->req->path, "ip", c->client_ip));
+        cg_stream_close(&c->stream);
+        return false;
+    }
+    return true;
+}
+
+bool cg_http_exchange_stream_write(cg_http_exchange *x, const void *data, size_t len)
+{
+    if (!stream_ok(x)) return false;
+    if (!x->head_only) cg_http_stream_chunk(&x->conn->stream, data, len);
+    return true;
+}
+
+bool cg_http_exchange_stream_sse(cg_http_exchange *x, const char *event, const char *data,
+                                 size_t len)
+{
+    if (!stream_ok(x)) return false;
+    if (!x->head_only) cg_http_stream_sse(&x->conn->stream, event, data, len);
+    return true;
+}
+
+bool cg_http_exchange_writable(cg_http_exchange *x)
+{
+    return stream_ok(x) && cg_stream_writable(&x->conn->stream);
+}
+
+void cg_http_exchange_stream_end(cg_http_exchange *x)
+{
+    if (!exchange_live(x)) return;
+    if (x->state == X_OPEN) cg_http_exchange_stream_begin(x, 200, NULL, NULL);
+    cg_conn *c = x->conn;
+    bool keep = exchange_keep(x);
+    if (cg_stream_is_open(&c->stream) && !x->head_only) cg_http_stream_end(&c->stream);
+    exchange_finish(x, keep);
+}
+
+/* ---- routing ---- */
 
 static void route(cg_conn *c, const cg_http_request *req)
 {
-    const cg_http_route *found = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !found; i++)
-        if (strcmp(routes[i].path, req->path) == 0) found = &routes[i];
-    if (!found) {
+    const own_route *own = NULL;
+    for (size_t i = 0; i < sizeof own_routes / sizeof own_routes[0] && !own; i++)
+        if (strcmp(own_routes[i].path, req->path) == 0) own = &own_routes[i];
+    const cg_http_route_spec *mod = own ? NULL : module_route(c->gw, req->path);
+    if (!own && !mod) {
         respond_text(c, req, 404, NULL, "not found\n");
         return;
     }
-    if (!(found->methods & METHOD(req->method))) {
+    unsigned methods = own ? own->methods : parser_methods(mod->methods);
+    if (!(methods & METHOD(req->method))) {
         char allow[128];
-        allow_header(found->methods, allow, sizeof allow);
+        allow_header(methods, allow, sizeof allow);
         respond_text(c, req, 405, allow, "method not allowed\n");
         return;
     }
-    if (!authorized(c, req, found->auth)) {
-        respond(c, req, 401, "application/json; charset=utf-8", "WWW-Authenticate: Bearer\r\n",
-                "{\"ok\":false,\"error\":\"Unauthorized\"}", true);
+    if (own) {
+        own->handler(c, req);
         return;
     }
-    cg_http_exchange x = {.conn = c, .req = req};
-    found->handler(&x);
+    if (mod->auth == CG_HTTP_AUTH_GATEWAY && !authorized(c, req)) return;
+    start_exchange(c, req, mod);
 }
 
 size_t cg_http_conn_feed(cg_conn *c, const uint8_t *data, size_t len)
@@ -234,7 +569,12 @@ size_t cg_http_conn_feed(cg_conn *c, const uint8_t *data, size_t len)
         c->http = cg_xmalloc(sizeof *c->http);
         cg_http_parser_init(c->http, (size_t)l->preauth_max_bytes, (size_t)l->http_body_bytes);
     }
+    if (c->exchange) { /* not expected: the stream holds input while one is open */
+        cg_stream_hold(&c->stream, (size_t)l->preauth_max_bytes);
+        return 0;
+    }
     size_t total = 0;
+    c->http_feeding = true;
     while (total < len && c->phase == CG_PHASE_HTTP && cg_stream_is_open(&c->stream)) {
         /* Answers the peer has not read yet: read on once they are out (on_drain). */
         if (!cg_stream_writable(&c->stream)) break;
@@ -248,20 +588,28 @@ size_t cg_http_conn_feed(cg_conn *c, const uint8_t *data, size_t len)
                          status == 413   ? "request body too large\n"
                          : status == 431 ? "request header fields too large\n"
                                          : "bad request\n");
+            c->http_feeding = false;
             return len;
         }
         const cg_http_request *req = &c->http->request;
         if (req->upgrade &&
             cg_http_header_has_token(cg_http_request_header(req, "upgrade"), "websocket")) {
+            c->http_feeding = false;
             upgrade(c, req);
             cg_http_conn_free(c);
             if (!cg_stream_is_open(&c->stream)) return len;
             return total + cg_conn_upgraded(c, data + total, len - total);
         }
         route(c, req);
-        cg_http_parser_next(c->http);
         c->last_active_ms = mono_ms();
+        if (c->exchange) {
+            /* Answered later: what follows waits, while the stream reads on. */
+            cg_stream_hold(&c->stream, (size_t)l->preauth_max_bytes);
+            break;
+        }
+        cg_http_parser_next(c->http);
     }
+    c->http_feeding = false;
     return cg_stream_is_open(&c->stream) ? total : len;
 }
 

@@ -275,6 +275,8 @@ static void fill_result(const run *r, cg_run_result *out)
         .error_message = r->error_message,
         .started_at_ms = r->started_at_ms,
         .ended_at_ms = r->ended_at_ms,
+        .input_tokens = r->usage.input,
+        .output_tokens = r->usage.output,
     };
 }
 

@@ -35,6 +35,7 @@ typedef struct cg_run_result {
     const char *error_kind;    /* failed: auth, rate_limit, server, network, timeout, ... */
     const char *error_message; /* failed: what a user can act on */
     int64_t started_at_ms, ended_at_ms;
+    int64_t input_tokens, output_tokens; /* as the provider reported them (0: unknown) */
 } cg_run_result;
 
 typedef void (*cg_run_end_fn)(const cg_run_result *result, void *data);

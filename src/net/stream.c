@@ -42,20 +42,33 @@ static void discard(cg_stream *s, size_t len)
     if (s->discarded > CG_STREAM_LINGER_MAX_BYTES) cg_stream_close(s);
 }
 
+/* Holding: past hold_max held bytes, reading stops. */
+static void hold_check(cg_stream *s)
+{
+    if (s->holding && !s->paused && s->held.len > s->hold_max) {
+        s->paused = true;
+        uv_read_stop((uv_stream_t *)&s->tcp);
+    }
+}
+
 static void deliver(cg_stream *s, const uint8_t *data, size_t len)
 {
     if (s->state != CG_STREAM_OPEN) {
         discard(s, len);
         return;
     }
-    if (s->paused || s->held.len > 0) {
+    if (s->paused || s->holding || s->held.len > 0) {
         cg_buf_append(&s->held, data, len);
+        hold_check(s);
         return;
     }
     size_t used = s->cb->on_data(s, data, len);
     if (used < len && s->state == CG_STREAM_OPEN) {
         cg_buf_append(&s->held, data + used, len - used);
-        cg_stream_pause(s);
+        if (s->holding)
+            hold_check(s);
+        else
+            cg_stream_pause(s);
     }
 }
 
@@ -275,10 +288,20 @@ void cg_stream_pause(cg_stream *s)
     uv_read_stop((uv_stream_t *)&s->tcp);
 }
 
+void cg_stream_hold(cg_stream *s, size_t max_bytes)
+{
+    if (s->state != CG_STREAM_OPEN) return;
+    s->holding = true;
+    s->hold_max = max_bytes;
+    hold_check(s);
+}
+
 void cg_stream_resume(cg_stream *s)
 {
-    if (!s->paused || s->state != CG_STREAM_OPEN) return;
+    if ((!s->paused && !s->holding) || s->state != CG_STREAM_OPEN) return;
+    bool was_reading = !s->paused;
     s->paused = false;
+    s->holding = false;
     bool outer = s->in_read_callback;
     s->in_read_callback = true;
     if (s->held.len > 0) {
@@ -288,7 +311,7 @@ void cg_stream_resume(cg_stream *s)
         cg_buf_reset(&held);
     }
     s->in_read_callback = outer;
-    if (!s->paused && s->state == CG_STREAM_OPEN)
+    if (!s->paused && !was_reading && s->state == CG_STREAM_OPEN)
         uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
     cg_stream_flush(s);
 }
@@ -326,6 +349,7 @@ void cg_stream_close_graceful(cg_stream *s)
     if (s->state != CG_STREAM_OPEN) return;
     s->state = CG_STREAM_DRAINING;
     cg_buf_reset(&s->held);
+    s->holding = false;
     if (s->cb->on_closing) s->cb->on_closing(s);
     s->linger_timer = cg_xmalloc(sizeof *s->linger_timer);
     uv_timer_init(s->tcp.loop, s->linger_timer);

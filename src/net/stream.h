@@ -65,6 +65,8 @@ struct cg_stream {
     void *user;
     cg_stream_state state;
     bool paused;
+    bool holding;          /* cg_stream_hold: reading on, delivering nothing */
+    size_t hold_max;       /* held bytes beyond which reading stops while holding */
     bool in_read_callback; /* flush once at its end */
     bool was_backed_up;    /* on_drain is due when the output empties */
     char peer_ip[INET6_ADDRSTRLEN];
@@ -101,7 +103,12 @@ bool cg_stream_backed_up(const cg_stream *s);
 void cg_stream_drop_unsent(cg_stream *s);
 
 void cg_stream_pause(cg_stream *s);
-/* Hands held input to on_data again, then reads on. */
+/* Delivers nothing for now but keeps reading, so that a peer that goes away is noticed
+ * (on_closing) while its owner waits on something else: input is kept, up to max_bytes,
+ * beyond which reading stops as with cg_stream_pause. on_data returning a short count
+ * while holding keeps the rest the same way. */
+void cg_stream_hold(cg_stream *s, size_t max_bytes);
+/* Hands held input to on_data again (ending a pause or a hold), then reads on. */
 void cg_stream_resume(cg_stream *s);
 
 void cg_stream_close(cg_stream *s);
