@@ -292,3 +292,81 @@ describe('chat runs: Anthropic, wake, sessions.abort, kill -9 mid-run', () => {
     }
   });
 });
+
+describe('chat runs: images, delta batching, tool calls, no model configured', () => {
+  let llm, gw, a;
+  // A 1x1 PNG.
+  const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+  before(async () => {
+    llm = await startFakeLlm({ apiKey: 'sk-test' });
+    gw = await startGateway({
+      config: {
+        models: {
+          providers: {
+            fake: {
+              baseUrl: llm.openaiBaseUrl, apiKey: 'sk-test', api: 'openai-completions',
+              models: [{ id: 'vision', name: 'Vision', input: ['text', 'image'] }, { id: 'text', name: 'Text', input: ['text'] }],
+            },
+          },
+        },
+        agents: { defaults: { model: 'fake/vision' } },
+      },
+    });
+    a = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => {
+    a?.close();
+    await gw?.stop();
+    await llm?.close();
+  });
+
+  test('an image attachment reaches a model that takes images, in its API\'s format', async () => {
+    llm.script({ reply: 'a tiny image' });
+    const runId = key();
+    await a.call('chat.send', { sessionKey: 'img', message: 'what is this?', idempotencyKey: runId, attachments: [{ type: 'image', mimeType: 'image/png', content: PNG }] });
+    assert.equal((await terminal(a, runId)).payload.state, 'final');
+    const req = llm.completions().at(-1);
+    assert.deepEqual(req.images, [{ mimeType: 'image/png', data: PNG }]);
+    // Not an image type clawgate sends to models: refused clearly before anything runs.
+    const bad = await a.request('chat.send', { sessionKey: 'img', message: 'x', idempotencyKey: key(), attachments: [{ type: 'image', mimeType: 'image/gif', content: PNG }] });
+    assert.equal(bad.ok, false);
+    assert.match(bad.error.message, /image\/png/);
+  });
+
+  test('deltas are batched: a fast stream of 60 chunks reaches clients in far fewer delta events, in order', async () => {
+    const chunks = Array.from({ length: 60 }, (_, i) => `w${i} `);
+    llm.script({ chunks, delayMs: 2 });
+    const runId = key();
+    await a.call('chat.send', { sessionKey: 'fast', message: 'go', idempotencyKey: runId });
+    const fin = await terminal(a, runId);
+    const deltas = chatEvents(a, runId).filter((e) => e.state === 'delta');
+    assert.equal(deltas.map((d) => d.deltaText).join(''), chunks.join(''));
+    assert.equal(textOf(fin.payload.message), chunks.join(''));
+    assert.ok(deltas.length < 30, `${deltas.length} delta events for 60 chunks`);
+  });
+
+  test('a tool call ends the run with the text so far and a note that tools are not available', async () => {
+    llm.script({ reply: 'Let me look that up.', toolCall: { name: 'search', arguments: { q: 'x' } } });
+    const runId = key();
+    await a.call('chat.send', { sessionKey: 'tools', message: 'search', idempotencyKey: runId });
+    const fin = await terminal(a, runId);
+    assert.equal(fin.payload.state, 'final');
+    assert.equal(fin.payload.stopReason, 'tool_calls');
+    assert.match(textOf(fin.payload.message), /^Let me look that up\.[\s\S]*tools/i);
+  });
+
+  test('with no model configured, the offline provider says so plainly', async () => {
+    const bare = await startGateway();
+    const c = await connectClient(bare, { params: { scopes: ['operator.admin'] } });
+    try {
+      const runId = key();
+      await c.call('chat.send', { sessionKey: 'main', message: 'hello?', idempotencyKey: runId });
+      const fin = await terminal(c, runId);
+      assert.equal(fin.payload.state, 'final');
+      assert.match(textOf(fin.payload.message), /no model is configured/i);
+    } finally {
+      c.close();
+      await bare.stop();
+    }
+  });
+});
