@@ -682,8 +682,28 @@ int cg_runs_submit(cg_gateway *gw, const cg_run_spec *spec, cg_run_end_fn end, v
     l->tail = r;
     l->waiting++;
     json_t *user = user_record(spec, now);
-    cg_sessions_append(sessions, r->session_key, user, on_user_committed, r);
+    int64_t seq = cg_sessions_append(sessions, r->session_key, user, on_user_committed, r);
     json_decref(user);
+    if (seq < 0) {
+        /* Not stored (a full transcript, a message too large): the run never was. */
+        const char *why = cg_sessions_error(sessions);
+        *error = cg_error_new(CG_ERR_INVALID_REQUEST, why ? why : "message not stored",
+                              json_pack("{s:s}", "code", "TRANSCRIPT_REFUSED"));
+        l->tail = NULL;
+        run **link = &l->head;
+        while (*link && *link != r)
+            link = &(*link)->next_in_lane;
+        *link = NULL;
+        for (run *q = l->head; q; q = q->next_in_lane)
+            l->tail = q;
+        l->waiting--;
+        e->live_head = r->next;
+        if (r->next) r->next->prev = NULL;
+        e->n_live--;
+        cg_strmap_remove(e->runs, r->id);
+        run_free(r);
+        return -1;
+    }
     cg_methods_sessions_changed(gw, r->session_key, "message");
     return 0;
 }
