@@ -277,7 +277,14 @@ bool cg_config_install(cg_config *cfg, cg_config_change *change)
     }
     bool changed = change->settings && install_settings(cfg, change->settings);
     *change = (cg_config_change){0};
+    if (changed && cfg->on_settings) cfg->on_settings(cfg, cfg->on_settings_data);
     return changed;
+}
+
+void cg_config_on_settings_change(cg_config *cfg, cg_config_settings_fn fn, void *data)
+{
+    cfg->on_settings = fn;
+    cfg->on_settings_data = data;
 }
 
 /* ---- the store ---- */

@@ -147,6 +147,11 @@ typedef void (*cg_config_reload_done)(cg_config *cfg, int result, void *data);
 int cg_config_reload_async(cg_config *cfg, uv_loop_t *loop, cg_config_reload_done done, void *data);
 
 const cg_settings *cg_config_settings(const cg_config *cfg);
+/* Called after every swap of the running settings, whatever caused it (a reload, a
+ * config.* write, a module's cg_config_patch_async): the previous settings stay valid
+ * until the next swap, so a holder of the pointer must follow it here. One listener. */
+typedef void (*cg_config_settings_fn)(cg_config *cfg, void *data);
+void cg_config_on_settings_change(cg_config *cfg, cg_config_settings_fn fn, void *data);
 const char *cg_config_state_dir(const cg_config *cfg);
 const char *cg_config_path(const cg_config *cfg);
 bool cg_config_valid(const cg_config *cfg); /* false after an invalid reload */

@@ -134,8 +134,10 @@ struct cg_config {
     cg_config_file *file; /* what is on disk as of the last load, reload or write */
     bool valid;           /* validity of that file */
     json_t *issues;
-    cg_settings *settings;         /* the last good settings */
-    cg_settings *retired_settings; /* the previous generation, freed at the next swap */
+    cg_settings *settings;             /* the last good settings */
+    cg_settings *retired_settings;     /* the previous generation, freed at the next swap */
+    cg_config_settings_fn on_settings; /* told of every swap (whatever caused it) */
+    void *on_settings_data;
     bool listener_changed;
     cg_config_view view;
     /* Writes and reloads in flight (queue.c): at most one running, the rest in FIFO order. */

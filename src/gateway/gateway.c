@@ -384,7 +384,10 @@ static void start_tick(cg_gateway *gw)
 
 /* ---- config changes ---- */
 
-void cg_gateway_settings_changed(cg_gateway *gw)
+/* New settings are installed (whatever wrote them): apply what can change live (auth,
+ * limits, origins, tick, log size), then the settings hooks. Listener changes go
+ * through cg_gateway_rebind. */
+static void settings_changed(cg_gateway *gw)
 {
     int64_t old_tick = gw->settings->tick_interval_ms;
     /* Always follow the store: its previous settings are freed at the next swap. */
@@ -420,7 +423,7 @@ static void on_reloaded(cg_config *cfg, int result, void *data)
     cg_gateway *gw = data;
     report_config(gw);
     if (result != 1) return;
-    cg_gateway_settings_changed(gw);
+    /* The settings were followed when they were installed (on_config_settings). */
     /* A reload never moves the listener: that needs config.apply or a restart. */
     cg_log(CG_LOG_INFO, "gateway", "settings applied",
            json_pack("{s:b}", "restartRequired", listener_differs(gw, gw->settings)));
@@ -518,12 +521,18 @@ void cg_gateway_shutdown(cg_gateway *gw, const char *reason)
 
 /* ---- life cycle ---- */
 
+static void on_config_settings(cg_config *cfg, void *data)
+{
+    settings_changed(data);
+}
+
 cg_gateway *cg_gateway_new(uv_loop_t *loop, cg_config *cfg)
 {
     cg_gateway *gw = cg_xcalloc(1, sizeof *gw);
     gw->loop = loop;
     gw->cfg = cfg;
     gw->settings = cg_config_settings(cfg);
+    cg_config_on_settings_change(cfg, on_config_settings, gw);
     gw->started_ns = cg_mono_ns();
     gw->rate_limiter = cg_rate_limiter_new();
     gw->tailscale = cg_tailscale_new(loop);

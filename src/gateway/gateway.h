@@ -42,10 +42,6 @@ uint64_t cg_gateway_uptime_ms(cg_gateway *gw);
 /* The addresses the gateway listens on ("ws://127.0.0.1:18789", ...). New ref. */
 json_t *cg_gateway_listen_urls(cg_gateway *gw);
 
-/* After a config write changed settings: applies what can change live (auth, limits,
- * origins, tick, log size), then runs the settings hooks. Listener changes go through
- * cg_gateway_rebind. */
-void cg_gateway_settings_changed(cg_gateway *gw);
 /* Told after new settings are in place (a reload or a config write changed anything in
  * the configuration, settings->doc included), on the loop. For modules that read their
  * own sections of the document (model providers, agents). */

@@ -171,7 +171,6 @@ static void on_moved_back(cg_gateway *gw, const char *error, void *data)
 static void on_written(cg_config *cfg, cg_config_write_result *result, void *data)
 {
     config_write_call *call = data;
-    if (result->payload && result->settings_changed) cg_gateway_settings_changed(call->gw);
     /* The listener moved but the disk refused the file: back to the running settings. */
     if (result->error && call->moved)
         cg_gateway_rebind_async(call->gw, cg_gateway_settings(call->gw), on_moved_back, NULL);
