@@ -14,14 +14,15 @@
  *   CLOCK_MONOTONIC, same machine), chat.send to the provider's request, chat.send to the
  *   first delta, and the provider's last byte to the `final` event.
  * --mode fanout: --clients connections, one run (--chunks, --delay-ms, --size): `chat`
- *   delta events received per second summed over the clients (between the first delta any
- *   client got and the last), the deltaText bytes and the frame bytes per second, and
+ *   delta events received per second summed over the clients (from the first delta any
+ *   client got to the last final), the deltaText bytes and the frame bytes per second, and
  *   for every client whether the deltaText joined and the final text both equal the text
  *   the provider streamed; also the provider's last byte to the last client's final.
  * --mode sessions: one connection; --sessions sessions of --turns exchanges each (a
  *   reply of one short chunk), --inflight runs at a time, each on a different session:
  *   work item n is session n % sessions, turn n / sessions, so sessions fill evenly. Ends
- *   when every exchange is done or --time-limit passed (the runs in flight then finish,
+ *   when every exchange is done (or --max-exchanges), or --time-limit passed (the runs in
+ *   flight then finish,
  *   within --run-timeout). Reports exchanges done, errors, runs/s, chat.send to final.
  *
  * Prints one JSON line. A run is over at its `final`, `error` or `aborted` event (matched
@@ -743,6 +744,9 @@ static void put_fanout(sim *s, json_t *r)
         joined_ok += c->joined_ok;
         replaced += c->replaced;
     }
+    /* from the first delta any client got to the last final: the whole delivery, also
+     * when a gateway sends only a delta or two (a burst) */
+    if (s->fan_last_final_ns > last) last = s->fan_last_final_ns;
     double window = last > first ? (double)(last - first) / 1e9 : 0;
     json_object_set_new(r, "clients", json_integer(connected));
     json_object_set_new(r, "deltas", json_integer((json_int_t)deltas));
@@ -831,6 +835,7 @@ static const char usage[] =
     "  --mode latency   [--runs 50] [--chunks 20] [--delay-ms 20] [--size 8] [--gap-ms 100]\n"
     "  --mode fanout    [--clients 100] [--chunks 2000] [--delay-ms 1] [--size 8]\n"
     "  --mode sessions  [--sessions 1000] [--turns 50] [--inflight 32] [--time-limit 0]\n"
+    "                   [--max-exchanges N]   (stop after N exchanges in all)\n"
     "  common: [--run-timeout 120] [--setup-timeout 120] [--connect-concurrency 32]\n"
     "          [--timeout-ms 15000] [--cpu-pids PID,...] [--ca-file PEM]\n"
     "          [--writer-scopes operator.read,operator.write] [--reader-scopes operator.read]\n"
@@ -874,7 +879,7 @@ int main(int argc, char **argv)
     s->connect_concurrency = 32;
     const char *ca_file = NULL, *writer_scopes = "operator.read,operator.write",
                *reader_scopes = "operator.read";
-    double timeout_ms = 15000;
+    double timeout_ms = 15000, max_exchanges = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -927,6 +932,8 @@ int main(int argc, char **argv)
             s->turns = (int)d;
         else if (strcmp(a, "--inflight") == 0 && bench_num_arg(v, 1, MAX_INFLIGHT, &d))
             s->inflight = (int)d;
+        else if (strcmp(a, "--max-exchanges") == 0 && bench_num_arg(v, 0, 1e12, &d))
+            max_exchanges = d;
         else if (strcmp(a, "--time-limit") == 0 && bench_num_arg(v, 0, 1e7, &d))
             s->time_limit_s = d;
         else if (strcmp(a, "--run-timeout") == 0 && bench_num_arg(v, 0.1, 1e6, &d))
@@ -962,6 +969,8 @@ int main(int argc, char **argv)
     cg_random_hex(s->rid, 6);
     build_expected(s);
     s->total_items = (uint64_t)s->sessions * (uint64_t)s->turns;
+    if (max_exchanges > 0 && (uint64_t)max_exchanges < s->total_items)
+        s->total_items = (uint64_t)max_exchanges;
     s->opts.handshake_timeout_ms = (uint64_t)timeout_ms;
     if (wss) {
         char err[300];
