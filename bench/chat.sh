@@ -267,7 +267,7 @@ row2() { printf '| %s | %s | %s | %s |\n' "$1" "$(v "$2")" "$(v "$3")" "$(ratio 
     row "  CPU: gateway / cg-chatsim / rest of machine (% of a core)" "fan.$k.cpu" none
   done
   row "sessions: exchanges done of $((SESSIONS * EXCHANGES)) ($SESSIONS x $EXCHANGES, $INFLIGHT in flight, limit $TIME_LIMIT s)" sess.done higher
-  row "  seconds taken" sess.secs lower
+  row "  seconds taken" sess.secs none
   row "  runs/s" sess.rps higher
   row "  chat.send to final, p50 (ms)" sess.p50 lower
   row "  chat.send to final, p99 (ms)" sess.p99 lower
