@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 static unsigned bucket_of(uint64_t us)
@@ -40,7 +41,10 @@ double bench_hist_percentile_ms(const bench_hist *h, double p)
     uint64_t seen = 0;
     for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++) {
         seen += h->count[i];
-        if (seen >= rank) return bucket_value(i) / 1000.0;
+        if (seen >= rank) { /* a bucket's middle may lie past the largest sample */
+            double v = bucket_value(i);
+            return (v < (double)h->max_us ? v : (double)h->max_us) / 1000.0;
+        }
     }
     return (double)h->max_us / 1000.0;
 }
@@ -118,4 +122,56 @@ void bench_raise_nofile(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+uint64_t bench_pids_ticks(const int *pids, int npids)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < npids; i++) {
+        char path[48], line[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", pids[i]);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[n] = '\0';
+        const char *p = strrchr(line, ')'); /* the command name may hold spaces */
+        unsigned long long utime = 0, stime = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                        &stime) == 2)
+            total += utime + stime;
+    }
+    return total;
+}
+
+uint64_t bench_machine_ticks(void)
+{
+    unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return 0;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait,
+                   &irq, &softirq);
+    fclose(f);
+    return n == 7 ? user + nice + sys + irq + softirq : 0;
+}
+
+uint64_t bench_self_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+bool bench_pid_list_arg(const char *v, int *pids, int max, int *n)
+{
+    *n = 0;
+    for (const char *q = v; *q && *n < max;) {
+        char *end;
+        long pid = strtol(q, &end, 10);
+        if (end == q || pid <= 0 || pid > 1 << 22 || (*end && *end != ',')) return false;
+        pids[(*n)++] = (int)pid;
+        q = *end ? end + 1 : end;
+    }
+    return true;
 }

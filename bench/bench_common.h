@@ -56,4 +56,13 @@ bool bench_num_arg(const char *s, double min, double max, double *out);
 /* Raises the RLIMIT_NOFILE soft limit to the hard limit. */
 void bench_raise_nofile(void);
 
+/* CPU accounting. utime + stime of those processes in clock ticks (one that is gone
+ * counts 0); the ticks the whole machine spent busy (user, nice, system, irq, softirq; all
+ * cores, /proc/stat); this process's own utime + stime in microseconds. */
+uint64_t bench_pids_ticks(const int *pids, int npids);
+uint64_t bench_machine_ticks(void);
+uint64_t bench_self_cpu_us(void);
+/* "PID[,PID...]" into pids (at most max); false when malformed. */
+bool bench_pid_list_arg(const char *v, int *pids, int max, int *n);
+
 #endif

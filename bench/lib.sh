@@ -86,8 +86,8 @@ kill_tree() {
   for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
 }
 
-# json_field <json line> <key>: a numeric field of a loadgen report.
-json_field() { sed -nE "s/.*\"$2\":([0-9.]+).*/\1/p" <<<"$1"; }
+# json_field <json line> <key>: a numeric field of a loadgen report (maybe 1.5e+06).
+json_field() { sed -nE "s/.*\"$2\":(-?[0-9.]+([eE][-+]?[0-9]+)?).*/\1/p" <<<"$1"; }
 
 # write_report <report.md> <raw.txt> <out>: the report, then the raw loadgen output
 # folded below it, written to <out> and printed.

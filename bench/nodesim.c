@@ -540,42 +540,7 @@ static void on_setup_timeout(uv_timer_t *t)
 /* utime + stime of the --cpu-pids processes, in clock ticks (0 for one that is gone). */
 static uint64_t gateway_ticks(const sim *s)
 {
-    uint64_t total = 0;
-    for (int i = 0; i < s->ncpu_pids; i++) {
-        char path[48], line[1024];
-        snprintf(path, sizeof path, "/proc/%d/stat", s->cpu_pids[i]);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        size_t n = fread(line, 1, sizeof line - 1, f);
-        fclose(f);
-        line[n] = '\0';
-        const char *p = strrchr(line, ')'); /* the command name may hold spaces */
-        unsigned long long utime = 0, stime = 0;
-        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                        &stime) == 2)
-            total += utime + stime;
-    }
-    return total;
-}
-
-/* Ticks the whole machine spent busy (user, nice, system, irq, softirq; all cores). */
-static uint64_t machine_ticks(void)
-{
-    unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f) return 0;
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait,
-                   &irq, &softirq);
-    fclose(f);
-    return n == 7 ? user + nice + sys + irq + softirq : 0;
-}
-
-static uint64_t self_cpu_us(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    return bench_pids_ticks(s->cpu_pids, s->ncpu_pids);
 }
 
 static void on_warmed_up(uv_timer_t *t)
@@ -584,8 +549,8 @@ static void on_warmed_up(uv_timer_t *t)
     s->measuring = true;
     s->t_measure_ns = cg_mono_ns();
     s->gw_ticks0 = gateway_ticks(s);
-    s->self_us0 = self_cpu_us();
-    s->machine0 = machine_ticks();
+    s->self_us0 = bench_self_cpu_us();
+    s->machine0 = bench_machine_ticks();
     uv_timer_start(&s->timer, on_end, (uint64_t)(s->duration_s * 1000), 0);
 }
 
@@ -627,8 +592,8 @@ static void stop(sim *s, int rc)
     if (rc) s->rc = rc;
     s->t_end_ns = cg_mono_ns();
     s->gw_ticks1 = gateway_ticks(s);
-    s->self_us1 = self_cpu_us();
-    s->machine1 = machine_ticks();
+    s->self_us1 = bench_self_cpu_us();
+    s->machine1 = bench_machine_ticks();
     for (int i = 0; s->measuring && i < s->npeers; i++)
         for (int slot = 0; s->peers[i].sent_ns && slot < s->inflight; slot++)
             if (s->peers[i].sent_ns[slot] >= s->t_measure_ns) s->unfinished++;
@@ -762,15 +727,9 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--device-family") == 0)
             s->device_family = v;
         else if (strcmp(a, "--cpu-pids") == 0) {
-            for (const char *q = v;
-                 *q && s->ncpu_pids < (int)(sizeof s->cpu_pids / sizeof *s->cpu_pids);) {
-                char *end;
-                long pid = strtol(q, &end, 10);
-                if (end == q || pid <= 0 || pid > 1 << 22 || (*end && *end != ','))
-                    return bad("--cpu-pids takes PID[,PID...]");
-                s->cpu_pids[s->ncpu_pids++] = (int)pid;
-                q = *end ? end + 1 : end;
-            }
+            if (!bench_pid_list_arg(v, s->cpu_pids, (int)(sizeof s->cpu_pids / sizeof *s->cpu_pids),
+                                    &s->ncpu_pids))
+                return bad("--cpu-pids takes PID[,PID...]");
         } else if (strcmp(a, "--nodes") == 0 && bench_num_arg(v, 0, 1e5, &d))
             s->nodes = (int)d;
         else if (strcmp(a, "--external") == 0 && bench_num_arg(v, 0, 1e5, &d))

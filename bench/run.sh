@@ -16,6 +16,8 @@
 # gateways; about a minute with the real gateway's start) and writes
 # bench/results/connect.md instead. BENCH_ONLY=nodes runs bench/nodes.sh (node.invoke round
 # trips through simulated nodes and a real node host; bench/results/nodes.md).
+# BENCH_ONLY=chat runs bench/chat.sh (streaming chat on a local provider: first-byte
+# latency, fan-out to 100 clients, 1,000 sessions; bench/results/chat.md).
 # `bench/run.sh --scenario loop-blocking` runs bench/loop_blocking.sh instead.
 set -euo pipefail
 
@@ -35,7 +37,8 @@ case "$ONLY" in
   "") OUT=$ROOT/bench/results/latest.md ;;
   connect) OUT=$ROOT/bench/results/connect.md ;;
   nodes) exec "$ROOT/bench/nodes.sh" ;;
-  *) echo "BENCH_ONLY: 'connect' or 'nodes'" >&2; exit 2 ;;
+  chat) exec "$ROOT/bench/chat.sh" ;;
+  *) echo "BENCH_ONLY: 'connect', 'nodes' or 'chat'" >&2; exit 2 ;;
 esac
 
 for f in "$CG" "$LG"; do
