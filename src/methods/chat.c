@@ -305,8 +305,8 @@ static void handle_agent(cg_req *req)
     char key[CG_SESSION_KEY_BUF], raw[CG_SESSION_KEY_BUF];
     if (str(req, "sessionKey") && *str(req, "sessionKey"))
         snprintf(raw, sizeof raw, "%s", str(req, "sessionKey"));
-    else if (str(req, "sessionId") && *str(req, "sessionId"))
-        snprintf(raw, sizeof raw, "agent:%s:%s", agent, str(req, "sessionId"));
+    else if (str(req, "sessionId") && *str(req, "sessionId")) /* `openclaw agent --session-id` */
+        snprintf(raw, sizeof raw, "agent:%s:explicit:%s", agent, str(req, "sessionId"));
     else /* a run without a key, as OpenClaw names it */
         snprintf(raw, sizeof raw, "agent:%s:explicit:%s", agent, run_id);
     if (!session_key(req, raw, key, sizeof key)) return;
