@@ -373,7 +373,8 @@ static json_t *wait_result(const cg_run_result *r)
         return json_pack("{s:s, s:s, s:I, s:s}", "runId", r->run_id, "status", "ok", "endedAt",
                          (json_int_t)r->ended_at_ms, "stopReason",
                          r->stop_reason ? r->stop_reason : "stop");
-    return json_pack("{s:s, s:s, s:s}", "runId", r->run_id, "status", "error", "error",
+    return json_pack("{s:s, s:s, s:I, s:s}", "runId", r->run_id, "status", "error", "endedAt",
+                     (json_int_t)r->ended_at_ms, "error",
                      r->status == CG_RUN_ABORTED ? "run aborted"
                      : r->error_message          ? r->error_message
                                                  : "run failed");
