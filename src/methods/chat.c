@@ -305,8 +305,8 @@ static void handle_agent(cg_req *req)
     char key[CG_SESSION_KEY_BUF], raw[CG_SESSION_KEY_BUF];
     if (str(req, "sessionKey") && *str(req, "sessionKey"))
         snprintf(raw, sizeof raw, "%s", str(req, "sessionKey"));
-    else if (str(req, "sessionId") && *str(req, "sessionId"))
-        snprintf(raw, sizeof raw, "agent:%s:%s", agent, str(req, "sessionId"));
+    else if (str(req, "sessionId") && *str(req, "sessionId")) /* `openclaw agent --session-id` */
+        snprintf(raw, sizeof raw, "agent:%s:explicit:%s", agent, str(req, "sessionId"));
     else /* a run without a key, as OpenClaw names it */
         snprintf(raw, sizeof raw, "agent:%s:explicit:%s", agent, run_id);
     if (!session_key(req, raw, key, sizeof key)) return;
@@ -373,7 +373,8 @@ static json_t *wait_result(const cg_run_result *r)
         return json_pack("{s:s, s:s, s:I, s:s}", "runId", r->run_id, "status", "ok", "endedAt",
                          (json_int_t)r->ended_at_ms, "stopReason",
                          r->stop_reason ? r->stop_reason : "stop");
-    return json_pack("{s:s, s:s, s:s}", "runId", r->run_id, "status", "error", "error",
+    return json_pack("{s:s, s:s, s:I, s:s}", "runId", r->run_id, "status", "error", "endedAt",
+                     (json_int_t)r->ended_at_ms, "error",
                      r->status == CG_RUN_ABORTED ? "run aborted"
                      : r->error_message          ? r->error_message
                                                  : "run failed");

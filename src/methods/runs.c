@@ -329,7 +329,8 @@ static void finish(run *r)
             json_object_set_new(detail, "providerRuntimeFailureKind", json_string(r->error_kind));
         json_object_set_new(p, "errorDetail", detail);
     }
-    send_chat(r, p, 0);
+    /* As the real gateway orders them: the agent usage and lifecycle end first, the chat
+     * terminal event last, so a client that stops reading at final has seen the end. */
     if (r->usage.output || r->usage.input)
         send_agent(r, "usage",
                    json_pack("{s:I, s:I}", "inputTokens", (json_int_t)r->usage.input,
@@ -346,6 +347,7 @@ static void finish(run *r)
         if (r->error_kind) json_object_set_new(data, "errorKind", json_string(r->error_kind));
     }
     send_agent(r, "lifecycle", data, 0);
+    send_chat(r, p, 0);
     json_decref(usage);
     cg_methods_sessions_changed(e->gw, r->session_key, "run-end");
 

@@ -225,6 +225,31 @@ static const char *default_model(cg_gateway *gw)
     return json_string_value(model);
 }
 
+/* The contextWindow configured for ref ("provider/model") in models.providers, as a JSON
+ * number, or null when it names no configured model (as the real gateway's list header). */
+static json_t *context_window_of(cg_gateway *gw, const char *ref)
+{
+    const char *slash = ref ? strchr(ref, '/') : NULL;
+    if (!slash || slash == ref || !slash[1]) return json_null();
+    const json_t *providers = json_object_get(
+        json_object_get(cg_config_document(cg_gateway_config(gw)), "models"), "providers");
+    char provider[128];
+    if ((size_t)(slash - ref) >= sizeof provider) return json_null();
+    memcpy(provider, ref, (size_t)(slash - ref));
+    provider[slash - ref] = '\0';
+    const json_t *models = json_object_get(json_object_get(providers, provider), "models");
+    size_t i;
+    const json_t *m;
+    json_array_foreach(models, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        const json_t *ctx = json_object_get(m, "contextWindow");
+        if (id && !strcmp(id, slash + 1) && json_is_integer(ctx))
+            return json_integer(json_integer_value(ctx));
+    }
+    return json_null();
+}
+
 json_t *cg_methods_session_row(cg_gateway *gw, const cg_session *sess, bool include_last_message)
 {
     (void)gw;
@@ -238,7 +263,13 @@ json_t *cg_methods_session_row(cg_gateway *gw, const cg_session *sess, bool incl
                   "unread", json_is_true(json_object_get(sess->meta, "unread")), "inputTokens",
                   (json_int_t)sess->input_tokens, "outputTokens", (json_int_t)sess->output_tokens,
                   "totalTokens", (json_int_t)(sess->input_tokens + sess->output_tokens));
-    if (is_main) json_object_set_new(row, "classification", json_string("main"));
+    /* As the real gateway classifies them: its main session, keys of runs without a key
+     * (agent:<id>:explicit:...), and the rest "direct" (it says "custom" for sessions an
+     * agent run created under a key of its caller's; clawgate does not tell them apart). */
+    json_object_set_new(row, "classification",
+                        json_string(is_main                           ? "main"
+                                    : strstr(sess->key, ":explicit:") ? "explicit"
+                                                                      : "direct"));
     const char *label = json_string_value(json_object_get(sess->meta, "label"));
     if (label) {
         json_object_set_new(row, "label", json_string(label));
@@ -613,7 +644,8 @@ static json_t *list_result(cg_gateway *gw, const json_t *params)
                   has_more, "sessions", rows);
     if (offset > 0) json_object_set_new(result, "offset", json_integer(offset));
     /* The default model as configured, for the list's header. */
-    json_t *defaults = json_pack("{s:n}", "contextTokens");
+    json_t *defaults =
+        json_pack("{s:o}", "contextTokens", context_window_of(gw, default_model(gw)));
     split_model(default_model(gw), defaults, "modelProvider", "model");
     json_object_set_new(result, "defaults", defaults);
     return result;
@@ -784,6 +816,15 @@ static void handle_describe(cg_req *req)
     cg_req_ok(req,
               json_pack("{s:o}", "session",
                         sess ? cg_methods_session_row(req->gw, sess, include_last) : json_null()));
+}
+
+/* {modelProvider, model} a session runs on: its override, else the default model. */
+static json_t *resolved_model_of(cg_gateway *gw, const cg_session *sess)
+{
+    json_t *out = json_object();
+    const char *override = sess ? json_string_value(json_object_get(sess->meta, "model")) : NULL;
+    split_model(override ? override : default_model(gw), out, "modelProvider", "model");
+    return out;
 }
 
 static json_t *resolved(const cg_session *sess)
@@ -970,13 +1011,9 @@ static void handle_patch(cg_req *req)
     }
     cg_sessions_patch_meta(sessions, key, changes, now, on_change_saved, call);
     json_decref(changes);
-    json_t *resolved_model = json_object();
-    const char *override = json_string_value(json_object_get(sess->meta, "model"));
-    split_model(override ? override : default_model(req->gw), resolved_model, "modelProvider",
-                "model");
     call->result = json_pack("{s:b, s:s, s:s, s:o, s:o}", "ok", 1, "path",
                              cg_store_path(cg_gateway_store(req->gw)), "key", key, "entry",
-                             entry_of(sess), "resolved", resolved_model);
+                             entry_of(sess), "resolved", resolved_model_of(req->gw, sess));
 }
 
 static void handle_reset(cg_req *req)
@@ -1000,7 +1037,9 @@ static void handle_reset(cg_req *req)
         return;
     }
     sess = cg_sessions_find(st->sessions, key);
-    call->result = json_pack("{s:b, s:s, s:o}", "ok", 1, "key", key, "entry", entry_of(sess));
+    /* The real gateway answers the model the session resolves to, as sessions.patch does. */
+    call->result = json_pack("{s:b, s:s, s:o, s:o}", "ok", 1, "key", key, "entry", entry_of(sess),
+                             "resolved", resolved_model_of(req->gw, sess));
 }
 
 static void handle_delete(cg_req *req)
