@@ -134,6 +134,11 @@ static const schema_row schema_rows[] = {
         "\"description\":\"WebSocket connections open at once; upgrades beyond get 503.\"}"},
     {"gateway.http", "{\"type\":\"object\"}"},
     {"gateway.http.endpoints", "{\"type\":\"object\"}"},
+    {"hooks", "{\"type\":\"object\"}"},
+    {"hooks.enabled", "{\"type\":\"boolean\",\"default\":false,"
+        "\"description\":\"Serve POST /hooks/wake and /hooks/agent (needs hooks.token).\"}"},
+    {"hooks.token", "{\"type\":\"string\",\"minLength\":1,\"x-sensitive\":true,"
+        "\"description\":\"The webhook token (Authorization: Bearer or X-OpenClaw-Token); not the gateway token.\"}"},
     {"gateway.http.endpoints.chatCompletions", "{\"type\":\"object\"}"},
     {"gateway.http.endpoints.chatCompletions.enabled", "{\"type\":\"boolean\",\"default\":false,"
         "\"description\":\"Serve the OpenAI-compatible POST /v1/chat/completions and GET /v1/models "
@@ -237,7 +242,6 @@ static const schema_row schema_rows[] = {
     SECRET("plugins.entries.*.config.routes.*.secret"),
     SECRET("plugins.entries.onepassword"),
 
-    SECRET("hooks.token"),
     SECRET("hooks.gmail.pushToken"),
     SECRET("hooks.mappings.*.sessionKey"),
     SECRET("hooks.mappings[].sessionKey"),

@@ -469,17 +469,8 @@ static void handle_sessions_abort(cg_req *req)
 }
 
 /* wake {mode, text, sessionKey?, agentId?}: a system event for the agent's (main)
- * session; mode "now" also starts a run on it, "next-heartbeat" leaves it for the next
- * run. */
-static void on_woken(int status, const char *error, void *data)
-{
-    cg_req_hold *hold = data;
-    cg_req_hold_answer(
-        hold, status, error, "system event",
-        json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", "next-heartbeat", "eventOutcome", "queued"));
-    free(hold);
-}
-
+ * session; mode "now" also starts a run that reads it, "next-heartbeat" leaves it for the
+ * session's next run. */
 static void handle_wake(cg_req *req)
 {
     char key[CG_SESSION_KEY_BUF], agent[CG_AGENT_ID_MAX + 1];
@@ -487,40 +478,24 @@ static void handle_wake(cg_req *req)
                      sizeof key))
         return;
     agent_of_key(key, agent, sizeof agent);
-    const char *text = str(req, "text");
-    if (!strcmp(str(req, "mode"), "now")) {
-        char run_id[48] = "wake:";
-        cg_uuid4(run_id + 5);
-        cg_run_spec spec = {
-            .run_id = run_id, .session_key = key, .agent_id = agent, .system_event = text};
-        cg_run_status existing;
-        json_t *error;
-        if (cg_runs_submit(req->gw, &spec, NULL, NULL, &existing, &error) != 0) {
-            cg_req_error_shape(req, error);
-            return;
-        }
-        cg_req_ok(req, json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "mode", "now", "eventOutcome",
-                                 "queued", "runId", run_id));
+    bool now = !strcmp(str(req, "mode"), "now");
+    char run_id[48] = "wake:";
+    cg_uuid4(run_id + 5);
+    cg_run_spec spec = {.run_id = run_id,
+                        .session_key = key,
+                        .agent_id = agent,
+                        .system_event = str(req, "text"),
+                        .queue_only = !now};
+    cg_run_status existing;
+    json_t *error;
+    if (cg_runs_submit(req->gw, &spec, NULL, NULL, &existing, &error) != 0) {
+        cg_req_error_shape(req, error);
         return;
     }
-    cg_sessions *sessions = cg_gateway_sessions(req->gw);
-    if (!cg_sessions_ensure(sessions, key, agent, cg_now_ms())) {
-        cg_req_error(req, CG_ERR_UNAVAILABLE, "too many sessions", NULL);
-        return;
-    }
-    json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "role", "system", "content", text, "timestamp",
-                          (json_int_t)cg_now_ms(), "status", "complete");
-    cg_req_hold *hold = cg_xcalloc(1, sizeof *hold);
-    if (!cg_req_hold_start(hold, req)) {
-        free(hold);
-        json_decref(m);
-        return;
-    }
-    if (cg_sessions_append(sessions, key, m, on_woken, hold) < 0) {
-        cg_req_hold_answer(hold, -1, cg_sessions_error(sessions), "system event", NULL);
-        free(hold);
-    }
-    json_decref(m);
+    json_t *result = json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", now ? "now" : "next-heartbeat",
+                               "eventOutcome", "queued");
+    if (now) json_object_set_new(result, "runId", json_string(run_id));
+    cg_req_ok(req, result);
 }
 
 /* send: delivery to a channel, which arrives with channels (the automation issue). */

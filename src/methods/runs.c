@@ -658,6 +658,21 @@ int cg_runs_submit(cg_gateway *gw, const cg_run_spec *spec, cg_run_end_fn end, v
                               json_pack("{s:s}", "code", "SESSION_LIMIT"));
         return -1;
     }
+    if (spec->queue_only) {
+        /* Read by the session's next run, whoever starts it. */
+        json_t *event = user_record(spec, now);
+        json_object_del(event, "runId");
+        int64_t seq =
+            cg_sessions_append(sessions, spec->session_key, event, log_write_failure, NULL);
+        json_decref(event);
+        if (seq < 0) {
+            const char *why = cg_sessions_error(sessions);
+            *error = cg_error_new(CG_ERR_INVALID_REQUEST, why ? why : "system event not stored",
+                                  json_pack("{s:s}", "code", "TRANSCRIPT_REFUSED"));
+            return -1;
+        }
+        return 0;
+    }
     run *r = cg_xcalloc(1, sizeof *r);
     r->e = e;
     r->id = cg_strdup(spec->run_id);

@@ -49,6 +49,7 @@ typedef struct cg_run_spec {
     const char *thinking;      /* NULL or a level */
     const char *model;         /* NULL, or "<provider>/<model>" for this run */
     const char *system_event;  /* wake: a system line instead of a user turn (message NULL) */
+    bool queue_only;           /* a system event stored for the session's next run; no run starts */
 } cg_run_spec;
 
 /* Queues a run (its user turn is written first; the provider is called after that

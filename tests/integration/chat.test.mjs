@@ -56,6 +56,7 @@ describe('chat runs on an OpenAI-compatible provider', () => {
     assert.equal(textOf(fin.payload.message), 'Hello there, how can I help you today?');
     assert.equal(fin.payload.stopReason, 'stop');
     for (const c of [a, b]) {
+      await terminal(c, runId); /* each client at its own pace */
       const events = chatEvents(c, runId);
       assert.deepEqual(events.filter((e) => e.state === 'status').map((e) => e.phase), ['preparing_workspace', 'preparing_context', 'starting_model']);
       const deltas = events.filter((e) => e.state === 'delta');
