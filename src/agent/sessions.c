@@ -32,8 +32,6 @@
 #include "common/strmap.h"
 #include "common/util.h"
 
-#define JOB_MAX_ARGS 10
-
 typedef struct sess_rec {
     cg_session pub;
     char *transcript_id;
@@ -193,23 +191,9 @@ char *cg_sessions_message_text(const json_t *message, size_t max_chars)
 
 /* ---- write jobs ---- */
 
-typedef struct job_arg {
-    enum { ARG_NULL, ARG_TEXT, ARG_INT } kind;
-    char *text;
-    int64_t integer;
-} job_arg;
-
-typedef struct job_stmt {
-    const char *sql;
-    job_arg args[JOB_MAX_ARGS];
-    int n_args;
-    bool must_change; /* fails the job when it changes no row */
-} job_stmt;
-
 typedef struct write_job {
     cg_sessions *s;
-    job_stmt *stmts;
-    size_t n, cap;
+    cg_store_batch batch;
     cg_sessions_done_fn done;
     void *data;
     /* Told to the listener after the commit. */
@@ -221,38 +205,9 @@ typedef struct write_job {
     json_t *message;
 } write_job;
 
-static job_stmt *job_add(write_job *j, const char *sql)
+static cg_store_stmt *job_add(write_job *j, const char *sql)
 {
-    if (j->n == j->cap) {
-        j->cap = j->cap ? j->cap * 2 : 4;
-        j->stmts = cg_xrealloc(j->stmts, j->cap * sizeof *j->stmts);
-    }
-    job_stmt *st = &j->stmts[j->n++];
-    memset(st, 0, sizeof *st);
-    st->sql = sql;
-    return st;
-}
-
-static void arg_text(job_stmt *st, const char *text)
-{
-    job_arg *a = &st->args[st->n_args++];
-    a->kind = text ? ARG_TEXT : ARG_NULL;
-    a->text = cg_strdup(text);
-}
-
-/* Takes ownership of a malloc'd text. */
-static void arg_text_owned(job_stmt *st, char *text)
-{
-    job_arg *a = &st->args[st->n_args++];
-    a->kind = text ? ARG_TEXT : ARG_NULL;
-    a->text = text;
-}
-
-static void arg_int(job_stmt *st, int64_t v)
-{
-    job_arg *a = &st->args[st->n_args++];
-    a->kind = ARG_INT;
-    a->integer = v;
+    return cg_store_batch_add(&j->batch, sql);
 }
 
 static write_job *job_new(cg_sessions *s, cg_sessions_done_fn done, void *data)
@@ -266,10 +221,7 @@ static write_job *job_new(cg_sessions *s, cg_sessions_done_fn done, void *data)
 
 static void job_free(write_job *j)
 {
-    for (size_t i = 0; i < j->n; i++)
-        for (int k = 0; k < j->stmts[i].n_args; k++)
-            free(j->stmts[i].args[k].text);
-    free(j->stmts);
+    cg_store_batch_clear(&j->batch);
     free(j->key);
     json_decref(j->message);
     free(j);
@@ -277,35 +229,7 @@ static void job_free(write_job *j)
 
 static int job_run(sqlite3 *db, void *data, char *err, size_t errlen)
 {
-    write_job *j = data;
-    for (size_t i = 0; i < j->n; i++) {
-        job_stmt *st = &j->stmts[i];
-        sqlite3_stmt *stmt;
-        if (sqlite3_prepare_v2(db, st->sql, -1, &stmt, NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-            return -1;
-        }
-        for (int k = 0; k < st->n_args; k++) {
-            job_arg *a = &st->args[k];
-            if (a->kind == ARG_NULL)
-                sqlite3_bind_null(stmt, k + 1);
-            else if (a->kind == ARG_TEXT)
-                sqlite3_bind_text(stmt, k + 1, a->text, -1, SQLITE_STATIC);
-            else
-                sqlite3_bind_int64(stmt, k + 1, a->integer);
-        }
-        int rc = sqlite3_step(stmt);
-        sqlite3_finalize(stmt);
-        if (rc != SQLITE_DONE) {
-            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-            return -1;
-        }
-        if (st->must_change && sqlite3_changes(db) == 0) {
-            snprintf(err, errlen, "message not found");
-            return -1;
-        }
-    }
-    return 0;
+    return cg_store_batch_run(db, &((write_job *)data)->batch, err, errlen);
 }
 
 static void start_waiting_reads(cg_sessions *s);
@@ -343,49 +267,51 @@ static void job_submit(cg_sessions *s, write_job *j)
 
 static void job_save_session(write_job *j, const sess_rec *r)
 {
-    job_stmt *st = job_add(
+    cg_store_stmt *st = job_add(
         j, "INSERT INTO sessions(session_key, session_id, agent_id, transcript_id, meta, "
            "created_at_ms, updated_at_ms, input_tokens, output_tokens, last_preview) "
            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(session_key) DO UPDATE "
            "SET session_id = ?2, agent_id = ?3, transcript_id = ?4, meta = ?5, "
            "created_at_ms = ?6, updated_at_ms = ?7, input_tokens = ?8, output_tokens = ?9, "
            "last_preview = ?10");
-    arg_text(st, r->pub.key);
-    arg_text(st, r->pub.session_id);
-    arg_text(st, r->pub.agent_id);
-    arg_text(st, r->transcript_id);
-    arg_text_owned(st, json_dumps(r->pub.meta, JSON_COMPACT));
-    arg_int(st, r->pub.created_at_ms);
-    arg_int(st, r->pub.updated_at_ms);
-    arg_int(st, r->pub.input_tokens);
-    arg_int(st, r->pub.output_tokens);
-    arg_text(st, r->pub.last_preview);
+    cg_store_arg_text(st, r->pub.key);
+    cg_store_arg_text(st, r->pub.session_id);
+    cg_store_arg_text(st, r->pub.agent_id);
+    cg_store_arg_text(st, r->transcript_id);
+    cg_store_arg_text_owned(st, json_dumps(r->pub.meta, JSON_COMPACT));
+    cg_store_arg_int(st, r->pub.created_at_ms);
+    cg_store_arg_int(st, r->pub.updated_at_ms);
+    cg_store_arg_int(st, r->pub.input_tokens);
+    cg_store_arg_int(st, r->pub.output_tokens);
+    cg_store_arg_text(st, r->pub.last_preview);
 }
 
 static void job_new_transcript(write_job *j, const sess_rec *r, int64_t now_ms)
 {
-    job_stmt *st = job_add(j, "INSERT INTO transcripts(transcript_id, session_key, session_id, "
-                              "agent_id, created_at_ms) VALUES(?1, ?2, ?3, ?4, ?5)");
-    arg_text(st, r->transcript_id);
-    arg_text(st, r->pub.key);
-    arg_text(st, r->pub.session_id);
-    arg_text(st, r->pub.agent_id);
-    arg_int(st, now_ms);
+    cg_store_stmt *st =
+        job_add(j, "INSERT INTO transcripts(transcript_id, session_key, session_id, "
+                   "agent_id, created_at_ms) VALUES(?1, ?2, ?3, ?4, ?5)");
+    cg_store_arg_text(st, r->transcript_id);
+    cg_store_arg_text(st, r->pub.key);
+    cg_store_arg_text(st, r->pub.session_id);
+    cg_store_arg_text(st, r->pub.agent_id);
+    cg_store_arg_int(st, now_ms);
 }
 
 static void job_archive_transcript(write_job *j, const char *transcript_id, const char *reason,
                                    int64_t now_ms)
 {
-    job_stmt *st = job_add(j, "UPDATE transcripts SET archived_at_ms = ?1, archive_reason = ?2 "
-                              "WHERE transcript_id = ?3");
-    arg_int(st, now_ms);
-    arg_text(st, reason);
-    arg_text(st, transcript_id);
+    cg_store_stmt *st =
+        job_add(j, "UPDATE transcripts SET archived_at_ms = ?1, archive_reason = ?2 "
+                   "WHERE transcript_id = ?3");
+    cg_store_arg_int(st, now_ms);
+    cg_store_arg_text(st, reason);
+    cg_store_arg_text(st, transcript_id);
     st = job_add(j, "DELETE FROM transcripts WHERE archived_at_ms IS NOT NULL AND "
                     "transcript_id NOT IN (SELECT transcript_id FROM transcripts WHERE "
                     "archived_at_ms IS NOT NULL ORDER BY archived_at_ms DESC, rowid DESC "
                     "LIMIT ?1)");
-    arg_int(st, CG_SESSIONS_MAX_ARCHIVED);
+    cg_store_arg_int(st, CG_SESSIONS_MAX_ARCHIVED);
 }
 
 /* ---- records ---- */
@@ -812,14 +738,15 @@ int64_t cg_sessions_append(cg_sessions *s, const char *key, const json_t *messag
     const char *status = message_status(message);
     if (strcmp(status, "running") == 0) running_add(r, seq);
     write_job *j = job_new(s, done, data);
-    job_stmt *st = job_add(j, "INSERT INTO transcript_messages(transcript_id, seq, body, status, "
-                              "run_id, created_at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-    arg_text(st, r->transcript_id);
-    arg_int(st, seq);
-    arg_text_owned(st, body);
-    arg_text(st, status);
-    arg_text(st, json_string_value(json_object_get(message, "runId")));
-    arg_int(st, cg_now_ms());
+    cg_store_stmt *st =
+        job_add(j, "INSERT INTO transcript_messages(transcript_id, seq, body, status, "
+                   "run_id, created_at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    cg_store_arg_text(st, r->transcript_id);
+    cg_store_arg_int(st, seq);
+    cg_store_arg_text_owned(st, body);
+    cg_store_arg_text(st, status);
+    cg_store_arg_text(st, json_string_value(json_object_get(message, "runId")));
+    cg_store_arg_int(st, cg_now_ms());
     job_save_session(j, r);
     j->key = cg_strdup(r->pub.key);
     j->generation = r->pub.generation;
@@ -850,14 +777,15 @@ int cg_sessions_replace(cg_sessions *s, const char *key, int64_t seq, const json
         running_remove(r, seq);
     }
     write_job *j = job_new(s, done, data);
-    job_stmt *st = job_add(j, "UPDATE transcript_messages SET body = ?1, status = ?2, run_id = ?3 "
-                              "WHERE transcript_id = ?4 AND seq = ?5");
-    arg_text_owned(st, body);
-    arg_text(st, status);
-    arg_text(st, json_string_value(json_object_get(message, "runId")));
-    arg_text(st, r->transcript_id);
-    arg_int(st, seq);
-    st->must_change = true;
+    cg_store_stmt *st =
+        job_add(j, "UPDATE transcript_messages SET body = ?1, status = ?2, run_id = ?3 "
+                   "WHERE transcript_id = ?4 AND seq = ?5");
+    cg_store_arg_text_owned(st, body);
+    cg_store_arg_text(st, status);
+    cg_store_arg_text(st, json_string_value(json_object_get(message, "runId")));
+    cg_store_arg_text(st, r->transcript_id);
+    cg_store_arg_int(st, seq);
+    st->unchanged_error = "message not found";
     job_save_session(j, r);
     j->key = cg_strdup(r->pub.key);
     j->generation = r->pub.generation;
@@ -930,8 +858,8 @@ int cg_sessions_delete(cg_sessions *s, const char *key, int64_t now_ms, cg_sessi
     if (!r) return -1;
     write_job *j = job_new(s, done, data);
     job_archive_transcript(j, r->transcript_id, "delete", now_ms);
-    job_stmt *st = job_add(j, "DELETE FROM sessions WHERE session_key = ?1");
-    arg_text(st, r->pub.key);
+    cg_store_stmt *st = job_add(j, "DELETE FROM sessions WHERE session_key = ?1");
+    cg_store_arg_text(st, r->pub.key);
     j->key = cg_strdup(r->pub.key);
     rec_remove(s, r);
     job_submit(s, j);
@@ -947,11 +875,12 @@ int64_t cg_sessions_compact(cg_sessions *s, const char *key, int64_t max_lines, 
     if (max_lines < 1) max_lines = 1;
     if (r->pub.message_count <= max_lines) return r->pub.message_count;
     write_job *j = job_new(s, done, data);
-    job_stmt *st = job_add(j, "DELETE FROM transcript_messages WHERE transcript_id = ?1 AND "
-                              "seq < (SELECT min(seq) FROM (SELECT seq FROM transcript_messages "
-                              "WHERE transcript_id = ?1 ORDER BY seq DESC LIMIT ?2))");
-    arg_text(st, r->transcript_id);
-    arg_int(st, max_lines);
+    cg_store_stmt *st =
+        job_add(j, "DELETE FROM transcript_messages WHERE transcript_id = ?1 AND "
+                   "seq < (SELECT min(seq) FROM (SELECT seq FROM transcript_messages "
+                   "WHERE transcript_id = ?1 ORDER BY seq DESC LIMIT ?2))");
+    cg_store_arg_text(st, r->transcript_id);
+    cg_store_arg_int(st, max_lines);
     r->pub.message_count = max_lines;
     if (now_ms > r->pub.updated_at_ms) r->pub.updated_at_ms = now_ms;
     job_save_session(j, r);

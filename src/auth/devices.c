@@ -86,98 +86,40 @@ static json_t *string_union(const json_t *a, const json_t *b)
 
 /* ---- write jobs ---- */
 
-#define JOB_MAX_ARGS 12
-
-typedef struct job_arg {
-    bool is_text;
-    bool is_null;
-    char *text;
-    int64_t integer;
-} job_arg;
-
-typedef struct job_stmt {
-    const char *sql;
-    job_arg args[JOB_MAX_ARGS];
-    int n_args;
-} job_stmt;
-
 typedef struct write_job {
-    job_stmt *stmts;
-    size_t n, cap;
+    cg_store_batch batch;
     cg_devices_done done;
     void *data;
 } write_job;
 
-static job_stmt *job_add(write_job *j, const char *sql)
+static cg_store_stmt *job_add(write_job *j, const char *sql)
 {
-    if (j->n == j->cap) {
-        j->cap = j->cap ? j->cap * 2 : 4;
-        j->stmts = cg_xrealloc(j->stmts, j->cap * sizeof *j->stmts);
-    }
-    job_stmt *s = &j->stmts[j->n++];
-    memset(s, 0, sizeof *s);
-    s->sql = sql;
-    return s;
+    return cg_store_batch_add(&j->batch, sql);
 }
 
-static void arg_text(job_stmt *s, const char *text)
+static void arg_json(cg_store_stmt *s, const json_t *v)
 {
-    job_arg *a = &s->args[s->n_args++];
-    a->is_text = true;
-    a->is_null = text == NULL;
-    a->text = text ? cg_strdup(text) : NULL;
+    cg_store_arg_text_owned(s, json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY));
 }
 
-static void arg_json(job_stmt *s, const json_t *v)
+/* A time or count where 0 means unset: stored as NULL. */
+static void arg_int(cg_store_stmt *s, int64_t v)
 {
-    job_arg *a = &s->args[s->n_args++];
-    a->is_text = true;
-    a->text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-}
-
-static void arg_int(job_stmt *s, int64_t v)
-{
-    job_arg *a = &s->args[s->n_args++];
-    a->integer = v;
-    a->is_null = v == 0;
+    if (v)
+        cg_store_arg_int(s, v);
+    else
+        cg_store_arg_null(s);
 }
 
 static void job_free(write_job *j)
 {
-    for (size_t i = 0; i < j->n; i++)
-        for (int k = 0; k < j->stmts[i].n_args; k++)
-            free(j->stmts[i].args[k].text);
-    free(j->stmts);
+    cg_store_batch_clear(&j->batch);
     free(j);
 }
 
 static int job_run(sqlite3 *db, void *data, char *err, size_t errlen)
 {
-    write_job *j = data;
-    for (size_t i = 0; i < j->n; i++) {
-        job_stmt *s = &j->stmts[i];
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, s->sql, -1, &st, NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-            return -1;
-        }
-        for (int k = 0; k < s->n_args; k++) {
-            job_arg *a = &s->args[k];
-            if (a->is_null)
-                sqlite3_bind_null(st, k + 1);
-            else if (a->is_text)
-                sqlite3_bind_text(st, k + 1, a->text, -1, SQLITE_STATIC);
-            else
-                sqlite3_bind_int64(st, k + 1, a->integer);
-        }
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-            return -1;
-        }
-    }
-    return 0;
+    return cg_store_batch_run(db, &((write_job *)data)->batch, err, errlen);
 }
 
 static void job_done(int status, const char *error, void *data)
@@ -205,32 +147,32 @@ static void job_submit(cg_devices *d, write_job *j)
 
 static void job_save_device(write_job *j, const cg_device *dev)
 {
-    job_stmt *s = job_add(
+    cg_store_stmt *s = job_add(
         j, "INSERT INTO devices(device_id, public_key, display_name, roles, scopes, meta, "
            "created_at_ms, approved_at_ms, last_seen_at_ms, last_seen_reason) "
            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(device_id) DO UPDATE SET "
            "public_key = ?2, display_name = ?3, roles = ?4, scopes = ?5, meta = ?6, "
            "created_at_ms = ?7, approved_at_ms = ?8, last_seen_at_ms = ?9, last_seen_reason = ?10");
-    arg_text(s, dev->id);
-    arg_text(s, dev->public_key);
-    arg_text(s, dev->label);
+    cg_store_arg_text(s, dev->id);
+    cg_store_arg_text(s, dev->public_key);
+    cg_store_arg_text(s, dev->label);
     arg_json(s, dev->roles);
     arg_json(s, dev->scopes);
     arg_json(s, dev->meta);
     arg_int(s, dev->created_at_ms);
     arg_int(s, dev->approved_at_ms);
     arg_int(s, dev->last_seen_at_ms);
-    arg_text(s, dev->last_seen_reason[0] ? dev->last_seen_reason : NULL);
+    cg_store_arg_text(s, dev->last_seen_reason[0] ? dev->last_seen_reason : NULL);
     s = job_add(j, "DELETE FROM device_tokens WHERE device_id = ?1");
-    arg_text(s, dev->id);
+    cg_store_arg_text(s, dev->id);
     for (int r = 0; r < CG_DEVICE_ROLE_COUNT; r++) {
         const cg_device_token *t = &dev->tokens[r];
         if (!t->present) continue;
         s = job_add(j, "INSERT INTO device_tokens(device_id, role, token, scopes, created_at_ms, "
                        "rotated_at_ms, revoked_at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-        arg_text(s, dev->id);
-        arg_text(s, role_names[r]);
-        arg_text(s, t->token);
+        cg_store_arg_text(s, dev->id);
+        cg_store_arg_text(s, role_names[r]);
+        cg_store_arg_text(s, t->token);
         arg_json(s, t->scopes);
         arg_int(s, t->created_at_ms);
         arg_int(s, t->rotated_at_ms);
@@ -240,18 +182,19 @@ static void job_save_device(write_job *j, const cg_device *dev)
 
 static void job_save_request(write_job *j, const cg_device_request *r)
 {
-    job_stmt *s = job_add(j, "INSERT OR REPLACE INTO device_pair_requests(request_id, device_id, "
-                             "body, created_at_ms) VALUES(?1, ?2, ?3, ?4)");
-    arg_text(s, r->request_id);
-    arg_text(s, r->device_id);
+    cg_store_stmt *s =
+        job_add(j, "INSERT OR REPLACE INTO device_pair_requests(request_id, device_id, "
+                   "body, created_at_ms) VALUES(?1, ?2, ?3, ?4)");
+    cg_store_arg_text(s, r->request_id);
+    cg_store_arg_text(s, r->device_id);
     arg_json(s, r->entry);
     arg_int(s, r->ts);
 }
 
 static void job_delete_request(write_job *j, const char *request_id)
 {
-    job_stmt *s = job_add(j, "DELETE FROM device_pair_requests WHERE request_id = ?1");
-    arg_text(s, request_id);
+    cg_store_stmt *s = job_add(j, "DELETE FROM device_pair_requests WHERE request_id = ?1");
+    cg_store_arg_text(s, request_id);
 }
 
 /* ---- memory ---- */
@@ -599,12 +542,12 @@ void cg_devices_seen(cg_devices *d, cg_device *dev, const json_t *client, const 
     snprintf(dev->last_seen_reason, sizeof dev->last_seen_reason, "%s", reason);
     /* Every connect passes here: only the columns it changed, not the whole device. */
     write_job *j = job_new(NULL, NULL);
-    job_stmt *st = job_add(j, "UPDATE devices SET meta = ?2, last_seen_at_ms = ?3, "
-                              "last_seen_reason = ?4 WHERE device_id = ?1");
-    arg_text(st, dev->id);
+    cg_store_stmt *st = job_add(j, "UPDATE devices SET meta = ?2, last_seen_at_ms = ?3, "
+                                   "last_seen_reason = ?4 WHERE device_id = ?1");
+    cg_store_arg_text(st, dev->id);
     arg_json(st, dev->meta);
     arg_int(st, dev->last_seen_at_ms);
-    arg_text(st, dev->last_seen_reason);
+    cg_store_arg_text(st, dev->last_seen_reason);
     job_submit(d, j);
 }
 
@@ -787,12 +730,12 @@ const char *cg_devices_remove(cg_devices *d, const char *device_id, cg_devices_d
     cg_device *dev = cg_devices_find(d, device_id);
     if (!dev) return "unknown deviceId";
     write_job *j = job_new(done, data);
-    job_stmt *s = job_add(j, "DELETE FROM devices WHERE device_id = ?1");
-    arg_text(s, dev->id);
+    cg_store_stmt *s = job_add(j, "DELETE FROM devices WHERE device_id = ?1");
+    cg_store_arg_text(s, dev->id);
     s = job_add(j, "DELETE FROM device_tokens WHERE device_id = ?1");
-    arg_text(s, dev->id);
+    cg_store_arg_text(s, dev->id);
     s = job_add(j, "DELETE FROM device_pair_requests WHERE device_id = ?1");
-    arg_text(s, dev->id);
+    cg_store_arg_text(s, dev->id);
     for (size_t i = 0; i < d->n_requests;) {
         if (strcmp(d->requests[i]->device_id, dev->id) == 0)
             drop_request_at(d, i);

@@ -636,3 +636,88 @@ fail:
     free(st);
     return NULL;
 }
+
+/* ---- statement batches ---- */
+
+cg_store_stmt *cg_store_batch_add(cg_store_batch *b, const char *sql)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4;
+        b->stmts = cg_xrealloc(b->stmts, b->cap * sizeof *b->stmts);
+    }
+    cg_store_stmt *s = &b->stmts[b->n++];
+    memset(s, 0, sizeof *s);
+    s->sql = sql;
+    return s;
+}
+
+static cg_store_arg *next_arg(cg_store_stmt *s)
+{
+    if (s->n_args == CG_STORE_STMT_MAX_ARGS) abort(); /* a build defect: raise the constant */
+    return &s->args[s->n_args++];
+}
+
+void cg_store_arg_text_owned(cg_store_stmt *s, char *text)
+{
+    cg_store_arg *a = next_arg(s);
+    a->kind = text ? CG_STORE_ARG_TEXT : CG_STORE_ARG_NULL;
+    a->text = text;
+}
+
+void cg_store_arg_text(cg_store_stmt *s, const char *text)
+{
+    cg_store_arg_text_owned(s, text ? cg_strdup(text) : NULL);
+}
+
+void cg_store_arg_int(cg_store_stmt *s, int64_t v)
+{
+    cg_store_arg *a = next_arg(s);
+    a->kind = CG_STORE_ARG_INT;
+    a->integer = v;
+}
+
+void cg_store_arg_null(cg_store_stmt *s)
+{
+    next_arg(s)->kind = CG_STORE_ARG_NULL;
+}
+
+int cg_store_batch_run(sqlite3 *db, const cg_store_batch *b, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const cg_store_stmt *s = &b->stmts[i];
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, s->sql, -1, &st, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+            return -1;
+        }
+        for (int k = 0; k < s->n_args; k++) {
+            const cg_store_arg *a = &s->args[k];
+            if (a->kind == CG_STORE_ARG_NULL)
+                sqlite3_bind_null(st, k + 1);
+            else if (a->kind == CG_STORE_ARG_TEXT)
+                sqlite3_bind_text(st, k + 1, a->text, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_int64(st, k + 1, a->integer);
+        }
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+            return -1;
+        }
+        if (s->unchanged_error && sqlite3_changes(db) == 0) {
+            snprintf(err, errlen, "%s", s->unchanged_error);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void cg_store_batch_clear(cg_store_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        for (int k = 0; k < b->stmts[i].n_args; k++)
+            free(b->stmts[i].args[k].text);
+    free(b->stmts);
+    *b = (cg_store_batch){0};
+}

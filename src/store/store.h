@@ -79,6 +79,41 @@ void cg_store_read_async(cg_store *st, cg_store_read_fn fn, cg_store_done_fn don
 typedef int (*cg_store_write_fn)(sqlite3 *db, void *data, char *err, size_t errlen);
 void cg_store_write(cg_store *st, cg_store_write_fn fn, cg_store_done_fn done, void *data);
 
+/* A batch of statements with their arguments: built on the loop thread, run by a write
+ * function on the writer thread (cg_store_batch_run), in order, each prepared, bound,
+ * stepped to SQLITE_DONE and finalized. SQL strings are borrowed (literals); text
+ * arguments are copied or owned. */
+#define CG_STORE_STMT_MAX_ARGS 12
+
+typedef struct cg_store_arg {
+    enum { CG_STORE_ARG_NULL, CG_STORE_ARG_TEXT, CG_STORE_ARG_INT } kind;
+    char *text;
+    int64_t integer;
+} cg_store_arg;
+
+typedef struct cg_store_stmt {
+    const char *sql;
+    cg_store_arg args[CG_STORE_STMT_MAX_ARGS];
+    int n_args;
+    const char *unchanged_error; /* when set: the batch fails with it if no row changed */
+} cg_store_stmt;
+
+typedef struct cg_store_batch {
+    cg_store_stmt *stmts;
+    size_t n, cap;
+} cg_store_batch;
+
+/* Appends a statement; its arguments follow, in order (?1, ?2, ...). */
+cg_store_stmt *cg_store_batch_add(cg_store_batch *b, const char *sql);
+void cg_store_arg_text(cg_store_stmt *s, const char *text); /* copied; NULL binds NULL */
+void cg_store_arg_text_owned(cg_store_stmt *s, char *text); /* malloc'd; NULL binds NULL */
+void cg_store_arg_int(cg_store_stmt *s, int64_t v);
+void cg_store_arg_null(cg_store_stmt *s);
+/* Writer thread: runs every statement; 0, or -1 with SQLite's message in err. */
+int cg_store_batch_run(sqlite3 *db, const cg_store_batch *b, char *err, size_t errlen);
+/* Frees what the batch holds (the struct itself is the caller's). */
+void cg_store_batch_clear(cg_store_batch *b);
+
 /* Writes submitted whose done has not run yet (queued, running, or awaiting delivery). */
 size_t cg_store_pending(const cg_store *st);
 
