@@ -97,6 +97,20 @@ static bool target_session(cg_http_exchange *x, const json_t *body, bool own, ch
     return false;
 }
 
+/* Hands the run to the engine; false (answered 503 with its reason) when it refuses. */
+static bool submit(cg_http_exchange *x, const cg_run_spec *spec)
+{
+    cg_run_status existing;
+    json_t *error = NULL;
+    if (cg_runs_submit(cg_http_exchange_gateway(x), spec, NULL, NULL, &existing, &error) == 0)
+        return true;
+    cg_http_exchange_respond_json(x, 503,
+                                  json_pack("{s:b, s:s}", "ok", 0, "error",
+                                            json_string_value(json_object_get(error, "message"))));
+    json_decref(error);
+    return false;
+}
+
 static void serve_wake(cg_http_exchange *x, const json_t *body)
 {
     const char *text = text_field(body, "text");
@@ -121,16 +135,7 @@ static void serve_wake(cg_http_exchange *x, const json_t *body)
                         .agent_id = agent,
                         .system_event = text,
                         .queue_only = !now};
-    cg_run_status existing;
-    json_t *error = NULL;
-    if (cg_runs_submit(cg_http_exchange_gateway(x), &spec, NULL, NULL, &existing, &error) != 0) {
-        cg_http_exchange_respond_json(
-            x, 503,
-            json_pack("{s:b, s:s}", "ok", 0, "error",
-                      json_string_value(json_object_get(error, "message"))));
-        json_decref(error);
-        return;
-    }
+    if (!submit(x, &spec)) return;
     cg_http_exchange_respond_json(x, 200,
                                   json_pack("{s:b, s:s, s:s}", "ok", 1, "mode",
                                             now ? "now" : "next-heartbeat", "eventOutcome",
@@ -157,16 +162,7 @@ static void serve_agent(cg_http_exchange *x, const json_t *body)
     cg_uuid4(run_id);
     cg_run_spec spec = {
         .run_id = run_id, .session_key = key, .agent_id = agent, .message = message};
-    cg_run_status existing;
-    json_t *error = NULL;
-    if (cg_runs_submit(cg_http_exchange_gateway(x), &spec, NULL, NULL, &existing, &error) != 0) {
-        cg_http_exchange_respond_json(
-            x, 503,
-            json_pack("{s:b, s:s}", "ok", 0, "error",
-                      json_string_value(json_object_get(error, "message"))));
-        json_decref(error);
-        return;
-    }
+    if (!submit(x, &spec)) return;
     cg_http_exchange_respond_json(x, 200, json_pack("{s:b, s:s}", "ok", 1, "runId", run_id));
 }
 
