@@ -13,10 +13,15 @@ declare -A allowed=(
   [gateway]="common config auth proto net store"
   [nodes]="common config store auth"
   [agent]="common config store"
-  [methods]="common config gateway methods auth store nodes proto exec agent"
+  [methods]="common config gateway methods auth store nodes proto exec agent cron skills channels wizard browser"
+  [cron]="common"
+  [skills]="common config"
+  [channels]="common config store agent"
+  [wizard]="common config agent"
+  [browser]="common"
   [exec]="common"
   [client]="common net"
-  [cli]="common config client"
+  [cli]="common config client wizard agent"
 )
 status=0
 for dir in "${!allowed[@]}"; do

@@ -2,7 +2,8 @@
 # Installs the Debian packages clawgate builds and tests with, only those missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev
-      libjansson-dev libsqlite3-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl)
+      libjansson-dev libsqlite3-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl
+      chromium clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -83,6 +83,38 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(transcript_id, seq)) WITHOUT ROWID;\n"
     "CREATE INDEX transcript_messages_running ON transcript_messages(status)\n"
     "  WHERE status = 'running';\n",
+    /* 3: cron jobs and their run log (src/cron), channel pairing and state (src/channels).
+     * Bodies are the wire shapes as JSON (CronJob without its state, CronRunLogEntry, a
+     * pairing request), so a new optional field needs no migration. */
+    "CREATE TABLE cron_jobs(\n"
+    "  job_id TEXT PRIMARY KEY,\n"
+    "  body TEXT NOT NULL, -- the CronJob as JSON, without state\n"
+    "  state TEXT NOT NULL DEFAULT '{}', -- CronJob.state: nextRunAtMs, lastRunAtMs, ...\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  updated_at_ms INTEGER NOT NULL);\n"
+    "CREATE TABLE cron_runs(\n"
+    "  entry_id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  job_id TEXT NOT NULL,\n"
+    "  ts INTEGER NOT NULL,\n"
+    "  body TEXT NOT NULL); -- the CronRunLogEntry as JSON\n"
+    "CREATE INDEX cron_runs_job ON cron_runs(job_id, ts);\n"
+    "CREATE TABLE channel_pairing(\n"
+    "  channel TEXT NOT NULL, -- telegram, ...\n"
+    "  sender_id TEXT NOT NULL, -- the channel's user id\n"
+    "  code TEXT NOT NULL, -- the pairing code the sender was given\n"
+    "  body TEXT NOT NULL DEFAULT '{}', -- JSON: username, name, chat, ...\n"
+    "  created_at_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(channel, sender_id));\n"
+    "CREATE TABLE channel_allow(\n"
+    "  channel TEXT NOT NULL,\n"
+    "  sender_id TEXT NOT NULL, -- approved through pairing (config allowFrom adds more)\n"
+    "  approved_at_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(channel, sender_id));\n"
+    "CREATE TABLE channel_state(\n"
+    "  channel TEXT NOT NULL,\n"
+    "  account_id TEXT NOT NULL,\n"
+    "  body TEXT NOT NULL DEFAULT '{}', -- JSON: the update offset, last error, ...\n"
+    "  PRIMARY KEY(channel, account_id));\n",
 };
 
 int cg_store_schema_version(void)
