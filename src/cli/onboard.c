@@ -86,7 +86,7 @@ static void print_step(const json_t *step)
     fflush(stdout);
 }
 
-/* The answer a line means for this step (a new reference). */
+/* The answer a line means for this step (a new reference), NULL when it is not UTF-8. */
 static json_t *answer_of(const json_t *step, const char *line)
 {
     const char *type = json_string_value(json_object_get(step, "type"));
@@ -128,6 +128,11 @@ static void drive(cg_wizard *w, uv_loop_t *loop)
             break;
         }
         json_t *answer = answer_of(step, line);
+        if (!answer) {
+            fprintf(stderr, "clawgate: the answer is not valid UTF-8\n");
+            json_decref(step);
+            continue;
+        }
         char err[256];
         if (cg_wizard_answer(w, json_string_value(json_object_get(step, "id")), answer, err,
                              sizeof err))

@@ -410,8 +410,11 @@ json_t *cg_wizard_step(const cg_wizard *w)
         options = json_array();
         size_t i;
         json_t *id;
-        json_array_foreach(w->models, i, id) json_array_append_new(
-            options, option(json_string_value(id), json_string_value(id), NULL));
+        json_array_foreach(w->models, i, id)
+        {
+            const char *value = json_string_value(id);
+            json_array_append_new(options, option(value, value, NULL));
+        }
         initial = json_incref(json_array_get(w->models, 0));
         break;
     }
@@ -510,31 +513,27 @@ static void on_check_done(cg_http_req *r, const cg_http_result *res, void *data)
     cg_wizard *w = data;
     w->check = NULL;
     w->work = WORK_NONE;
+    char words[256];
     if (res->status == CG_HTTP_OK && res->code == 200) {
         take_models(w);
         w->step = STEP_MODEL;
     } else if (res->status == CG_HTTP_OK && (res->code == 401 || res->code == 403)) {
-        char words[256];
         provider_message(w, words, sizeof words);
         set_answer_error(w, "The provider refused the key (HTTP %ld%s).", res->code, words);
-        set_string(&w->api_key, NULL);
     } else if (res->status == CG_HTTP_OK) {
-        char words[256];
         provider_message(w, words, sizeof words);
         set_answer_error(w, "The key could not be checked: GET %s answered HTTP %ld%s.",
                          w->check_url, res->code, words);
-        set_string(&w->api_key, NULL);
     } else if (res->status == CG_HTTP_ABORTED) {
         set_answer_error(w,
                          "The key could not be checked: the model list from %s is larger "
                          "than %u bytes.",
                          w->check_url, CHECK_BODY_MAX);
-        set_string(&w->api_key, NULL);
     } else {
         set_answer_error(w, "The key could not be checked: %s could not be reached (%s).",
                          w->check_url, res->error && *res->error ? res->error : "network error");
-        set_string(&w->api_key, NULL);
     }
+    if (w->step == STEP_API_KEY) set_string(&w->api_key, NULL); /* asked again */
     free(w->check_body);
     w->check_body = NULL;
     w->check_len = 0;
@@ -656,18 +655,19 @@ static void start_write(cg_wizard *w)
 static char *text_value(const json_t *value)
 {
     char buf[64];
-    const char *s = NULL;
+    const char *s = buf;
     if (json_is_string(value))
         s = json_string_value(value);
     else if (json_is_integer(value))
-        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(value)), s = buf;
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
     else if (json_is_real(value))
-        snprintf(buf, sizeof buf, "%g", json_real_value(value)), s = buf;
+        snprintf(buf, sizeof buf, "%g", json_real_value(value));
     else if (json_is_boolean(value))
         s = json_is_true(value) ? "true" : "false";
     else if (!value || json_is_null(value))
         s = "";
-    if (!s) return NULL;
+    else
+        return NULL;
     while (isspace((unsigned char)*s))
         s++;
     size_t len = strlen(s);
@@ -679,11 +679,13 @@ static char *text_value(const json_t *value)
     return out;
 }
 
-static bool has_space(const char *s)
+/* Printable ASCII without spaces: what a token, a key (both go into HTTP headers) or a
+ * URL may hold. */
+static bool plain_ascii(const char *s)
 {
     for (; *s; s++)
-        if (isspace((unsigned char)*s)) return true;
-    return false;
+        if (*s < 0x21 || *s > 0x7e) return false;
+    return true;
 }
 
 /* The select's value when it is one of choices (NULL-terminated), else NULL. */
@@ -695,12 +697,23 @@ static const char *choice(const json_t *value, const char *const *choices)
     return NULL;
 }
 
+static bool model_listed(const cg_wizard *w, const char *id)
+{
+    size_t i;
+    const json_t *listed;
+    json_array_foreach(w->models, i, listed)
+    {
+        if (!strcmp(json_string_value(listed), id)) return true;
+    }
+    return false;
+}
+
 static bool valid_base_url(const char *url)
 {
     const char *host = !strncasecmp(url, "http://", 7)    ? url + 7
                        : !strncasecmp(url, "https://", 8) ? url + 8
                                                           : NULL;
-    return host && *host && *host != '/' && !has_space(url);
+    return host && *host && *host != '/' && plain_ascii(url);
 }
 
 /* Takes a valid answer to the current step and moves on; false (answer_error set) when
@@ -775,8 +788,11 @@ static bool take_answer(cg_wizard *w, const json_t *value)
             set_string(&w->token, token);
             w->token_generated = true;
             w->step = STEP_PROVIDER;
-        } else if (len < SECRET_MIN || has_space(text)) {
-            set_answer_error(w, "A token needs at least %d characters and no spaces.", SECRET_MIN);
+        } else if (len < SECRET_MIN || !plain_ascii(text)) {
+            set_answer_error(w,
+                             "A token needs at least %d characters: letters, digits or "
+                             "punctuation, no spaces.",
+                             SECRET_MIN);
             ok = false;
         } else {
             set_string(&w->token, text);
@@ -801,8 +817,9 @@ static bool take_answer(cg_wizard *w, const json_t *value)
             w->step = STEP_API_KEY;
         }
     } else if (w->step == STEP_API_KEY) {
-        if ((len == 0 && key_required(w)) || has_space(text)) {
-            set_answer_error(w, len == 0 ? "An API key is required." : "A key has no spaces.");
+        if ((len == 0 && key_required(w)) || !plain_ascii(text)) {
+            set_answer_error(w, len == 0 ? "An API key is required."
+                                         : "A key is letters, digits or punctuation, no spaces.");
             ok = false;
         } else {
             set_string(&w->api_key, text);
@@ -811,11 +828,7 @@ static bool take_answer(cg_wizard *w, const json_t *value)
             return true;
         }
     } else if (w->step == STEP_MODEL) {
-        bool listed = json_array_size(w->models) == 0 && len > 0;
-        size_t i;
-        json_t *id;
-        json_array_foreach(w->models, i, id) if (!strcmp(json_string_value(id), text)) listed =
-            true;
+        bool listed = json_array_size(w->models) ? model_listed(w, text) : len > 0;
         if (!listed) {
             set_answer_error(w, json_array_size(w->models) ? "Pick one of the listed models."
                                                            : "A model id is required.");
