@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { connectClient, GatewayClient } from './lib/client.mjs';
 import { startGateway, makeStateDir, writeConfig, cleanEnv, assertNoSanitizerReport, waitForExit, sleep } from './lib/gateway.mjs';
 import { validate } from './lib/schema.mjs';
@@ -177,6 +178,33 @@ describe('wizard over the WebSocket', () => {
     const again = await connectWith(gw, NEW_TOKEN);
     assert.equal(again.res.ok, true, JSON.stringify(again.res.error));
     op = again.c;
+  });
+
+  test('a next waiting on the key check is deferred, and a cancel ends it', async () => {
+    // A provider that accepts the connection and never answers.
+    const sockets = new Set();
+    const silent = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const before = fs.readFileSync(gw.configPath, 'utf8');
+      const { sessionId } = await op.call('wizard.start', {});
+      await op.call('wizard.next', { sessionId, answer: { stepId: 'auth-mode', value: 'none' } });
+      await op.call('wizard.next', { sessionId, answer: { stepId: 'model-provider', value: 'openai-compatible' } });
+      await op.call('wizard.next', { sessionId, answer: { stepId: 'model-base-url', value: `http://127.0.0.1:${silent.address().port}/v1` } });
+      const waiting = op.call('wizard.next', { sessionId, answer: { stepId: 'model-api-key', value: 'sk-any' } });
+      let answered = false;
+      waiting.then(() => { answered = true; }, () => { answered = true; });
+      await sleep(300);
+      assert.equal(answered, false, 'wizard.next waits for the check');
+      assert.deepEqual(await op.call('wizard.status', { sessionId }), { status: 'running' });
+      const cancelled = await op.call('wizard.cancel', { sessionId });
+      assert.deepEqual(cancelled, { status: 'cancelled', error: 'cancelled' });
+      assert.deepEqual(await waiting, { done: true, status: 'cancelled', error: 'cancelled' });
+      assert.equal(fs.readFileSync(gw.configPath, 'utf8'), before);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test('cancel writes nothing and frees the slot', async () => {

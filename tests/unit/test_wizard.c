@@ -548,6 +548,32 @@ static void test_cancel_writes_nothing(void **state)
     assert_unchanged(f);
 }
 
+/* A session freed while its write is in flight: the write completes (it is past its
+ * commit point), then the session goes, without a callback. */
+static void test_free_during_write(void **state)
+{
+    fixture *f = *state;
+    cg_wizard *w = start(f, 60000);
+    walk_to_confirm(f, w);
+    char err[256];
+    json_t *yes = json_true();
+    assert_int_equal(cg_wizard_answer(w, "confirm", yes, err, sizeof err), 0);
+    json_decref(yes);
+    assert_true(cg_wizard_busy(w));
+    assert_false(cg_wizard_cancel(w)); /* past the commit point */
+    int updates = f->updates;
+    cg_wizard_free(w);
+    for (int i = 0; i < 1000 && cg_config_settings(f->cfg)->auth_mode != CG_AUTH_PASSWORD; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(f->updates, updates);
+    json_t *doc = json_load_file(f->path, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(doc, "gateway"), "auth"), "password")),
+                        "a long password");
+    json_decref(doc);
+}
+
 static void test_idle_timeout_writes_nothing(void **state)
 {
     fixture *f = *state;
@@ -578,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_walk_writes_once_and_merges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_anthropic_key_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_during_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout_writes_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
