@@ -122,7 +122,6 @@ static void drive(cg_wizard *w, uv_loop_t *loop)
         json_t *step = cg_wizard_step(w);
         print_step(step);
         if (!read_line(line, sizeof line, cg_wizard_step_sensitive(w))) {
-            printf("\n");
             cg_wizard_cancel(w);
             json_decref(step);
             break;

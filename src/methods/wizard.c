@@ -33,7 +33,6 @@
 #define SESSION_ID_LEN 36
 
 typedef struct wizard_host {
-    cg_gateway *gw;
     cg_http *http;
     cg_wizard *session;
     char session_id[SESSION_ID_LEN + 1];
@@ -267,7 +266,6 @@ static void handle_status(cg_req *req)
 void cg_methods_wizard_attach(cg_gateway *gw)
 {
     wizard_host *host = cg_xcalloc(1, sizeof *host);
-    host->gw = gw;
     host->http = cg_http_new(cg_gateway_loop(gw));
     cg_gateway_set_data(gw, &host_key, host);
 }
