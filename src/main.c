@@ -4,6 +4,7 @@
  *                [--auth none|token|password] [--token T] [--password P]
  *                [--state-dir DIR] [--config FILE] [--allow-unconfigured]
  *   clawgate call METHOD [--url URL] [--token T|--password P] [--params JSON] ...
+ *   clawgate onboard [--state-dir DIR] [--config FILE] [--workspace DIR]
  *   clawgate methods [--markdown]
  *   clawgate version */
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <uv.h>
 
 #include "cli/call.h"
+#include "cli/onboard.h"
 #include "common/json_budget.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -27,6 +29,7 @@
 #include "methods/openai_http.h"
 #include "methods/runs.h"
 #include "methods/sessions.h"
+#include "methods/wizard.h"
 
 static void usage(FILE *f)
 {
@@ -35,6 +38,7 @@ static void usage(FILE *f)
                "                    [--state-dir DIR] [--config FILE]\n"
                "       clawgate call METHOD [--url URL] [--token T | --password P]\n"
                "                    [--params JSON] [--scopes a,b] [--timeout MS] [--json]\n"
+               "       clawgate onboard [--state-dir DIR] [--config FILE] [--workspace DIR]\n"
                "       clawgate methods [--markdown]\n"
                "       clawgate version\n");
 }
@@ -176,6 +180,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_runs_attach(gw); /* after the providers: its stop hook runs first */
             cg_methods_openai_http_attach(gw);
             cg_methods_hooks_attach(gw);
+            cg_methods_wizard_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -216,6 +221,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0 || strcmp(cmd, "gateway") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "call") == 0) return cg_cli_call(argc - 1, argv + 1);
+    if (strcmp(cmd, "onboard") == 0) return cg_cli_onboard(argc - 1, argv + 1);
     if (strcmp(cmd, "methods") == 0) return cmd_methods(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("clawgate %s\n", CLAWGATE_VERSION);
