@@ -249,11 +249,16 @@ static bool is_running(const cg_telegram *t)
     return t->state == TG_PROBING || t->state == TG_POLLING || t->state == TG_BACKOFF;
 }
 
+static void on_poll_timer(uv_timer_t *timer)
+{
+    poll_next(timer->data);
+}
+
 static void poll_wait(cg_telegram *t, uint64_t ms)
 {
     t->state = TG_BACKOFF;
     t->connected = false;
-    uv_timer_start(&t->poll_timer, (uv_timer_cb)poll_next, ms, 0);
+    uv_timer_start(&t->poll_timer, on_poll_timer, ms, 0);
 }
 
 static void poll_failed(cg_telegram *t, outcome o, int64_t retry_after_ms, const char *err)

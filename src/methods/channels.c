@@ -283,6 +283,10 @@ void cg_channels_deliver(cg_gateway *gw, const char *channel, const char *to, co
         refuse(done, data, CG_ERR_INVALID_REQUEST, "delivery needs a recipient (to)");
         return;
     }
+    if (!text || !*text) {
+        refuse(done, data, CG_ERR_INVALID_REQUEST, "message required (text only)");
+        return;
+    }
     const char *chat = chat_target(to);
     if (strlen(chat) >= sizeof((delivery *)0)->to) {
         refuse(done, data, CG_ERR_INVALID_REQUEST, "invalid recipient");
@@ -897,7 +901,6 @@ static void handle_send(cg_req *req)
 {
     channels_state *st = state_of(req->gw);
     const char *key = param(req, "idempotencyKey");
-    const char *message = param(req, "message");
     const json_t *known = json_object_get(st->sent, key);
     if (json_is_object(known)) {
         cg_req_ok(req, json_incref((json_t *)known));
@@ -909,10 +912,6 @@ static void handle_send(cg_req *req)
         json_object_set_new(e, "retryable", json_true());
         json_object_set_new(e, "retryAfterMs", json_integer(1000));
         cg_req_error_shape(req, e);
-        return;
-    }
-    if (!message || !*message) {
-        cg_req_error(req, CG_ERR_INVALID_REQUEST, "invalid send params: message required", NULL);
         return;
     }
     cg_req *held = cg_req_defer(req);
