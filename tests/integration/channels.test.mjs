@@ -157,6 +157,32 @@ describe('telegram channel', () => {
     assert.match(wrongChannel.error.message, /unknown pairing channel: signal/);
   });
 
+  test('at most 3 pending requests: a fourth unknown sender gets no code until one is resolved', async () => {
+    const mark = tg.sent.length;
+    for (const id of [7001, 7002, 7003]) tg.message({ chatId: id, fromId: id, text: 'let me in' });
+    for (const id of [7001, 7002, 7003]) await tg.waitForSend((m) => m.chat_id === String(id), 10000, mark);
+    tg.message({ chatId: 7004, fromId: 7004, text: 'me too' });
+    await sleep(700);
+    assert.equal(tg.sent.slice(mark).filter((m) => m.chat_id === '7004').length, 0, 'no code beyond the cap');
+    const pending = (await op.call('channels.pairing.list', {})).requests.filter((r) => r.senderId.startsWith('700'));
+    assert.deepEqual(pending.map((r) => r.senderId).sort(), ['7001', '7002', '7003']);
+    await op.call('channels.pairing.dismiss', { channel: 'telegram', accountId: 'default', requestId: pending[0].requestId });
+    tg.message({ chatId: 7004, fromId: 7004, text: 'now?' });
+    await tg.waitForSend((m) => m.chat_id === '7004', 10000, mark);
+    for (const r of (await op.call('channels.pairing.list', {})).requests) {
+      await op.call('channels.pairing.dismiss', { channel: 'telegram', accountId: 'default', requestId: r.requestId });
+    }
+  });
+
+  test('a failed run answers the chat with a short warning', async () => {
+    llm.script({ status: 401, errorMessage: 'the key was revoked' });
+    const mark = tg.sent.length;
+    tg.message({ chatId: 555, fromId: 555, text: 'will this fail?' });
+    const answer = await tg.waitForSend((m) => m.chat_id === '555', 15000, mark);
+    assert.match(answer.text, /^\u26a0\ufe0f /);
+    assert.ok(answer.text.length < 400, answer.text);
+  });
+
   test('allowFrom senders (numbers or tg: ids) are answered without pairing', async () => {
     llm.script({ reply: 'hi 555' });
     const mark = tg.sent.length;
@@ -408,13 +434,19 @@ describe('telegram: the update offset survives a restart', () => {
 
   test('after a restart polling resumes after the last handled update: no duplicate reply', async () => {
     const stateDir = makeStateDir();
-    const config = { ...modelConfig(llm), channels: { telegram: telegramConfig(tg, { dmPolicy: 'open' }) } };
+    const config = { ...modelConfig(llm), channels: { telegram: telegramConfig(tg, { allowFrom: [808] }) } };
     let gw = await startGateway({ stateDir, config, keepStateDir: true });
     let op = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
     await waitRunning(op);
     llm.setDefault({ echo: true });
-    const u = tg.message({ chatId: 808, fromId: 808, text: 'only once' });
+    tg.message({ chatId: 808, fromId: 808, text: 'only once' });
     await tg.waitForSend((m) => m.chat_id === '808');
+    // Pairing state is durable too: an approved sender and a pending request.
+    tg.message({ chatId: 909, fromId: 909, text: 'pair me' });
+    const last = tg.message({ chatId: 910, fromId: 910, text: 'pair me too' });
+    await tg.waitForSend((m) => m.chat_id === '910');
+    const pending = (await op.call('channels.pairing.list', {})).requests;
+    await op.call('channels.pairing.approve', { channel: 'telegram', accountId: 'default', requestId: pending.find((r) => r.senderId === '909').requestId });
     op.close();
     await gw.stop();
 
@@ -424,9 +456,14 @@ describe('telegram: the update offset survives a restart', () => {
     try {
       await waitRunning(op);
       const first = tg.calls.slice(callsBefore).find((c) => c.method === 'getUpdates');
-      assert.equal(first.body.offset, u.update_id + 1, 'the first poll confirms what was handled before');
+      assert.equal(first.body.offset, last.update_id + 1, 'the first poll confirms what was handled before');
       await sleep(1000);
       assert.equal(tg.sent.filter((m) => m.chat_id === '808').length, 1);
+      const list = await op.call('channels.pairing.list', {});
+      assert.deepEqual(list.requests.map((r) => r.senderId), ['910']);
+      const mark = tg.sent.length;
+      tg.message({ chatId: 909, fromId: 909, text: 'still approved?' });
+      assert.equal((await tg.waitForSend((m) => m.chat_id === '909', 10000, mark)).text, 'echo: still approved?');
     } finally {
       op.close();
       await gw.stop();
