@@ -14,7 +14,8 @@
 //                confirmed and forgotten, as Telegram does); none queued: held until one
 //                arrives or `timeout` seconds pass (then [])
 //   sendMessage  {chat_id, text, reply_parameters?}: recorded in tg.sent, answered with
-//                a Message (message_id counting from 1000); text over 4,096 characters
+//                a Message (message_id counting from 1000; `at` and `hr`, performance.now(),
+//                tell when it arrived, an update's non-enumerable queuedAt when it was queued); text over 4,096 characters
 //                is refused with 400 "Bad Request: message is too long", as Telegram does
 //   sendChatAction: true
 //   anything else: 404 {ok: false, error_code: 404, description: "Not Found"}
@@ -57,6 +58,7 @@ export async function startTelegramStandin({ token = '123456:TEST-token', userna
     /** Queues an update (its update_id is assigned) and wakes held polls. */
     update(u) {
       const update = { update_id: nextUpdateId++, ...u };
+      Object.defineProperty(update, 'queuedAt', { value: performance.now() }); // not sent
       updates.push(update);
       for (const w of [...waiters]) w.check();
       return update;
@@ -178,7 +180,7 @@ export async function startTelegramStandin({ token = '123456:TEST-token', userna
         // Telegram counts UTF-16 code units, as JavaScript strings do.
         if (text.length > 4096) { call.status = 400; reply(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' }); return; }
         const message_id = nextMessageId++;
-        tg.sent.push({ ...params, chat_id: String(params.chat_id), message_id, at: Date.now() });
+        tg.sent.push({ ...params, chat_id: String(params.chat_id), message_id, at: Date.now(), hr: performance.now() });
         reply(res, 200, { ok: true, result: { message_id, date: Math.floor(Date.now() / 1000), chat: { id: Number(params.chat_id) }, text } });
         return;
       }
