@@ -685,6 +685,11 @@ bool cg_telegram_running(const cg_telegram *t)
     return is_running(t);
 }
 
+bool cg_telegram_unauthorized(const cg_telegram *t)
+{
+    return t->state == TG_UNAUTHORIZED;
+}
+
 static bool same(const char *a, const char *b)
 {
     return a == b || (a && b && !strcmp(a, b));

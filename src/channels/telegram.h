@@ -71,6 +71,8 @@ int cg_telegram_start(cg_telegram *t);
 /* Stops polling; queued sends fail with "channel stopped". */
 void cg_telegram_stop(cg_telegram *t);
 bool cg_telegram_running(const cg_telegram *t);
+/* Whether the token was refused (polling stopped until a new token or a start). */
+bool cg_telegram_unauthorized(const cg_telegram *t);
 /* The account's status (ChannelsStatusResult.channelAccounts item fields). New ref. */
 json_t *cg_telegram_status(const cg_telegram *t);
 

@@ -160,13 +160,9 @@ static void apply_config(cg_gateway *gw, channels_state *st)
         return;
     }
     if (new_token) st->user_stopped = false;
-    if (!st->user_stopped && !cg_telegram_running(st->tg)) {
-        json_t *now = cg_telegram_status(st->tg);
-        bool unauthorized =
-            !strcmp(json_string_value(json_object_get(now, "healthState")), "unauthorized");
-        json_decref(now);
-        if (!unauthorized) cg_telegram_start(st->tg);
-    }
+    /* A refused token waits for a new one (or channels.start): no retry loop. */
+    if (!st->user_stopped && !cg_telegram_running(st->tg) && !cg_telegram_unauthorized(st->tg))
+        cg_telegram_start(st->tg);
 }
 
 static void on_settings(cg_gateway *gw, const cg_settings *settings, void *data)
@@ -274,9 +270,8 @@ void cg_channels_deliver(cg_gateway *gw, const char *channel, const char *to, co
     }
     if (!st || st->stopped || !cg_telegram_running(st->tg)) {
         refuse(done, data, CG_ERR_UNAVAILABLE,
-               st && !st->stopped && tg_config(gw) && conf_str(tg_config(gw), "botToken", NULL)
-                   ? "channel not running: telegram"
-                   : "channel not configured: telegram");
+               st && !st->stopped && st->token ? "channel not running: telegram"
+                                               : "channel not configured: telegram");
         return;
     }
     if (!to || !*to) {
