@@ -234,6 +234,23 @@ describe('telegram channel', () => {
     for (const p of parts) assert.match(p, /^Paragraph \d+:/);
   });
 
+  test('the limit counts UTF-16 units as Telegram does; a run without blanks is cut where it must be', async () => {
+    const emoji = '\u{1F980}'.repeat(3000); // 6,000 UTF-16 units, 12,000 bytes
+    llm.script({ reply: emoji });
+    const mark = tg.sent.length;
+    tg.message({ chatId: 555, fromId: 555, text: 'crabs please' });
+    await eventually(() => tg.sent.slice(mark).filter((m) => m.chat_id === '555').map((m) => m.text).join('') === emoji, 15000, 'all crabs sent');
+    const parts = tg.sent.slice(mark).filter((m) => m.chat_id === '555').map((m) => m.text);
+    assert.equal(parts.length, 2);
+    for (const p of parts) assert.ok(p.length <= 4096 && !p.includes('\ufffd'), 'within the limit, no split surrogate');
+    const word = 'x'.repeat(9000);
+    llm.script({ reply: word });
+    const mark2 = tg.sent.length;
+    tg.message({ chatId: 555, fromId: 555, text: 'one long word' });
+    await eventually(() => tg.sent.slice(mark2).filter((m) => m.chat_id === '555').map((m) => m.text).join('') === word, 15000, 'the word sent');
+    assert.deepEqual(tg.sent.slice(mark2).filter((m) => m.chat_id === '555').map((m) => m.text.length), [4096, 4096, 808]);
+  });
+
   test('a 429 on sendMessage is honoured: the part is sent again after retry_after', async () => {
     tg.rateLimit('sendMessage', { count: 1, retryAfter: 1 });
     llm.script({ reply: 'after the limit' });
