@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
+#include "methods/channels.h"
 #include "methods/exec_approvals.h"
 #include "methods/hooks.h"
 #include "methods/models.h"
@@ -181,6 +182,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_openai_http_attach(gw);
             cg_methods_hooks_attach(gw);
             cg_methods_wizard_attach(gw);
+            cg_methods_channels_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -304,7 +304,7 @@ bool cg_settings_listener_equal(const cg_settings *a, const cg_settings *b)
 
 /* The document's sections that modules read themselves (settings->doc): a change there is
  * a settings change, so the modules hear of it; other unknown keys are not. */
-static const char *const module_sections[] = {"models", "agents"};
+static const char *const module_sections[] = {"models", "agents", "channels", "bindings"};
 
 static bool same_module_sections(const json_t *a, const json_t *b)
 {

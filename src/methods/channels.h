@@ -20,4 +20,16 @@ typedef void (*cg_channel_sent_fn)(const json_t *result, const json_t *error, vo
 void cg_channels_deliver(cg_gateway *gw, const char *channel, const char *to, const char *text,
                          cg_channel_sent_fn done, void *data);
 
+/* Whether channel names a channel clawgate has (NULL, "last" and "telegram"). */
+bool cg_channels_supported(const char *channel);
+/* When run_id ends, its reply (or a short failure notice) goes to `to` on `channel`, as
+ * the replies to channel messages do: /hooks/agent's deliver. false when that cannot be
+ * arranged (an unsupported channel, no recipient, an unknown run). */
+bool cg_channels_deliver_reply(cg_gateway *gw, const char *run_id, const char *channel,
+                               const char *to);
+
+/* Sets up the channels (Telegram) as gateway data and starts a configured bot (after
+ * the run engine). */
+void cg_methods_channels_attach(cg_gateway *gw);
+
 #endif

@@ -1,5 +1,5 @@
 /* The chat and agent methods over the run engine (methods/runs.c): chat.send,
- * chat.abort, chat.history, chat.inject, agent, agent.wait, send.
+ * chat.abort, chat.history, chat.inject, agent, agent.wait (send is in channels.c).
  *
  * chat.send answers at once {runId: idempotencyKey, status: "started"}; the run's
  * events follow (runs.c). A repeated key starts nothing: "in_flight" while that run
@@ -498,15 +498,6 @@ static void handle_wake(cg_req *req)
     cg_req_ok(req, result);
 }
 
-/* send: delivery to a channel, which arrives with channels (the automation issue). */
-static void handle_send_channel(cg_req *req)
-{
-    cg_req_error(req, CG_ERR_INVALID_REQUEST,
-                 "send needs a channel, and no channel is configured: channels are not "
-                 "available in this version of clawgate",
-                 json_pack("{s:s}", "code", "CHANNEL_UNAVAILABLE"));
-}
-
 /* ---- params ---- */
 
 static int check_abort(const json_t *params, char *err, size_t errlen)
@@ -648,10 +639,5 @@ const cg_method cg_methods_chat[] = {
      .check = check_wake,
      .handler = handle_wake,
      .summary = "A system event for an agent's session; mode now also runs it"},
-    {.name = "send",
-     .roles = CG_ROLE_OPERATOR,
-     .scope = CG_SCOPE_WRITE,
-     .handler = handle_send_channel,
-     .summary = "Deliver to a channel (refused: no channels yet)"},
     {0},
 };

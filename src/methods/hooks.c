@@ -16,6 +16,7 @@
 #include "auth/auth.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "methods/channels.h"
 #include "methods/hooks.h"
 #include "methods/runs.h"
 #include "methods/sessions.h"
@@ -149,9 +150,16 @@ static void serve_agent(cg_http_exchange *x, const json_t *body)
         respond_error(x, "message required");
         return;
     }
-    if (json_is_true(json_object_get(body, "deliver")) &&
-        (json_object_get(body, "channel") || json_object_get(body, "to"))) {
-        respond_error(x, "delivery needs a channel, and no channel is configured");
+    /* deliver (with a recipient): the reply goes to `to` on `channel` when the run ends. */
+    const char *channel = json_string_value(json_object_get(body, "channel"));
+    const char *to = json_string_value(json_object_get(body, "to"));
+    bool deliver = json_is_true(json_object_get(body, "deliver")) && (channel || to);
+    if (deliver && !cg_channels_supported(channel)) {
+        respond_error(x, "unsupported channel");
+        return;
+    }
+    if (deliver && (!to || !*to)) {
+        respond_error(x, "delivery needs a recipient (to)");
         return;
     }
     char key[CG_SESSION_KEY_BUF], agent[CG_AGENT_ID_MAX + 1];
@@ -163,6 +171,9 @@ static void serve_agent(cg_http_exchange *x, const json_t *body)
     cg_run_spec spec = {
         .run_id = run_id, .session_key = key, .agent_id = agent, .message = message};
     if (!submit(x, &spec)) return;
+    if (deliver && !cg_channels_deliver_reply(cg_http_exchange_gateway(x), run_id, channel, to))
+        cg_log(CG_LOG_WARN, "hooks", "reply delivery not arranged",
+               json_pack("{s:s, s:s}", "runId", run_id, "to", to));
     cg_http_exchange_respond_json(x, 200, json_pack("{s:b, s:s}", "ok", 1, "runId", run_id));
 }
 

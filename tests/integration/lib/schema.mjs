@@ -96,7 +96,8 @@ const RESULT_DEFS = {
 };
 // "<Method>Result" family from the same table.
 const RESULT_FAMILY = [/^agents\./, /^logs\.tail$/, /^models\.list$/, /^skills\.bins$/, /^cron\.add$/,
-  /^channels\.status$/, /^wizard\.(start|next|status)$/, /^device\.token\.rotate$/, /^node\.event$/, /^sessions\.delete$/];
+  /^channels\.status$/, /^wizard\.(start|next|status)$/, /^device\.token\.rotate$/, /^node\.event$/, /^sessions\.delete$/,
+  /^channels\.pairing\.(list|approve|dismiss)$/];
 
 export function pascalMethod(method) {
   return method.split(/[._-]/).filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
