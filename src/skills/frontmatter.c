@@ -443,6 +443,10 @@ static json_t *parse_inline(fm_parser *p, int no, const char *s, size_t len, int
     while (p->pos < p->n) {
         fm_line *l = &p->lines[p->pos];
         if (l->skip || l->indent <= ind) break;
+        if (key_colon(l->text, l->len) >= 0) { /* YAML: no mapping inside a plain scalar */
+            cg_buf_reset(&b);
+            return fail(p, l->no, "unexpected indentation");
+        }
         cg_buf_append(&b, " ", 1);
         cg_buf_append(&b, l->text, without_comment(l->text, l->len));
         p->pos++;
