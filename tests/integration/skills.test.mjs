@@ -23,6 +23,24 @@ function writeSkill(root, dir, frontMatter, body = 'Instructions.\n') {
   fs.writeFileSync(path.join(root, dir, 'SKILL.md'), `---\n${frontMatter}\n---\n\n${body}`);
 }
 
+// A fake npm: records its argv one per line, then NPM_CONFIG_PREFIX, in
+// $CG_FAKE_NPM_RECORD; the package "hang-pkg" makes it hang with a child in its process
+// group, "fail-pkg" makes it fail.
+function writeFakeNpm(dir) {
+  fs.writeFileSync(path.join(dir, 'npm'), [
+    '#!/bin/sh',
+    'for a in "$@"; do printf \'%s\\n\' "$a"; done > "$CG_FAKE_NPM_RECORD"',
+    'printf \'prefix=%s\\n\' "$NPM_CONFIG_PREFIX" >> "$CG_FAKE_NPM_RECORD"',
+    'echo "added 1 package from fake npm"',
+    'echo "npm warn fake warning" >&2',
+    'if [ "$4" = "hang-pkg" ]; then sleep 67 & wait; fi',
+    'if [ "$4" = "fail-pkg" ]; then echo "npm error 404 Not Found - fail-pkg" >&2; exit 7; fi',
+    'exit 0',
+  ].join('\n'), { mode: 0o755 });
+}
+
+const noSleepLeft = () => !execFileSync('ps', ['-eo', 'args']).toString().split('\n').some((l) => l.trim() === 'sleep 67');
+
 const find = (report, name) => report.skills.find((s) => s.name === name);
 const assertError = (res, code, re) => {
   assert.equal(res.ok, false, JSON.stringify(res));
@@ -57,21 +75,11 @@ describe('skills', () => {
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${server.address().port}`;
 
-    // A fake npm first on PATH: records its argv one per line, then NPM_CONFIG_PREFIX;
-    // the package "hang-pkg" makes it hang (with a child in its process group).
+    // The fake npm first on PATH.
     fakeBin = path.join(stateDir, 'fakebin');
     fs.mkdirSync(fakeBin);
     npmRecord = path.join(stateDir, 'npm-argv.txt');
-    fs.writeFileSync(path.join(fakeBin, 'npm'), [
-      '#!/bin/sh',
-      'for a in "$@"; do printf \'%s\\n\' "$a"; done > "$CG_FAKE_NPM_RECORD"',
-      'printf \'prefix=%s\\n\' "$NPM_CONFIG_PREFIX" >> "$CG_FAKE_NPM_RECORD"',
-      'echo "added 1 package from fake npm"',
-      'echo "npm warn fake warning" >&2',
-      'if [ "$4" = "hang-pkg" ]; then sleep 67 & wait; fi',
-      'if [ "$4" = "fail-pkg" ]; then echo "npm error 404 Not Found - fail-pkg" >&2; exit 7; fi',
-      'exit 0',
-    ].join('\n'), { mode: 0o755 });
+    writeFakeNpm(fakeBin);
 
     writeSkill(wsSkills, 'ready', [
       'name: ready',
@@ -350,9 +358,36 @@ describe('skills', () => {
     assert.ok(Date.now() - started < 20000, 'answered well before the hung child would end');
     assert.equal(res.error.details.stdout, 'added 1 package from fake npm');
     // The whole process group went: no `sleep 67` of the fake npm is left.
-    await eventually(() => {
-      const out = execFileSync('ps', ['-eo', 'args']).toString();
-      return !out.split('\n').some((l) => l.trim() === 'sleep 67');
-    }, 5000, 'the installer\'s children killed');
+    await eventually(noSleepLeft, 5000, 'the installer\'s children killed');
+  });
+
+  test('a client that leaves cancels its install: the installer is killed', async () => {
+    fs.rmSync(npmRecord, { force: true });
+    const c = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    c.request('skills.install', { name: 'installer', installId: 'npm-hang', timeoutMs: 60000 }, { timeoutMs: 60000 }).catch(() => {});
+    await eventually(() => fs.existsSync(npmRecord) && !noSleepLeft(), 5000, 'the installer and its child started');
+    c.terminate();
+    await eventually(noSleepLeft, 5000, 'the installer killed when its client left');
+    await eventually(() => gw.logLines().some((l) => l.message === 'skill install abandoned' && l.reason === 'client gone'), 5000, 'logged');
+  });
+});
+
+describe('skills install at shutdown', () => {
+  test('an install in flight is answered UNAVAILABLE and killed; the gateway exits cleanly', async () => {
+    const stateDir = makeStateDir();
+    const fakeBin = path.join(stateDir, 'fakebin');
+    fs.mkdirSync(fakeBin);
+    writeFakeNpm(fakeBin);
+    const record = path.join(stateDir, 'npm-argv.txt');
+    writeSkill(path.join(stateDir, 'workspace', 'skills'), 'slow', 'name: slow\ndescription: slow\nmetadata: {"openclaw": {"install": [{"id": "npm", "kind": "node", "package": "hang-pkg"}]}}');
+    const gw = await startGateway({ stateDir, env: { PATH: `${fakeBin}:${process.env.PATH}`, CG_FAKE_NPM_RECORD: record } });
+    const op = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+    const pending = op.request('skills.install', { name: 'slow', installId: 'npm', timeoutMs: 60000 }, { timeoutMs: 60000 });
+    await eventually(() => fs.existsSync(record) && !noSleepLeft(), 5000, 'the installer and its child started');
+    const stopped = gw.stop();
+    const res = await pending.catch((e) => ({ closed: e.message }));
+    if (!res.closed) assertError(res, 'UNAVAILABLE', /shutting down/);
+    await stopped;
+    await eventually(noSleepLeft, 5000, 'the installer killed at shutdown');
   });
 });
