@@ -565,7 +565,7 @@ const cg_method cg_methods_skills[] = {
      .scope = CG_SCOPE_READ,
      .check = check_status,
      .handler = handle_status,
-     .summary = "An agent's skills (workspace skills/ and <state>/skills): eligibility, what "
+     .summary = "An agent's skills (workspace skills/ and DIR/skills): eligibility, what "
                 "each is missing, install options"},
     {.name = "skills.bins",
      .roles = CG_ROLE_NODE,
