@@ -540,6 +540,14 @@ static void scan_root(scan_ctx *c, const char *root, const char *source)
             continue;
         }
         snprintf(file, sizeof file, "%s/SKILL.md", base);
+        json_t *probe = json_string(file); /* paths go into JSON: UTF-8 only */
+        if (!probe) {
+            cg_log(CG_LOG_WARN, "skills", "skill folder name is not UTF-8; ignored",
+                   json_pack("{s:s}", "dir", root));
+            free(names[i]);
+            continue;
+        }
+        json_decref(probe);
         char *text = NULL;
         size_t len = 0;
         int rc = cg_read_file(file, CG_SKILL_FILE_MAX_BYTES, &text, &len);

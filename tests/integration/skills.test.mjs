@@ -37,6 +37,8 @@ function writeFakeNpm(dir) {
     'if [ "$4" = "fail-pkg" ]; then echo "npm error 404 Not Found - fail-pkg" >&2; exit 7; fi',
     'exit 0',
   ].join('\n'), { mode: 0o755 });
+  // A fake go: records its argv too.
+  fs.writeFileSync(path.join(dir, 'go'), '#!/bin/sh\nfor a in "$@"; do printf \'%s\\n\' "$a"; done > "$CG_FAKE_NPM_RECORD"\necho "go: installed"\n', { mode: 0o755 });
 }
 
 const noSleepLeft = () => !execFileSync('ps', ['-eo', 'args']).toString().split('\n').some((l) => l.trim() === 'sleep 67');
@@ -64,7 +66,7 @@ describe('skills', () => {
     execFileSync('tar', ['-czf', archive, '-C', src, 'pkg']);
     archiveSha = crypto.createHash('sha256').update(fs.readFileSync(archive)).digest('hex');
     server = http.createServer((req, res) => {
-      if (req.url === '/dl/tool.tar.gz') {
+      if (req.url.split('?')[0] === '/dl/tool.tar.gz') {
         res.writeHead(200, { 'content-type': 'application/gzip' });
         res.end(fs.readFileSync(archive));
       } else {
@@ -141,6 +143,8 @@ describe('skills', () => {
       `            { "id": "dl-bad", "kind": "download", "url": "${base}/dl/tool.tar.gz", "sha256": "${'0'.repeat(64)}", "extract": true, "targetDir": "bad" },`,
       `            { "id": "dl-escape", "kind": "download", "url": "${base}/dl/tool.tar.gz", "targetDir": "../../escape" },`,
       `            { "id": "dl-404", "kind": "download", "url": "${base}/dl/missing.tar.gz" },`,
+      `            { "id": "dl-plain", "kind": "download", "url": "${base}/dl/tool.tar.gz?x=1", "extract": false },`,
+      '            { "id": "uv", "kind": "uv", "package": "some-tool" },',
       '            { "id": "npm", "kind": "node", "package": "left-pad@>1.0|2", "bins": ["left-pad"] },',
       '            { "id": "npm-semicolon", "kind": "node", "package": "evil;touch pwned" },',
       '            { "id": "npm-hang", "kind": "node", "package": "hang-pkg" },',
@@ -217,8 +221,8 @@ describe('skills', () => {
     assert.equal(find(report, 'broken'), undefined, 'a SKILL.md that does not parse is left out');
     const inst = find(report, 'installer');
     assert.equal(inst.skillKey, 'inst');
-    assert.deepEqual(inst.install, [{ id: 'npm', kind: 'node', label: 'Install left-pad@>1.0|2 (npm)', bins: ['left-pad'] }],
-      'one preferred option (node before go and download), as OpenClaw offers it');
+    assert.deepEqual(inst.install, [{ id: 'uv', kind: 'uv', label: 'Install some-tool (uv)', bins: [] }],
+      'one preferred option (uv, then node, before go and download), as OpenClaw offers it');
   });
 
   test('the workspace copy wins a name clash with <state>/skills; managed skills are listed', async () => {
@@ -321,6 +325,28 @@ describe('skills', () => {
     assertError(await op.request('skills.install', { name: 'installer', installId: 'dl-escape' }), 'UNAVAILABLE', /Refusing to install outside the skill tools directory/);
     assert.ok(!fs.existsSync(path.join(stateDir, 'escape')));
     assertError(await op.request('skills.install', { name: 'installer', installId: 'dl-404' }), 'UNAVAILABLE', /Download failed/);
+  });
+
+  test('skills.install download without extraction: the file is kept as downloaded', async () => {
+    const res = await op.call('skills.install', { name: 'installer', installId: 'dl-plain' });
+    const file = path.join(stateDir, 'tools', 'inst', 'tool.tar.gz');
+    assert.equal(res.message, `Downloaded to ${file}`);
+    assert.equal(res.stdout, `downloaded=${fs.statSync(archive).size}`);
+    assert.deepEqual(fs.readFileSync(file), fs.readFileSync(archive));
+  });
+
+  test('skills.install go and uv: go gets its argv; a missing installer is a clear error', async (t) => {
+    fs.rmSync(npmRecord, { force: true });
+    const res = await op.call('skills.install', { name: 'installer', installId: 'go-10' });
+    assert.equal(res.ok, true);
+    assert.equal(res.stdout, 'go: installed');
+    assert.deepEqual(fs.readFileSync(npmRecord, 'utf8').split('\n').filter(Boolean), ['install', 'example.com/cmd/thing@latest']);
+    const uvOnPath = (process.env.PATH || '').split(':').some((d) => d && fs.existsSync(path.join(d, 'uv')));
+    if (uvOnPath) {
+      t.skip('uv is installed on this machine');
+      return;
+    }
+    assertError(await op.request('skills.install', { name: 'installer', installId: 'uv' }), 'UNAVAILABLE', /^uv not installed \(not found on PATH\)$/);
   });
 
   test('skills.install node: npm gets an argv (no shell), its prefix under <state>/tools; output in logs.tail', async () => {
