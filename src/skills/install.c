@@ -210,10 +210,9 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_free(in);
 }
 
-static void close_handle(cg_skill_install *in, uv_handle_t *h)
+static void close_handle(uv_handle_t *h)
 {
     if (!uv_is_closing(h)) uv_close(h, on_handle_closed);
-    (void)in;
 }
 
 static void kill_group(cg_skill_install *in)
@@ -233,7 +232,7 @@ static void finish(cg_skill_install *in, json_t *result)
     }
     in->finished = true;
     uv_timer_stop(&in->timer);
-    close_handle(in, (uv_handle_t *)&in->timer);
+    close_handle((uv_handle_t *)&in->timer);
     cg_log(json_is_true(json_object_get(result, "ok")) ? CG_LOG_INFO : CG_LOG_WARN, "skills",
            "skill install finished",
            json_pack("{s:s, s:s, s:O, s:O}", "skillKey", in->skill_key, "installId",
@@ -257,10 +256,10 @@ void cg_skill_install_cancel(cg_skill_install *in)
     in->cancelled = true;
     kill_group(in);
     uv_timer_stop(&in->timer);
-    close_handle(in, (uv_handle_t *)&in->timer);
+    close_handle((uv_handle_t *)&in->timer);
     if (in->running) {
-        if (in->out_open) close_handle(in, (uv_handle_t *)&in->out_pipe);
-        if (in->err_open) close_handle(in, (uv_handle_t *)&in->err_pipe);
+        if (in->out_open) close_handle((uv_handle_t *)&in->out_pipe);
+        if (in->err_open) close_handle((uv_handle_t *)&in->err_pipe);
         in->out_open = in->err_open = false;
     }
     if (in->step == STEP_NONE && (in->tmp_path || in->staging_dir)) start_cleanup(in);
@@ -301,7 +300,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             in->out_open = false;
         else
             in->err_open = false;
-        close_handle(in, (uv_handle_t *)s);
+        close_handle((uv_handle_t *)s);
         process_maybe_done(in);
         return;
     }
@@ -319,7 +318,7 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int signal)
     in->exited = true;
     in->exit_status = status;
     in->term_signal = signal;
-    close_handle(in, (uv_handle_t *)p);
+    close_handle((uv_handle_t *)p);
     process_maybe_done(in);
 }
 
@@ -356,9 +355,9 @@ static bool spawn(cg_skill_install *in, char **argv, char **env, const char *cwd
     };
     int rc = uv_spawn(in->loop, &in->proc, &opts);
     if (rc != 0) {
-        close_handle(in, (uv_handle_t *)&in->proc);
-        close_handle(in, (uv_handle_t *)&in->out_pipe);
-        close_handle(in, (uv_handle_t *)&in->err_pipe);
+        close_handle((uv_handle_t *)&in->proc);
+        close_handle((uv_handle_t *)&in->out_pipe);
+        close_handle((uv_handle_t *)&in->err_pipe);
         if (rc == UV_ENOENT)
             snprintf(error, errlen, "%s not installed (not found on PATH)", argv[0]);
         else
@@ -483,8 +482,9 @@ static void start_package_installer(cg_skill_install *in, const char *state_dir)
         memcpy(argv, a, 6 * sizeof *a);
         char prefix[4096];
         snprintf(prefix, sizeof prefix, "%s/tools/node/npm", state_dir);
-        if (!bad && cg_mkdir_p(prefix, 0700) != 0) {
-            snprintf(err, sizeof err, "could not create %s: %s", prefix, strerror(errno));
+        int rc = bad ? 0 : cg_mkdir_p(prefix, 0700);
+        if (rc != 0) {
+            snprintf(err, sizeof err, "could not create %s: %s", prefix, strerror(-rc));
             bad = err;
         }
         snprintf(prefix_a, sizeof prefix_a, "NPM_CONFIG_PREFIX=%s", prefix);
@@ -509,9 +509,7 @@ static void start_package_installer(cg_skill_install *in, const char *state_dir)
         snprintf(err, sizeof err, "%s installs are not supported by clawgate", kind);
         bad = err;
     }
-    if (!bad && spawn(in, argv, env, state_dir, package_installer_exited, err, sizeof err))
-        bad = NULL;
-    else if (!bad)
+    if (!bad && !spawn(in, argv, env, state_dir, package_installer_exited, err, sizeof err))
         bad = err;
     free(env);
     if (bad) finish_later(in, result_new(false, bad, NULL, NULL, 0, false));
@@ -573,8 +571,9 @@ static void fetch_work(uv_work_t *w)
     cg_thread_background();
     const char *url = json_string_value(json_object_get(in->spec, "url"));
     const char *sha = json_string_value(json_object_get(in->spec, "sha256"));
-    if (cg_mkdir_p(in->target_dir, 0755) != 0) {
-        set_step_error(in, "could not create %s: %s", in->target_dir, strerror(errno));
+    int made = cg_mkdir_p(in->target_dir, 0755);
+    if (made != 0) {
+        set_step_error(in, "could not create %s: %s", in->target_dir, strerror(-made));
         return;
     }
     int fd = open(in->tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);

@@ -8,7 +8,8 @@
  *             while it streams (a mismatch discards the file), then saved in
  *             DIR/tools/<skillKey>/<targetDir>/ or, for a tar.gz / tar.bz2 archive (or
  *             extract: true), unpacked there with `tar` (stripComponents honoured)
- *             through a staging folder that must hold only folders and regular files.
+ *             through a staging folder that must hold only folders and regular files
+ *             (zip archives are refused as not supported).
  *
  * Package, module and target values are checked with OpenClaw's patterns before
  * anything runs; every process is started with an argv through uv_spawn (never a shell
