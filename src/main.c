@@ -22,12 +22,12 @@
 #include "gateway/methods.h"
 #include "methods/exec_approvals.h"
 #include "methods/hooks.h"
-#include "methods/skills.h"
 #include "methods/models.h"
 #include "methods/nodes.h"
 #include "methods/openai_http.h"
 #include "methods/runs.h"
 #include "methods/sessions.h"
+#include "methods/skills.h"
 
 static void usage(FILE *f)
 {

@@ -131,8 +131,6 @@ static bool config_path_truthy(const json_t *config, const char *path)
         if (n == 0 || n >= sizeof seg) return false;
         memcpy(seg, s, n);
         seg[n] = 0;
-        if (!strcmp(seg, "__proto__") || !strcmp(seg, "constructor") || !strcmp(seg, "prototype"))
-            return false;
         v = json_object_get(v, seg);
         s += n + (dot ? 1 : 0);
     }
