@@ -43,6 +43,21 @@ function writeFakeNpm(dir) {
 
 const noSleepLeft = () => !execFileSync('ps', ['-eo', 'args']).toString().split('\n').some((l) => l.trim() === 'sleep 67');
 
+// skills.status's entry for this SKILL.md, recorded from the real OpenClaw 2026.9.6 gateway
+// (workspace skills/alpha, ALPHA_KEY unset, nope-bin absent, custom.flag unset); paths
+// are this test's.
+const ALPHA_SKILL_MD = 'name: alpha\ndescription: Alpha test skill.\nmetadata: {"openclaw": {"primaryEnv": "ALPHA_KEY", "requires": {"bins": ["sh", "nope-bin"], "env": ["ALPHA_KEY"], "config": ["other.flag"]}, "install": [{"id": "dl", "kind": "download", "url": "https://example.com/a.tar.gz"}, {"kind": "node", "package": "left-pad"}]}}';
+const realAlphaEntry = (dir) => ({
+  name: 'alpha', description: 'Alpha test skill.', source: 'openclaw-workspace', bundled: false,
+  filePath: path.join(dir, 'SKILL.md'), baseDir: dir, skillKey: 'alpha', primaryEnv: 'ALPHA_KEY',
+  always: false, disabled: false, blockedByAllowlist: false, blockedByAgentFilter: false, eligible: false,
+  platformIncompatible: false, modelVisible: false, userInvocable: true, commandVisible: false,
+  requirements: { bins: ['sh', 'nope-bin'], anyBins: [], env: ['ALPHA_KEY'], config: ['other.flag'], os: [] },
+  missing: { bins: ['nope-bin'], anyBins: [], env: ['ALPHA_KEY'], config: ['other.flag'], os: [] },
+  configChecks: [{ path: 'other.flag', satisfied: false }],
+  install: [{ id: 'node-1', kind: 'node', label: 'Install left-pad (npm)', bins: [] }],
+});
+
 const find = (report, name) => report.skills.find((s) => s.name === name);
 const assertError = (res, code, re) => {
   assert.equal(res.ok, false, JSON.stringify(res));
@@ -124,6 +139,7 @@ describe('skills', () => {
       'description: Only on another platform.',
       `metadata: {"openclaw": {"os": ["${process.platform === 'win32' ? 'darwin' : 'win32'}"]}}`,
     ].join('\n'));
+    writeSkill(wsSkills, 'alpha', ALPHA_SKILL_MD);
     writeSkill(wsSkills, 'dup', 'name: dup\ndescription: the workspace copy');
     writeSkill(managed, 'dup', 'name: dup\ndescription: the managed copy');
     writeSkill(managed, 'managed-only', 'name: managed-only\ndescription: Lives in the state dir.\nmetadata: {"openclaw": {"requires": {"bins": ["sh"]}}}');
@@ -223,6 +239,11 @@ describe('skills', () => {
     assert.equal(inst.skillKey, 'inst');
     assert.deepEqual(inst.install, [{ id: 'uv', kind: 'uv', label: 'Install some-tool (uv)', bins: [] }],
       'one preferred option (uv, then node, before go and download), as OpenClaw offers it');
+  });
+
+  test('a status entry is exactly what the real gateway reported for the same SKILL.md', async () => {
+    const report = await op.call('skills.status', {});
+    assert.deepEqual(find(report, 'alpha'), realAlphaEntry(path.join(wsSkills, 'alpha')));
   });
 
   test('the workspace copy wins a name clash with <state>/skills; managed skills are listed', async () => {
