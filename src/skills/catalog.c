@@ -594,42 +594,83 @@ static void xml_escape(cg_buf *b, const char *s)
     }
 }
 
-/* OpenClaw's buildSkillsSection over formatSkillsForPromptCore. */
-static char *prompt_section(const json_t *visible)
+static int compare_skill_names(const void *a, const void *b)
 {
+    return strcmp(str_member(*(const json_t *const *)a, "name"),
+                  str_member(*(const json_t *const *)b, "name"));
+}
+
+static int64_t limit_of(const json_t *config, const char *key, int64_t dflt)
+{
+    const json_t *v =
+        json_object_get(json_object_get(json_object_get(config, "skills"), "limits"), key);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : dflt;
+}
+
+/* OpenClaw's buildSkillsSection over formatSkillsForPromptCore: the skills by name, as
+ * many as skills.limits.maxSkillsInPrompt (150) and skills.limits.maxSkillsPromptChars
+ * (18000 characters of catalog) allow, with OpenClaw's note when some are left out. */
+static char *prompt_section(const json_t *visible, const json_t *config)
+{
+    size_t total = json_array_size(visible);
+    if (!total) return cg_strdup("");
+    const json_t **skills = cg_xcalloc(total, sizeof *skills);
+    for (size_t i = 0; i < total; i++)
+        skills[i] = json_array_get(visible, i);
+    qsort(skills, total, sizeof *skills, compare_skill_names);
+    int64_t max_skills = limit_of(config, "maxSkillsInPrompt", CG_SKILLS_PROMPT_MAX_SKILLS);
+    int64_t max_chars = limit_of(config, "maxSkillsPromptChars", CG_SKILLS_PROMPT_MAX_CHARS);
+
+    static const char head[] =
+        "The following skills provide specialized instructions for specific tasks.\n"
+        "Read a skill's file at its listed location when the task matches its description.\n"
+        "When a skill file references a relative path, resolve it against the skill directory "
+        "(parent of SKILL.md / dirname of the path) and use that absolute path in tool "
+        "commands.\n"
+        "\n"
+        "<available_skills>\n";
+    static const char tail[] = "</available_skills>\n";
+    cg_buf blocks = {0}, one = {0};
+    cg_buf_appends(&blocks, "");
+    size_t included = 0;
+    for (; included < total && (int64_t)included < max_skills; included++) {
+        const json_t *s = skills[included];
+        one.len = 0;
+        cg_buf_appends(&one, "  <skill>\n    <name>");
+        xml_escape(&one, str_member(s, "name"));
+        cg_buf_appends(&one, "</name>\n    <description>");
+        xml_escape(&one, json_string_value(json_object_get(s, "description")));
+        cg_buf_appends(&one, "</description>\n    <location>");
+        xml_escape(&one, str_member(s, "filePath"));
+        cg_buf_appends(&one, "</location>\n  </skill>\n");
+        if ((int64_t)(sizeof head - 1 + blocks.len + one.len + sizeof tail - 1) > max_chars) break;
+        cg_buf_append(&blocks, one.data, one.len);
+    }
+    cg_buf_reset(&one);
+    free(skills);
     cg_buf b = {0};
     cg_buf_appends(&b, "");
-    if (json_array_size(visible)) {
+    if (included > 0) {
         cg_buf_appends(&b, "## Skills\n"
                            "Scan <available_skills>. Clear match: read exact <location> with "
                            "`read`; obey.\n"
                            "Several: most specific. None: read none.\n"
                            "Up-front max one. Never invent paths.\n"
                            "External writes: batch safely; no tight loops; honor "
-                           "429/Retry-After.\n"
-                           "The following skills provide specialized instructions for specific "
-                           "tasks.\n"
-                           "Read a skill's file at its listed location when the task matches its "
-                           "description.\n"
-                           "When a skill file references a relative path, resolve it against the "
-                           "skill directory (parent of SKILL.md / dirname of the path) and use "
-                           "that absolute path in tool commands.\n"
-                           "\n"
-                           "<available_skills>\n");
-        size_t i;
-        const json_t *s;
-        json_array_foreach(visible, i, s)
-        {
-            cg_buf_appends(&b, "  <skill>\n    <name>");
-            xml_escape(&b, str_member(s, "name"));
-            cg_buf_appends(&b, "</name>\n    <description>");
-            xml_escape(&b, json_string_value(json_object_get(s, "description")));
-            cg_buf_appends(&b, "</description>\n    <location>");
-            xml_escape(&b, str_member(s, "filePath"));
-            cg_buf_appends(&b, "</location>\n  </skill>\n");
+                           "429/Retry-After.\n");
+        if (included < total) {
+            char note[160];
+            snprintf(note, sizeof note,
+                     "\xE2\x9A\xA0\xEF\xB8\x8F Skills truncated: included %zu of %zu. Run "
+                     "`openclaw skills check` to audit.\n",
+                     included, total);
+            cg_buf_appends(&b, note);
         }
-        cg_buf_appends(&b, "</available_skills>\n");
+        cg_buf_appends(&b, head);
+        cg_buf_append(&b, blocks.data, blocks.len);
+        cg_buf_appends(&b, tail);
     }
+    cg_buf_reset(&blocks);
     return b.data;
 }
 
@@ -665,7 +706,7 @@ void cg_skills_scan(const cg_skills_target *target, const char *state_dir, const
     for (k = 0; k < nb; k++)
         json_array_append_new(out->bins, json_string(names[k]));
     free(names);
-    out->prompt = prompt_section(c.visible);
+    out->prompt = prompt_section(c.visible, config);
     json_decref(c.bin_cache);
     json_decref(c.bins);
     json_decref(c.names);

@@ -29,6 +29,9 @@
 
 /* Folders looked at per root at most (the rest are ignored and logged). */
 #define CG_SKILLS_MAX_PER_ROOT 1024
+/* The prompt's defaults (skills.limits.maxSkillsInPrompt / maxSkillsPromptChars). */
+#define CG_SKILLS_PROMPT_MAX_SKILLS 150
+#define CG_SKILLS_PROMPT_MAX_CHARS 18000
 
 typedef struct cg_skills_target {
     const char *agent_id;
@@ -51,8 +54,9 @@ typedef struct cg_skills_scan_result {
     /* Every bin the skills name (requires.bins, requires.anyBins, install bins), sorted,
      * distinct. */
     json_t *bins;
-    /* The system prompt section listing the eligible, model-visible skills ("## Skills"
-     * and the <available_skills> block, as OpenClaw formats it); "" when there are none. */
+    /* The system prompt section listing the eligible, model-visible skills by name ("##
+     * Skills" and the <available_skills> block, as OpenClaw formats it, within the
+     * skills.limits bounds); "" when there are none. */
     char *prompt;
 } cg_skills_scan_result;
 

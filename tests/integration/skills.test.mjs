@@ -327,6 +327,26 @@ describe('skills', () => {
       assert.ok(!system.includes(`<name>${missing}</name>`), `${missing} is not eligible`);
   });
 
+  test('the prompt keeps to skills.limits: at most maxSkillsInPrompt skills, with OpenClaw\'s note', async () => {
+    const patch = async (obj) => {
+      const { hash } = await op.call('config.get', {});
+      await op.call('config.patch', { raw: JSON.stringify(obj), baseHash: hash });
+    };
+    await patch({ skills: { limits: { maxSkillsInPrompt: 1 } } });
+    try {
+      llm.script({ reply: 'ok' });
+      const n = llm.completions().length;
+      await op.call('chat.send', { sessionKey: 'limits', message: 'skills?', idempotencyKey: `skills-limit-${Date.now()}` });
+      const req = await llm.waitForRequest((q) => q.kind === 'openai' && llm.completions().indexOf(q) >= n, 10000);
+      const system = req.body.messages.filter((m) => m.role === 'system').map((m) => (typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''))).join('\n');
+      assert.equal(system.match(/<skill>/g).length, 1, system);
+      assert.match(system, /⚠️ Skills truncated: included 1 of [2-9]\d*\. Run `openclaw skills check` to audit\./);
+      assert.ok(system.includes('<name>dup</name>'), 'the first by name');
+    } finally {
+      await patch({ skills: { limits: null } });
+    }
+  });
+
   test('skills.install download: fetched, sha256 checked, extracted under <state>/tools/<skillKey>', async () => {
     const res = await op.call('skills.install', { name: 'installer', installId: 'dl-ok', timeoutMs: 20000 }, { timeoutMs: 30000 });
     assert.equal(res.ok, true, JSON.stringify(res));
