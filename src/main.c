@@ -30,6 +30,7 @@
 #include "methods/openai_http.h"
 #include "methods/runs.h"
 #include "methods/sessions.h"
+#include "methods/skills.h"
 #include "methods/wizard.h"
 
 static void usage(FILE *f)
@@ -183,6 +184,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_hooks_attach(gw);
             cg_methods_wizard_attach(gw);
             cg_methods_channels_attach(gw);
+            cg_methods_skills_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

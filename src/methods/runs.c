@@ -33,6 +33,7 @@
 #include "common/util.h"
 #include "methods/models.h"
 #include "methods/sessions.h"
+#include "methods/skills.h"
 #include "proto/frame.h"
 
 #define FLUSH_MS 50
@@ -510,7 +511,8 @@ static void on_history(json_t *messages, int64_t total, bool has_more, void *dat
     send_status(r, "preparing_context");
     r->context = model_messages(r, messages);
     json_decref(messages);
-    cg_agents_system_prompt(cg_gateway_agents(r->e->gw), r->agent_id, on_prompt, r);
+    /* The workspace files, then the agent's eligible skills (methods/skills.c). */
+    cg_methods_skills_system_prompt(r->e->gw, r->agent_id, on_prompt, r);
 }
 
 static void on_prompt(char *prompt, const char *error, void *data)

@@ -57,8 +57,11 @@ static void test_seed_scopes(void **state)
     assert_int_equal(cg_method_find("node.pair.request")->roles, CG_ROLE_OPERATOR | CG_ROLE_NODE);
     assert_int_equal(cg_method_find("node.pair.approve")->roles, CG_ROLE_OPERATOR);
     assert_int_equal(cg_method_find("node.event")->roles, CG_ROLE_NODE);
-    /* Listed only when it works (issue 6). */
-    assert_null(cg_method_find("skills.bins"));
+    /* Listed only when it works (issue 6); real since issue 10, for nodes as OpenClaw's. */
+    assert_int_equal(cg_method_find("skills.bins")->roles, CG_ROLE_NODE);
+    assert_int_equal(cg_method_find("skills.status")->scope, CG_SCOPE_READ);
+    assert_int_equal(cg_method_find("skills.install")->scope, CG_SCOPE_ADMIN);
+    assert_int_equal(cg_method_find("skills.update")->scope, CG_SCOPE_ADMIN);
 }
 
 static void test_scope_grants(void **state)
