@@ -224,7 +224,11 @@ static write_job *write_new(cg_store_done_fn done, void *data)
 
 static void write_submit(cron_mod *m, write_job *w)
 {
-    cg_store_write(cg_gateway_store(m->gw), write_run, write_done, w);
+    struct cg_store *store = cg_gateway_store(m->gw);
+    if (store)
+        cg_store_write(store, write_run, write_done, w);
+    else
+        write_done(-1, "state store closed", w); /* a run that ended after the stop */
 }
 
 static void arg_json(cg_store_stmt *s, const json_t *v)
@@ -625,6 +629,26 @@ static void run_free(cron_run *r)
 
 static void remove_job(cron_mod *m, cron_job *j, cg_store_done_fn done, void *data);
 
+/* `finished` goes out once the run's log entry has committed (cron.runs then lists it);
+ * a succeeded `at` job is deleted after that. */
+typedef struct finish_note {
+    cron_mod *mod;
+    json_t *event;
+    char job_id[CRON_ID_MAX + 1];
+    bool delete_it;
+} finish_note;
+
+static void finish_committed(int status, const char *error, void *data)
+{
+    finish_note *note = data;
+    (void)status;
+    (void)error;
+    broadcast(note->mod, note->event);
+    cron_job *j = note->delete_it ? job_find(note->mod, note->job_id) : NULL;
+    if (j) remove_job(note->mod, j, NULL, NULL);
+    free(note);
+}
+
 /* The run's end: state, log entry, `finished`, and an `at` job's deletion. */
 static void run_finish(cron_run *r)
 {
@@ -671,13 +695,6 @@ static void run_finish(cron_run *r)
     int64_t next = state_int(j, "nextRunAtMs", -1);
     if (next >= 0) json_object_set_new(entry, "nextRunAtMs", json_integer(next));
 
-    write_job *w = write_new(NULL, NULL);
-    write_log_entry(w, r->job_id, entry);
-    bool delete_it = r->is_at && ok && !json_is_false(json_object_get(j->body, "deleteAfterRun"));
-    if (r->is_at && !delete_it) json_object_set_new(j->body, "enabled", json_false());
-    if (!delete_it) write_save_job(w, j);
-    write_submit(m, w);
-
     json_t *event =
         json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "jobId", r->job_id, "action", "finished",
                   "status", r->status, "runAtMs", r->run_at_ms, "durationMs", duration, "runId",
@@ -685,9 +702,18 @@ static void run_finish(cron_run *r)
     if (r->summary) json_object_set_new(event, "summary", json_string(r->summary));
     if (r->error) json_object_set_new(event, "error", json_string(r->error));
     if (next >= 0) json_object_set_new(event, "nextRunAtMs", json_integer(next));
-    broadcast(m, event);
+
+    finish_note *note = cg_xcalloc(1, sizeof *note);
+    note->mod = m;
+    note->event = event;
+    snprintf(note->job_id, sizeof note->job_id, "%s", r->job_id);
+    note->delete_it = r->is_at && ok && !json_is_false(json_object_get(j->body, "deleteAfterRun"));
+    if (r->is_at && !note->delete_it) json_object_set_new(j->body, "enabled", json_false());
+    write_job *w = write_new(finish_committed, note);
+    write_log_entry(w, r->job_id, entry);
+    if (!note->delete_it) write_save_job(w, j);
+    write_submit(m, w);
     json_decref(entry);
-    if (delete_it) remove_job(m, j, NULL, NULL);
     run_free(r);
 }
 
@@ -774,7 +800,8 @@ static void run_begin(int status, const char *error, void *data)
             .thinking = json_string_value(json_object_get(payload, "thinking")),
             .queue_only = queue_only,
         };
-        if (cg_runs_submit(m->gw, &spec, queue_only ? NULL : on_run_end, r, &existing, &err) == 0) {
+        if (cg_runs_submit(m->gw, &spec, queue_only ? NULL : on_run_end, r, &existing, &err) == 0 &&
+            existing == CG_RUN_UNKNOWN) {
             if (!queue_only) return; /* on_run_end follows */
             r->status = "ok";
             run_finish(r);
@@ -783,7 +810,8 @@ static void run_begin(int status, const char *error, void *data)
     } else {
         r->session_key[0] = '\0';
     }
-    const char *msg = json_string_value(json_object_get(err, "message"));
+    const char *msg = err ? json_string_value(json_object_get(err, "message"))
+                          : "a run with this id already exists";
     r->status = "error";
     r->error = cg_strdup(msg ? msg : "the run could not start");
     if (r->announce) r->delivery_status = "not-delivered";
