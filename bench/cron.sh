@@ -32,6 +32,10 @@ GATEWAY=$(CLAWGATE_BIN="$BUILD/clawgate" CLAWGATE_PEER_DIR="$PEER" NODE_PATH="$P
   echo "|---|---|"
   echo "$GATEWAY"
   echo
+  echo "Drift is the timer's wall-clock lateness (runAtMs is read when the timer fires); the"
+  echo "client sees \`started\` after the run's state write has committed (one fsync). For"
+  echo "comparison, the real gateway's due jobs fired 0.4-0.9 s late (../shared/OBSERVED.md)."
+  echo
   echo "Next due time, computed in C (bench/cron_next_bench.c, -O2):"
   echo
   echo '```'
