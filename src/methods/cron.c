@@ -84,10 +84,11 @@ static cron_mod *mod_of(cg_gateway *gw)
     return cg_gateway_get_data(gw, &cron_key);
 }
 
-/* The scheduler is gone once the gateway stops (runs ending then change no timer). */
+/* The scheduler is gone once the gateway stops (runs ending then change no timer); with
+ * cron.enabled false nothing is timed (cron.run still runs a job). */
 static void sched_set(cron_mod *m, const char *id, int64_t due_ms)
 {
-    if (m->sched) cg_cron_sched_set(m->sched, id, due_ms);
+    if (m->sched && m->enabled) cg_cron_sched_set(m->sched, id, due_ms);
 }
 
 static void sched_remove(cron_mod *m, const char *id)
@@ -1220,6 +1221,10 @@ static void handle_update(cg_req *req)
         json_decref(probe);
         sched = j->sched;
         if (rc != 0) goto bad;
+        if (json_is_true(json_object_get(patch, "enabled")) && sched.at_ms <= now) {
+            snprintf(err, sizeof err, "schedule.at is in the past");
+            goto bad;
+        }
     } else if (check_job(next, now, &sched, err, sizeof err) != 0) {
         goto bad;
     }
@@ -1311,8 +1316,10 @@ static int runs_read(sqlite3 *db, void *data, char *err, size_t errlen)
     if (*q->job_id) sqlite3_bind_text(st, 1, q->job_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, CRON_RUNS_SCAN_MAX);
     q->rows = cg_xcalloc(CRON_RUNS_SCAN_MAX, sizeof *q->rows);
-    while (sqlite3_step(st) == SQLITE_ROW && q->n < CRON_RUNS_SCAN_MAX)
-        q->rows[q->n++] = cg_strdup((const char *)sqlite3_column_text(st, 0));
+    while (sqlite3_step(st) == SQLITE_ROW && q->n < CRON_RUNS_SCAN_MAX) {
+        const char *body = (const char *)sqlite3_column_text(st, 0);
+        if (body) q->rows[q->n++] = cg_strdup(body);
+    }
     sqlite3_finalize(st);
     return 0;
 }

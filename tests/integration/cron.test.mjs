@@ -255,6 +255,9 @@ describe('cron methods', () => {
     assert.equal(k.enabled, false);
     assert.equal(k.state.lastRunStatus, 'ok');
     assert.equal(k.state.nextRunAtMs, undefined);
+    const again = await op.request('cron.update', { id: kept.id, patch: { enabled: true } });
+    assert.equal(again.ok, false);
+    assert.match(again.error.message, /invalid cron\.update params: schedule\.at is in the past/);
     await op.call('cron.remove', { id: kept.id });
   });
 
@@ -280,6 +283,26 @@ describe('cron methods', () => {
     const l = checkList(await reader.call('cron.list', { includeDisabled: true, sortBy: 'name', sortDir: 'asc', limit: 1 }));
     assert.equal(l.jobs.length, 1);
     await op.call('cron.remove', { id: job.id });
+  });
+});
+
+describe('cron.enabled false', () => {
+  test('nothing is timed: status says so and a due job does not run; cron.run still runs it', async () => {
+    const gw = await startGateway({ config: { cron: { enabled: false } } });
+    try {
+      const op = await connectClient(gw);
+      const job = await add(op, systemJob({ name: 'off', schedule: { kind: 'every', everyMs: 500 }, wakeMode: 'next-heartbeat' }));
+      const st = await op.call('cron.status', {});
+      assert.equal(st.enabled, false);
+      assert.equal(st.nextWakeAtMs, null);
+      await sleep(1500);
+      assert.equal((await op.call('cron.runs', { id: job.id })).total, 0);
+      await op.call('cron.run', { id: job.id });
+      await eventually(async () => (await op.call('cron.runs', { id: job.id })).total === 1, 5000, 'the manual run');
+      op.close();
+    } finally {
+      await gw.stop();
+    }
   });
 });
 
