@@ -15,14 +15,14 @@
 #define ROUNDS 200
 
 static const char *const exprs[] = {
-    "0 9 * * *",       "*/5 * * * *",     "30 2 * * *",     "0 0 1 * *",      "0 9 * * MON-FRI",
-    "15 */2 * * *",    "0 0 29 2 *",      "0 12 * * FRI#2", "0 9 * * 5L",     "*/10 * * * * *",
-    "0 0 L * *",       "5,35 8-18 * * *", "0 3 * * SUN",    "0 0 13 * 5",     "45 23 * * 6",
-    "0 30 9 * * 1-5",
+    "0 9 * * *",       "*/5 * * * *",    "30 2 * * *",  "0 0 1 * *",
+    "0 9 * * MON-FRI", "15 */2 * * *",   "0 0 29 2 *",  "0 12 * * FRI#2",
+    "0 9 * * 5L",      "*/10 * * * * *", "0 0 L * *",   "5,35 8-18 * * *",
+    "0 3 * * SUN",     "0 0 13 * 5",     "45 23 * * 6", "0 30 9 * * 1-5",
 };
-static const char *const zones[] = {"UTC",         "America/New_York", "Europe/Berlin",
+static const char *const zones[] = {"UTC",          "America/New_York", "Europe/Berlin",
                                     "Asia/Kolkata", "Australia/Sydney", "America/Sao_Paulo",
-                                    "Asia/Tokyo",  "Pacific/Chatham"};
+                                    "Asia/Tokyo",   "Pacific/Chatham"};
 
 static double now_ns(void)
 {

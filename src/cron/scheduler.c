@@ -35,7 +35,6 @@ struct cg_cron_sched {
     cg_strmap *by_id;
     uv_timer_t timer;
     int64_t armed_wall_ms; /* wall time the timer is expected to fire at, -1 when idle */
-    int64_t last_lateness_ms;
     int timerfd;
     uv_poll_t clock_poll;
     bool polling;
@@ -144,11 +143,11 @@ static void on_timer(uv_timer_t *t)
 {
     cg_cron_sched *s = t->data;
     int64_t now = cg_cron_sched_now();
-    s->last_lateness_ms = now - s->armed_wall_ms;
-    if (s->last_lateness_ms > CG_CRON_JUMP_THRESHOLD_MS) {
+    int64_t lateness = now - s->armed_wall_ms;
+    if (lateness > CG_CRON_JUMP_THRESHOLD_MS) {
         cg_logf(CG_LOG_WARN, "cron", "timer fired %lld ms late: suspend or clock change",
-                (long long)s->last_lateness_ms);
-        s->clock(s->last_lateness_ms, s->data);
+                (long long)lateness);
+        s->clock(lateness, s->data);
     }
     /* Hand out every job due by now; each leaves the heap first, so `due` may set it
      * again (its next time is after now, so this loop ends). */
@@ -204,16 +203,6 @@ void cg_cron_sched_remove(cg_cron_sched *s, const char *job_id)
 int64_t cg_cron_sched_next_wake(const cg_cron_sched *s)
 {
     return s->n ? s->heap[0]->due_ms : -1;
-}
-
-size_t cg_cron_sched_count(const cg_cron_sched *s)
-{
-    return s->n;
-}
-
-int64_t cg_cron_sched_last_lateness_ms(const cg_cron_sched *s)
-{
-    return s->last_lateness_ms;
 }
 
 /* ---- clock changes ---- */

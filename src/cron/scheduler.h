@@ -46,9 +46,6 @@ void cg_cron_sched_set(cg_cron_sched *s, const char *job_id, int64_t due_ms);
 void cg_cron_sched_remove(cg_cron_sched *s, const char *job_id);
 /* The earliest due time, or -1 when nothing is scheduled. */
 int64_t cg_cron_sched_next_wake(const cg_cron_sched *s);
-size_t cg_cron_sched_count(const cg_cron_sched *s);
-/* How late the last timer expiry ran against its due time (ms), for figures. */
-int64_t cg_cron_sched_last_lateness_ms(const cg_cron_sched *s);
 /* Closes the handles; s is freed once they have closed (the loop must run). */
 void cg_cron_sched_close(cg_cron_sched *s);
 

@@ -94,7 +94,7 @@ int cg_weekday_from_days(int64_t days)
     return (int)(days >= -4 ? (days + 4) % 7 : (days + 5) % 7 + 6);
 }
 
-const char *cg_tz_dir(void)
+static const char *tz_dir(void)
 {
     const char *dir = getenv("TZDIR");
     return dir && *dir ? dir : "/usr/share/zoneinfo";
@@ -386,7 +386,7 @@ static const cg_tz *load_zone(const char *name, char *err, size_t errlen)
 {
     for (cg_tz *z = cache; z; z = z->next)
         if (!strcmp(z->name, name)) return z;
-    const char *dir = cg_tz_dir();
+    const char *dir = tz_dir();
     char path[1024], real[CG_TZ_NAME_MAX + 1];
     snprintf(real, sizeof real, "%s", name);
     snprintf(path, sizeof path, "%s/%s", dir, real);

@@ -1,4 +1,4 @@
-/* IANA time zones read from the system's TZif files (/usr/share/zoneinfo), without
+/* IANA time zones read from the system's TZif files (/usr/share/zoneinfo, or env TZDIR), without
  * touching the process-wide TZ: a zone is loaded once (its transitions and the POSIX
  * rule in the file's footer for times after the last one) and cached for the life of
  * the process, so computing an offset is a binary search and never reads a file.
@@ -31,8 +31,5 @@ void cg_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 int cg_days_in_month(int64_t y, int m);
 /* 0 = Sunday. */
 int cg_weekday_from_days(int64_t days);
-
-/* Where zones are read from (default /usr/share/zoneinfo, or env TZDIR). */
-const char *cg_tz_dir(void);
 
 #endif

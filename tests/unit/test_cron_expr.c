@@ -61,8 +61,8 @@ static const next_case next_cases[] = {
     {"30/15 * * * *", "UTC", "2026-01-01T00:46:00Z", "2026-01-01T01:30:00Z"},
     {"0 0 ? * *", "UTC", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},
     /* day-of-month OR day-of-week when both are restricted (croner's default) */
-    {"0 0 13 * 5", "UTC", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},  /* Fri 2nd */
-    {"0 0 13 * 5", "UTC", "2026-01-10T00:00:00Z", "2026-01-13T00:00:00Z"},  /* Tue 13th */
+    {"0 0 13 * 5", "UTC", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},   /* Fri 2nd */
+    {"0 0 13 * 5", "UTC", "2026-01-10T00:00:00Z", "2026-01-13T00:00:00Z"},   /* Tue 13th */
     {"0 0 */10 * *", "UTC", "2026-01-01T00:00:00Z", "2026-01-11T00:00:00Z"}, /* step: not * */
     /* 6 fields: seconds first */
     {"*/10 * * * * *", "UTC", "2026-01-01T00:00:05Z", "2026-01-01T00:00:10Z"},
@@ -211,8 +211,8 @@ static void test_zone_names(void **state)
     assert_int_equal(cg_tz_offset(a, iso("2026-07-15T12:00:00Z") / 1000), -4 * 3600);
     assert_int_equal(cg_tz_offset(cg_tz_get(NULL, err, sizeof err), 0), 0);
     assert_int_equal(cg_tz_offset(cg_tz_get("utc", err, sizeof err), 0), 0);
-    static const char *const bad[] = {"../../etc/passwd", "/etc/localtime", "Europe//Berlin",
-                                      "Mars/Olympus", "Europe/Berlin/..", "a b"};
+    static const char *const bad[] = {"../../etc/passwd", "/etc/localtime",   "Europe//Berlin",
+                                      "Mars/Olympus",     "Europe/Berlin/..", "a b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         assert_null(cg_tz_get(bad[i], err, sizeof err));
