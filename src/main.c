@@ -23,6 +23,7 @@
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
 #include "methods/channels.h"
+#include "methods/cron.h"
 #include "methods/exec_approvals.h"
 #include "methods/hooks.h"
 #include "methods/models.h"
@@ -185,6 +186,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_wizard_attach(gw);
             cg_methods_channels_attach(gw);
             cg_methods_skills_attach(gw);
+            cg_methods_cron_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -26,3 +26,10 @@ add_test(NAME docs.methods COMMAND ${CMAKE_SOURCE_DIR}/scripts/gen-methods-doc.s
 
 # Layers call one way (docs/design.md): this fails when an include goes up.
 add_test(NAME docs.layers COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-layers.sh)
+
+# Cron: the fuzz harness (fuzz/cron_expr_fuzz.c) built with the normal compiler and a
+# replay driver, run over the corpus (seeds and any crash found by `make fuzz`).
+add_executable(cron_expr_corpus ${CMAKE_SOURCE_DIR}/fuzz/cron_expr_fuzz.c ${CMAKE_SOURCE_DIR}/fuzz/replay_main.c)
+target_link_libraries(cron_expr_corpus PRIVATE clawgate_core)
+add_test(NAME fuzz.cron_expr_corpus COMMAND cron_expr_corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/cron_expr)
+set_tests_properties(fuzz.cron_expr_corpus PROPERTIES TIMEOUT 120 LABELS unit)
