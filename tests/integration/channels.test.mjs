@@ -346,6 +346,26 @@ describe('telegram channel', () => {
     assert.deepEqual(JSON.parse(bad.body), { ok: false, error: 'unsupported channel' });
   });
 
+  test('a cron agentTurn with announce delivery sends its reply to the chat; the run log says delivered', async () => {
+    llm.script({ reply: 'the daily report, by cron' });
+    const mark = tg.sent.length;
+    const job = await op.call('cron.add', {
+      name: 'to-telegram', schedule: { kind: 'every', everyMs: 3600000 }, sessionTarget: 'isolated', wakeMode: 'now',
+      payload: { kind: 'agentTurn', message: 'write the daily report' },
+      delivery: { mode: 'announce', channel: 'telegram', to: '4242' },
+    });
+    const run = await op.call('cron.run', { id: job.id, mode: 'force' });
+    const sent = await tg.waitForSend((m) => m.chat_id === '4242', 10000, mark);
+    assert.equal(sent.text, 'the daily report, by cron');
+    const entry = await eventually(async () => {
+      const runs = await op.call('cron.runs', { id: job.id });
+      return runs.entries.find((e) => e.runId === run.runId && e.action === 'finished');
+    }, 10000, 'the finished run log entry');
+    assert.equal(entry.deliveryStatus, 'delivered');
+    assert.equal(entry.delivered, true);
+    await op.call('cron.remove', { id: job.id });
+  });
+
   test('scopes: status is read, start/stop/logout admin, pairing needs operator.pairing, send write', async () => {
     const reader = await connectClient(gw, { params: { scopes: ['operator.read'] } });
     try {
