@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
+#include "methods/browser.h"
 #include "methods/exec_approvals.h"
 #include "methods/hooks.h"
 #include "methods/models.h"
@@ -176,6 +177,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_runs_attach(gw); /* after the providers: its stop hook runs first */
             cg_methods_openai_http_attach(gw);
             cg_methods_hooks_attach(gw);
+            cg_methods_browser_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

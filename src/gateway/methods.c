@@ -23,13 +23,14 @@ extern const cg_method cg_methods_models[];
 extern const cg_method cg_methods_sessions[];
 extern const cg_method cg_methods_agents[];
 extern const cg_method cg_methods_chat[];
+extern const cg_method cg_methods_browser[];
 
 static const cg_method *const families[] = {
     cg_methods_health,      cg_methods_config,         cg_methods_logs,
     cg_methods_system,      cg_methods_devices,        cg_methods_nodes,
     cg_methods_node_invoke, cg_methods_exec_approvals, cg_methods_exec_approvals_node,
     cg_methods_models,      cg_methods_sessions,       cg_methods_agents,
-    cg_methods_chat,
+    cg_methods_chat,        cg_methods_browser,
 };
 
 /* The rows in table order, and by name for lookup, built once from the families:
