@@ -50,6 +50,7 @@ struct cg_browser {
     char current[ID_LEN]; /* the tab last opened, focused or navigated */
     cg_browser_call *calls;
     size_t n_calls;
+    size_t n_busy; /* calls that count as use (all but status): the idle timer waits for 0 */
     uint64_t shot_seq;
     uv_timer_t idle_timer;
 };
@@ -82,6 +83,8 @@ struct cg_browser_call {
     shot_job *job;                        /* a screenshot being written */
     json_t *acc;                          /* what a route collects on the way */
     bool over_cap;                        /* refused: CG_BROWSER_MAX_CALLS in flight */
+    bool busy;                            /* counts as use of the browser (not GET /) */
+    bool wait_destroyed, destroyed_seen;  /* a closed tab, waiting for the browser to drop it */
     double x, y;
 };
 
@@ -177,7 +180,7 @@ static void free_call(uv_handle_t *h)
 static void on_idle(uv_timer_t *t)
 {
     cg_browser *b = t->data;
-    if (b->n_calls || !cg_cdp_running(b->cdp)) return;
+    if (b->n_busy || !cg_cdp_running(b->cdp)) return;
     cg_log(CG_LOG_INFO, "browser", "idle: stopping chromium",
            json_pack("{s:I}", "idleMs", (json_int_t)b->idle_ms));
     cg_cdp_stop(b->cdp);
@@ -196,13 +199,14 @@ static void finish(cg_browser_call *c, int status, json_t *body)
         b->calls = c->next_call;
     if (c->next_call) c->next_call->prev = c->prev;
     b->n_calls--;
+    if (c->busy) b->n_busy--;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, free_call);
     if (!c->cancelled)
         c->done(status, body, c->data);
     else
         json_decref(body);
-    if (!b->n_calls && b->idle_ms && cg_cdp_running(b->cdp))
+    if (c->busy && !b->n_busy && b->idle_ms && cg_cdp_running(b->cdp))
         uv_timer_start(&b->idle_timer, on_idle, b->idle_ms, 0);
 }
 
@@ -277,6 +281,10 @@ static bool ensure_running(cg_browser_call *c)
         finish_error(c, 503, err, "BROWSER_UNAVAILABLE");
         return false;
     }
+    /* Target.targetDestroyed events: closed tabs leave the session cache, /tabs/<id>
+     * DELETE answers once the tab is gone. */
+    cg_cdp_send(b->cdp, "Target.setDiscoverTargets", json_pack("{s:b}", "discover", 1), NULL,
+                c->timeout_ms, ignore_reply, NULL);
     return true;
 }
 
@@ -518,6 +526,7 @@ static void tab_checked(cg_browser_call *c, const json_t *result)
         const char *id = json_string_value(json_object_get(info, "targetId"));
         if (is_page(info) && id && !strcmp(id, c->target_id)) {
             bool focus = !strcmp(c->path, "/tabs/focus");
+            c->wait_destroyed = !focus;
             send_cmd(c, focus ? "Target.activateTarget" : "Target.closeTarget",
                      json_pack("{s:s}", "targetId", c->target_id), false, tab_acted);
             return;
@@ -1058,7 +1067,12 @@ cg_browser_call *cg_browser_request(cg_browser *b, const char *method, const cha
     if (b->calls) b->calls->prev = c;
     b->calls = c;
     b->n_calls++;
-    uv_timer_stop(&b->idle_timer);
+    /* Asking for the status is not using the browser: it does not hold off the idle stop. */
+    c->busy = strcmp(c->method, "GET") != 0 || strcmp(c->path, "/") != 0;
+    if (c->busy) {
+        b->n_busy++;
+        uv_timer_stop(&b->idle_timer);
+    }
     c->over_cap = b->n_calls > CG_BROWSER_MAX_CALLS;
     uv_timer_start(&c->timer, on_start, 0, 0);
     return c;
@@ -1093,7 +1107,16 @@ static void on_event(const char *method, const json_t *params, const char *sessi
             }
     } else if (!strcmp(method, "Target.targetDestroyed")) {
         const char *id = json_string_value(json_object_get(params, "targetId"));
-        if (id) forget_tab(b, id);
+        if (!id) return;
+        forget_tab(b, id);
+        for (cg_browser_call *c = b->calls; c; c = c->next_call) {
+            if (!c->wait_destroyed || strcmp(c->target_id, id) != 0) continue;
+            c->destroyed_seen = true;
+            if (!c->cdp_id) {
+                tab_acted(c, NULL);
+                return; /* the list changed */
+            }
+        }
     }
 }
 
@@ -1106,7 +1129,7 @@ static void on_browser_exit(const char *how, void *data)
     /* Calls waiting for an event rather than a command (those failed already). */
     for (;;) {
         cg_browser_call *c = b->calls;
-        while (c && !c->wait_exit && !(c->wait_load && !c->cdp_id))
+        while (c && !c->wait_exit && !((c->wait_load || c->wait_destroyed) && !c->cdp_id))
             c = c->next_call;
         if (!c) break;
         if (c->wait_exit) {
@@ -1153,7 +1176,7 @@ cg_browser *cg_browser_new(uv_loop_t *loop, const cg_browser_options *opts)
 void cg_browser_set_options(cg_browser *b, const cg_browser_options *opts)
 {
     apply_options(b, opts);
-    if (!b->n_calls && b->idle_ms && cg_cdp_running(b->cdp))
+    if (!b->n_busy && b->idle_ms && cg_cdp_running(b->cdp))
         uv_timer_start(&b->idle_timer, on_idle, b->idle_ms, 0);
     else if (!b->idle_ms)
         uv_timer_stop(&b->idle_timer);
