@@ -14,11 +14,13 @@
 #include "browser/controller.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "browser/cdp.h"
 #include "browser/page_scripts.h"
@@ -30,6 +32,8 @@
 #define SNAPSHOT_DEFAULT_CHARS 20000
 #define SNAPSHOT_MAX_CHARS 500000
 #define MAX_SCREENSHOT_B64 ((size_t)48 * 1024 * 1024)
+/* Screenshots kept in DIR/browser/screenshots: older ones are removed after each write. */
+#define SCREENSHOTS_KEPT 100
 /* A CDP command's own timeout beyond the call's deadline: the call's timer ends it first. */
 #define CDP_BACKSTOP_MS 2000
 
@@ -645,6 +649,37 @@ static void route_tabs_open(cg_browser_call *c)
 
 /* ---- screenshot ---- */
 
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Our own files only (not a temp file of a write in progress). */
+static int shot_filter(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return e->d_name[0] != '.' && n > 4 &&
+           (!strcmp(e->d_name + n - 4, ".png") || !strcmp(e->d_name + n - 4, ".jpg"));
+}
+
+/* Removes all but the newest SCREENSHOTS_KEPT files of dir (names start with the time in
+ * ms, all of the same width for centuries, so name order is age order). */
+static void prune_shots(const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, shot_filter, by_name);
+    if (n < 0) return;
+    for (int i = 0; i < n; i++) {
+        if (i < n - SCREENSHOTS_KEPT) {
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+            unlink(path);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
 static void shot_work(uv_work_t *w)
 {
     shot_job *j = w->data;
@@ -670,6 +705,11 @@ static void shot_work(uv_work_t *w)
     if (!j->error) j->error = cg_write_file_atomic(j->path, png, (size_t)n, 0600);
     j->bytes = (size_t)n;
     free(png);
+    if (!j->error) {
+        *slash = '\0';
+        prune_shots(j->path);
+        *slash = '/';
+    }
 }
 
 static void shot_written(uv_work_t *w, int status)
