@@ -616,13 +616,37 @@ static void nav_start(cg_browser_call *c, const json_t *unused)
         send_cmd(c, "Page.enable", NULL, true, nav_enabled);
 }
 
+/* As OpenClaw's navigation policy: http, https and about:blank only. Answers and returns
+ * false when the call's url is missing or refused. */
+static bool url_allowed(cg_browser_call *c)
+{
+    const char *url = arg_str(c, "url");
+    if (!url) {
+        finish_error(c, 400, "url is required", NULL);
+        return false;
+    }
+    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+    if (n && url[n] == ':') {
+        char scheme[24];
+        snprintf(scheme, sizeof scheme, "%.*s", (int)(n < 20 ? n : 20), url);
+        for (char *p = scheme; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (!strcmp(scheme, "http") || !strcmp(scheme, "https") || !strcmp(url, "about:blank"))
+            return true;
+        char msg[96];
+        snprintf(msg, sizeof msg, "Navigation blocked: unsupported protocol \"%s:\"", scheme);
+        json_t *body = error_body(msg, NULL);
+        json_object_set_new(body, "reason", json_string("navigation_blocked"));
+        finish(c, 400, body);
+        return false;
+    }
+    finish_error(c, 400, "Invalid URL", NULL);
+    return false;
+}
+
 static void route_navigate(cg_browser_call *c)
 {
-    if (!arg_str(c, "url")) {
-        finish_error(c, 400, "url is required", NULL);
-        return;
-    }
-    resolve_tab(c, nav_start);
+    if (url_allowed(c)) resolve_tab(c, nav_start);
 }
 
 static void opened(cg_browser_call *c, const json_t *result)
@@ -639,11 +663,7 @@ static void opened(cg_browser_call *c, const json_t *result)
 
 static void route_tabs_open(cg_browser_call *c)
 {
-    if (!arg_str(c, "url")) {
-        finish_error(c, 400, "url is required", NULL);
-        return;
-    }
-    if (!ensure_running(c)) return;
+    if (!url_allowed(c) || !ensure_running(c)) return;
     send_cmd(c, "Target.createTarget", json_pack("{s:s}", "url", "about:blank"), false, opened);
 }
 

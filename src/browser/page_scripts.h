@@ -8,7 +8,7 @@
 #ifndef CG_BROWSER_PAGE_SCRIPTS_H
 #define CG_BROWSER_PAGE_SCRIPTS_H
 
-/* (maxChars) -> {url, title, snapshot, refs: {ref: {role, name}}, truncated}: the page's
+/* (maxChars) -> {url, title, snapshot, refs: {ref: {role, name}}, truncated, stats}: the page's
  * visible text and interactive elements in document order, one line each. */
 #define CG_JS_SNAPSHOT                                                                             \
     "((maxChars) => {\n"                                                                           \
@@ -76,7 +76,7 @@
     "  };\n"                                                                                       \
     "  if (document.body) walk(document.body);\n"                                                  \
     "  return { url: location.href, title: document.title, snapshot: lines.join('\\n'), refs, "    \
-    "truncated };\n"                                                                               \
+    "truncated, stats: { lines: lines.length, chars: size, refs: n, interactive: n } };\n"         \
     "})"
 
 /* The element of (ref, selector), or {error}. Shared head of the act scripts: defines

@@ -96,6 +96,8 @@ describe('browser.request in real Chromium', { skip }, () => {
     assert.equal(link.name, 'Go to second page');
     assert.match(snap.snapshot, new RegExp(`button "Press me" \\[ref=${button[0]}\\]`));
     assert.match(snap.snapshot, /not clicked yet/);
+    assert.equal(snap.stats.refs, Object.keys(snap.refs).length);
+    assert.equal(snap.stats.lines, snap.snapshot.split('\n').length);
 
     const clicked = await br.call('POST', '/act', { body: { kind: 'click', ref: button[0] } });
     assert.equal(clicked.ok, true);
@@ -242,6 +244,16 @@ describe('browser.request in real Chromium', { skip }, () => {
     const noUrl = await br.request('POST', '/navigate', { body: {} });
     assert.equal(noUrl.ok, false);
     assert.match(noUrl.error.message, /url is required/);
+    // OpenClaw's navigation policy: http, https and about:blank only.
+    for (const url of ['data:text/html,<p>x</p>', 'file:///etc/passwd', 'javascript:alert(1)']) {
+      for (const route of ['/navigate', '/tabs/open']) {
+        const blocked = await br.request('POST', route, { body: { url } });
+        assert.equal(blocked.ok, false, `${route} ${url}`);
+        assert.equal(blocked.error.code, 'INVALID_REQUEST');
+        assert.equal(blocked.error.message, `Navigation blocked: unsupported protocol "${url.split(':')[0]}:"`);
+        assert.equal(blocked.error.details.reason, 'navigation_blocked');
+      }
+    }
     const noKind = await br.request('POST', '/act', { body: { ref: 'e1' } });
     assert.match(noKind.error.message, /kind is required/);
   });
