@@ -24,10 +24,14 @@
 
 #include "browser/cdp.h"
 #include "browser/page_scripts.h"
+#include "browser/url_policy.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define MAX_SESSIONS 64
+/* Tabs closed lately: Target.getTargets may list a tab for a moment after the browser
+ * reported it destroyed, so lists leave these out. */
+#define RECENTLY_CLOSED 32
 #define ID_LEN 64
 #define SNAPSHOT_DEFAULT_CHARS 20000
 #define SNAPSHOT_MAX_CHARS 500000
@@ -49,9 +53,14 @@ struct cg_browser {
     char *executable, *user_data_dir, *shot_dir;
     bool headless, no_sandbox, evaluate_enabled;
     uint64_t idle_ms;
+    bool allow_private_network;
+    char **allowed_hostnames;
+    size_t allowed_hostnames_len;
     session sessions[MAX_SESSIONS];
     size_t n_sessions;
     char current[ID_LEN]; /* the tab last opened, focused or navigated */
+    char closed[RECENTLY_CLOSED][ID_LEN];
+    size_t closed_next;
     cg_browser_call *calls;
     size_t n_calls;
     size_t n_busy; /* calls that count as use (all but status): the idle timer waits for 0 */
@@ -61,6 +70,7 @@ struct cg_browser {
 
 typedef void (*step_fn)(cg_browser_call *c, const json_t *result);
 typedef struct shot_job shot_job;
+typedef struct dns_job dns_job;
 
 struct cg_browser_call {
     cg_browser *b;
@@ -85,6 +95,7 @@ struct cg_browser_call {
     bool wait_load, load_seen, navigated; /* a navigation waiting for its load event */
     bool wait_exit;                       /* /stop waiting for the browser to exit */
     shot_job *job;                        /* a screenshot being written */
+    dns_job *dns;                         /* a URL's host being resolved */
     json_t *acc;                          /* what a route collects on the way */
     bool over_cap;                        /* refused: CG_BROWSER_MAX_CALLS in flight */
     bool busy;                            /* counts as use of the browser (not GET /) */
@@ -154,12 +165,38 @@ static void forget_tab(cg_browser *b, const char *target_id)
     if (!strcmp(b->current, target_id)) b->current[0] = '\0';
 }
 
+static void note_closed(cg_browser *b, const char *target_id)
+{
+    snprintf(b->closed[b->closed_next], ID_LEN, "%s", target_id);
+    b->closed_next = (b->closed_next + 1) % RECENTLY_CLOSED;
+}
+
+static bool recently_closed(const cg_browser *b, const char *target_id)
+{
+    for (size_t i = 0; i < RECENTLY_CLOSED; i++)
+        if (!strcmp(b->closed[i], target_id)) return true;
+    return false;
+}
+
+/* A page tab the browser lists and has not reported closed. */
+static bool is_open_page(const cg_browser *b, const json_t *info)
+{
+    const char *type = json_string_value(json_object_get(info, "type"));
+    const char *id = json_string_value(json_object_get(info, "targetId"));
+    return type && id && !strcmp(type, "page") && !recently_closed(b, id);
+}
+
 static void set_current(cg_browser *b, const char *target_id)
 {
     snprintf(b->current, sizeof b->current, "%s", target_id);
 }
 
 /* ---- call lifecycle ---- */
+
+struct dns_job {
+    uv_getaddrinfo_t req;
+    cg_browser_call *c; /* NULL once the call ended without it */
+};
 
 struct shot_job {
     uv_work_t work;
@@ -197,6 +234,7 @@ static void finish(cg_browser_call *c, int status, json_t *body)
     if (c->cdp_id) cg_cdp_forget(b->cdp, c->cdp_id);
     c->cdp_id = 0;
     if (c->job) c->job->c = NULL;
+    if (c->dns) c->dns->c = NULL;
     if (c->prev)
         c->prev->next_call = c->next_call;
     else
@@ -342,12 +380,6 @@ static void tab_created(cg_browser_call *c, const json_t *result)
     attach_tab(c);
 }
 
-static bool is_page(const json_t *info)
-{
-    const char *type = json_string_value(json_object_get(info, "type"));
-    return type && !strcmp(type, "page");
-}
-
 static void got_targets(cg_browser_call *c, const json_t *result)
 {
     const char *want = arg_str(c, "targetId");
@@ -356,7 +388,7 @@ static void got_targets(cg_browser_call *c, const json_t *result)
     size_t i;
     json_array_foreach(infos, i, info)
     {
-        if (!is_page(info)) continue;
+        if (!is_open_page(c->b, info)) continue;
         const char *id = json_string_value(json_object_get(info, "targetId"));
         if (!id) continue;
         if (!first) first = info;
@@ -496,7 +528,7 @@ static void tabs_listed(cg_browser_call *c, const json_t *result)
     size_t i;
     json_array_foreach(json_object_get(result, "targetInfos"), i, info)
     {
-        if (is_page(info)) json_array_append_new(tabs, tab_json(info));
+        if (is_open_page(c->b, info)) json_array_append_new(tabs, tab_json(info));
     }
     finish(c, 200, json_pack("{s:b, s:o}", "running", 1, "tabs", tabs));
 }
@@ -514,10 +546,15 @@ static void route_tabs(cg_browser_call *c)
 static void tab_acted(cg_browser_call *c, const json_t *result)
 {
     cg_browser *b = c->b;
-    if (!strcmp(c->path, "/tabs/focus"))
+    if (!strcmp(c->path, "/tabs/focus")) {
         set_current(b, c->target_id);
-    else
+    } else {
         forget_tab(b, c->target_id);
+        /* closeTarget answers before the tab is gone: wait for targetDestroyed. */
+        if (!c->destroyed_seen) return;
+        note_closed(b, c->target_id);
+    }
+    c->wait_destroyed = false;
     finish(c, 200, json_pack("{s:b, s:s}", "ok", 1, "targetId", c->target_id));
 }
 
@@ -528,7 +565,7 @@ static void tab_checked(cg_browser_call *c, const json_t *result)
     json_array_foreach(json_object_get(result, "targetInfos"), i, info)
     {
         const char *id = json_string_value(json_object_get(info, "targetId"));
-        if (is_page(info) && id && !strcmp(id, c->target_id)) {
+        if (is_open_page(c->b, info) && !strcmp(id, c->target_id)) {
             bool focus = !strcmp(c->path, "/tabs/focus");
             c->wait_destroyed = !focus;
             send_cmd(c, focus ? "Target.activateTarget" : "Target.closeTarget",
@@ -560,11 +597,23 @@ static void route_tab_focus_or_close(cg_browser_call *c, const char *target_id)
 
 /* ---- navigation (/navigate, /tabs/open) ---- */
 
+static int host_verdict(cg_browser *b, const char *host);
+static void navigation_blocked(cg_browser_call *c, const char *message);
+
 static void nav_info(cg_browser_call *c, const json_t *value)
 {
     cg_browser *b = c->b;
     set_current(b, c->target_id);
     const json_t *url = json_object_get(value, "url"), *title = json_object_get(value, "title");
+    char host[256];
+    /* Redirected to a non-public address (by its literal; names were checked before). */
+    if (json_is_string(url) && cg_url_host(json_string_value(url), host, sizeof host) &&
+        host_verdict(b, host) == 0) {
+        cg_cdp_send(b->cdp, "Page.navigate", json_pack("{s:s}", "url", "about:blank"),
+                    c->session_id, 5000, ignore_reply, NULL);
+        navigation_blocked(c, "browser navigation blocked by policy");
+        return;
+    }
     json_t *body;
     if (!strcmp(c->path, "/tabs/open"))
         body = json_pack("{s:s, s:O, s:O, s:s}", "targetId", c->target_id, "title", title, "url",
@@ -616,37 +665,107 @@ static void nav_start(cg_browser_call *c, const json_t *unused)
         send_cmd(c, "Page.enable", NULL, true, nav_enabled);
 }
 
-/* As OpenClaw's navigation policy: http, https and about:blank only. Answers and returns
- * false when the call's url is missing or refused. */
-static bool url_allowed(cg_browser_call *c)
+/* ---- where navigation may go (url_policy.h) ---- */
+
+static void navigation_blocked(cg_browser_call *c, const char *message)
 {
+    json_t *body = error_body(message, NULL);
+    json_object_set_new(body, "reason", json_string("navigation_blocked"));
+    finish(c, 400, body);
+}
+
+static void tabs_open_checked(cg_browser_call *c);
+
+/* The URL passed the policy: go on with the route. */
+static void url_passed(cg_browser_call *c)
+{
+    if (!strcmp(c->path, "/tabs/open"))
+        tabs_open_checked(c);
+    else
+        resolve_tab(c, nav_start);
+}
+
+static void host_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    dns_job *j = req->data;
+    cg_browser_call *c = j->c;
+    bool private = false;
+    for (struct addrinfo *a = status == 0 ? res : NULL; a; a = a->ai_next)
+        if (cg_addr_private(a->ai_addr)) private = true;
+    uv_freeaddrinfo(res);
+    free(j);
+    if (!c) return;
+    c->dns = NULL;
+    /* A name that does not resolve is the browser's to report (net::ERR_NAME_NOT_RESOLVED). */
+    if (private)
+        navigation_blocked(c, "browser navigation blocked by policy");
+    else
+        url_passed(c);
+}
+
+/* Whether host may be navigated to without resolving it: 1 yes, 0 no, -1 resolve it. */
+static int host_verdict(cg_browser *b, const char *host)
+{
+    if (b->allow_private_network ||
+        cg_host_in_list(host, b->allowed_hostnames, b->allowed_hostnames_len))
+        return 1;
+    if (cg_host_is_localhost(host)) return 0;
+    int literal = cg_host_literal_private(host);
+    return literal < 0 ? -1 : !literal;
+}
+
+/* Checks the call's url (http, https or about:blank; its host by the policy), then goes
+ * on with url_passed, or answers. */
+static void check_url(cg_browser_call *c)
+{
+    cg_browser *b = c->b;
     const char *url = arg_str(c, "url");
+    char scheme[24], host[256], msg[96];
     if (!url) {
         finish_error(c, 400, "url is required", NULL);
-        return false;
+        return;
     }
-    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
-    if (n && url[n] == ':') {
-        char scheme[24];
-        snprintf(scheme, sizeof scheme, "%.*s", (int)(n < 20 ? n : 20), url);
-        for (char *p = scheme; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        if (!strcmp(scheme, "http") || !strcmp(scheme, "https") || !strcmp(url, "about:blank"))
-            return true;
-        char msg[96];
-        snprintf(msg, sizeof msg, "Navigation blocked: unsupported protocol \"%s:\"", scheme);
-        json_t *body = error_body(msg, NULL);
-        json_object_set_new(body, "reason", json_string("navigation_blocked"));
-        finish(c, 400, body);
-        return false;
+    if (!cg_url_scheme(url, scheme, sizeof scheme)) {
+        finish_error(c, 400, "Invalid URL", NULL);
+        return;
     }
-    finish_error(c, 400, "Invalid URL", NULL);
-    return false;
+    if (!strcmp(url, "about:blank")) {
+        url_passed(c);
+        return;
+    }
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+        snprintf(msg, sizeof msg, "Navigation blocked: unsupported protocol \"%.20s:\"", scheme);
+        navigation_blocked(c, msg);
+        return;
+    }
+    if (!cg_url_host(url, host, sizeof host)) {
+        finish_error(c, 400, "Invalid URL", NULL);
+        return;
+    }
+    int verdict = host_verdict(b, host);
+    if (verdict == 0) {
+        navigation_blocked(c, "browser navigation blocked by policy");
+        return;
+    }
+    if (verdict == 1) {
+        url_passed(c);
+        return;
+    }
+    dns_job *j = cg_xcalloc(1, sizeof *j);
+    j->req.data = j;
+    j->c = c;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    if (uv_getaddrinfo(b->loop, &j->req, host_resolved, host, NULL, &hints) != 0) {
+        free(j);
+        url_passed(c); /* the browser reports what it cannot resolve */
+        return;
+    }
+    c->dns = j;
 }
 
 static void route_navigate(cg_browser_call *c)
 {
-    if (url_allowed(c)) resolve_tab(c, nav_start);
+    check_url(c);
 }
 
 static void opened(cg_browser_call *c, const json_t *result)
@@ -661,10 +780,15 @@ static void opened(cg_browser_call *c, const json_t *result)
     attach_tab(c);
 }
 
+static void tabs_open_checked(cg_browser_call *c)
+{
+    if (!ensure_running(c)) return;
+    send_cmd(c, "Target.createTarget", json_pack("{s:s}", "url", "about:blank"), false, opened);
+}
+
 static void route_tabs_open(cg_browser_call *c)
 {
-    if (!url_allowed(c) || !ensure_running(c)) return;
-    send_cmd(c, "Target.createTarget", json_pack("{s:s}", "url", "about:blank"), false, opened);
+    check_url(c);
 }
 
 /* ---- screenshot ---- */
@@ -1169,6 +1293,7 @@ static void on_event(const char *method, const json_t *params, const char *sessi
         const char *id = json_string_value(json_object_get(params, "targetId"));
         if (!id) return;
         forget_tab(b, id);
+        note_closed(b, id);
         for (cg_browser_call *c = b->calls; c; c = c->next_call) {
             if (!c->wait_destroyed || strcmp(c->target_id, id) != 0) continue;
             c->destroyed_seen = true;
@@ -1205,6 +1330,13 @@ static void on_browser_exit(const char *how, void *data)
 
 /* ---- object ---- */
 
+static void free_strings(char **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
 static void apply_options(cg_browser *b, const cg_browser_options *o)
 {
     free(b->executable);
@@ -1220,6 +1352,12 @@ static void apply_options(cg_browser *b, const cg_browser_options *o)
     b->no_sandbox = o->no_sandbox;
     b->evaluate_enabled = o->evaluate_enabled;
     b->idle_ms = o->idle_ms;
+    b->allow_private_network = o->allow_private_network;
+    free_strings(b->allowed_hostnames, b->allowed_hostnames_len);
+    b->allowed_hostnames = cg_xcalloc(o->allowed_hostnames_len + 1, sizeof(char *));
+    for (size_t i = 0; i < o->allowed_hostnames_len; i++)
+        b->allowed_hostnames[i] = cg_strdup(o->allowed_hostnames[i]);
+    b->allowed_hostnames_len = o->allowed_hostnames_len;
 }
 
 cg_browser *cg_browser_new(uv_loop_t *loop, const cg_browser_options *opts)
@@ -1248,6 +1386,7 @@ static void free_browser(uv_handle_t *h)
     free(b->executable);
     free(b->user_data_dir);
     free(b->shot_dir);
+    free_strings(b->allowed_hostnames, b->allowed_hostnames_len);
     free(b);
 }
 

@@ -8,6 +8,7 @@
  *   POST /start, /stop     launch (waits until the browser answers) / stop it
  *   GET  /tabs             {running, tabs: [{targetId, title, url, type}]}
  *   POST /tabs/open {url}  a new tab, loaded: {targetId, title, url, type}
+ *                          (urls: http, https, about:blank; hosts as url_policy.h says)
  *   POST /tabs/focus {targetId}, DELETE /tabs/<targetId>   {ok, targetId}
  *   POST /navigate {url, targetId?}   {ok, targetId, url, title} once loaded
  *   POST /screenshot {targetId?, fullPage?, type?, includeBase64?}
@@ -46,8 +47,11 @@ typedef struct cg_browser_options {
     const char *state_dir;  /* the profile goes under <state_dir>/browser */
     bool headless;
     bool no_sandbox;
-    bool evaluate_enabled; /* act kind evaluate allowed */
-    uint64_t idle_ms;      /* stop after this long without calls; 0: never */
+    bool evaluate_enabled;          /* act kind evaluate allowed */
+    uint64_t idle_ms;               /* stop after this long without calls; 0: never */
+    bool allow_private_network;     /* browser.ssrfPolicy: see url_policy.h */
+    char *const *allowed_hostnames; /* copied */
+    size_t allowed_hostnames_len;
 } cg_browser_options;
 
 /* status: 200, 400, 403, 404, 409, 503, 504; body consumed by the callee (a new ref). */

@@ -20,7 +20,9 @@
  *
  * Config (OpenClaw's keys where they exist): browser.enabled (false: every call refused),
  * browser.executablePath (/usr/bin/chromium), browser.headless (true), browser.noSandbox
- * (default: when running as root), browser.evaluateEnabled (true), and clawgate's own
+ * (default: when running as root), browser.evaluateEnabled (true), browser.ssrfPolicy
+ * {dangerouslyAllowPrivateNetwork, allowPrivateNetwork, allowedHostnames} (private
+ * addresses refused by default, see browser/url_policy.h), and clawgate's own
  * browser.idleTimeoutMs (300000; 0 keeps it running). The profile lives under
  * <state dir>/browser/profile, screenshots under <state dir>/browser/screenshots. */
 #include "methods/browser.h"
@@ -84,10 +86,27 @@ static const char *executable_of(const cg_settings *s)
     return exe && *exe ? exe : DEFAULT_EXECUTABLE;
 }
 
-static void options_from(const cg_settings *s, const char *state_dir, cg_browser_options *o)
+/* browser.ssrfPolicy.allowedHostnames: the strings, borrowed from the settings (which
+ * outlive the call that reads them); at most 256. */
+#define MAX_ALLOWED_HOSTNAMES 256
+
+static void options_from(const cg_settings *s, const char *state_dir, cg_browser_options *o,
+                         const char **hosts)
 {
     const json_t *cfg = browser_config(s);
     const json_t *idle = json_object_get(cfg, "idleTimeoutMs");
+    const json_t *ssrf = json_object_get(cfg, "ssrfPolicy");
+    const json_t *allowed = json_object_get(ssrf, "allowedHostnames"), *h;
+    size_t i, n = 0;
+    json_array_foreach(allowed, i, h)
+    {
+        const char *name = json_string_value(h);
+        if (name && *name && n < MAX_ALLOWED_HOSTNAMES) hosts[n++] = name;
+    }
+    o->allowed_hostnames = (char *const *)hosts;
+    o->allowed_hostnames_len = n;
+    o->allow_private_network = config_bool(ssrf, "dangerouslyAllowPrivateNetwork", false) ||
+                               config_bool(ssrf, "allowPrivateNetwork", false);
     o->executable = executable_of(s);
     o->state_dir = state_dir;
     o->headless = config_bool(cfg, "headless", true);
@@ -103,7 +122,8 @@ static void on_settings(cg_gateway *gw, const cg_settings *settings, void *data)
     browser_state *st = cg_gateway_get_data(gw, &state_key);
     if (!st || st->stopped) return;
     cg_browser_options o;
-    options_from(settings, cg_config_state_dir(cg_gateway_config(gw)), &o);
+    const char *hosts[MAX_ALLOWED_HOSTNAMES];
+    options_from(settings, cg_config_state_dir(cg_gateway_config(gw)), &o, hosts);
     cg_browser_set_options(st->browser, &o);
 }
 
@@ -111,7 +131,8 @@ void cg_methods_browser_attach(cg_gateway *gw)
 {
     browser_state *st = cg_xcalloc(1, sizeof *st);
     cg_browser_options o;
-    options_from(cg_gateway_settings(gw), cg_config_state_dir(cg_gateway_config(gw)), &o);
+    const char *hosts[MAX_ALLOWED_HOSTNAMES];
+    options_from(cg_gateway_settings(gw), cg_config_state_dir(cg_gateway_config(gw)), &o, hosts);
     st->browser = cg_browser_new(cg_gateway_loop(gw), &o);
     cg_gateway_set_data(gw, &state_key, st);
     cg_gateway_add_settings_hook(gw, on_settings, NULL);

@@ -7,7 +7,9 @@
 // schema by the client.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import dns from 'node:dns/promises';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { connectClient } from './lib/client.mjs';
 import { startGateway, eventually } from './lib/gateway.mjs';
@@ -45,7 +47,8 @@ describe('browser.request in real Chromium', { skip }, () => {
   let gw, op, site, br;
   before(async () => {
     site = await startTestSite();
-    gw = await startGateway({ config: {} });
+    // The test site is on loopback, which the default policy refuses (tested below).
+    gw = await startGateway({ config: { browser: { ssrfPolicy: { dangerouslyAllowPrivateNetwork: true } } } });
     op = await connectClient(gw, { params: { scopes: ['operator.write'] } });
     br = browser(op);
   });
@@ -298,6 +301,50 @@ describe('browser.request in real Chromium', { skip }, () => {
       assert.equal(res.error.code, 'FORBIDDEN');
       assert.equal(res.error.details.missingScope, 'operator.write');
     } finally { reader.close(); }
+  });
+});
+
+describe('browser navigation policy (browser.ssrfPolicy)', { skip }, () => {
+  let gw, op, site, br;
+  before(async () => {
+    site = await startTestSite();
+    gw = await startGateway({ config: { browser: { ssrfPolicy: { allowedHostnames: ['localhost'] } } } });
+    op = await connectClient(gw, { params: { scopes: ['operator.write'] } });
+    br = browser(op);
+  });
+  after(async () => {
+    op?.close();
+    await gw?.stop();
+    await site?.close();
+  });
+
+  const assertBlocked = (res, what) => {
+    assert.equal(res.ok, false, what);
+    assert.equal(res.error.code, 'INVALID_REQUEST', what);
+    assert.equal(res.error.message, 'browser navigation blocked by policy', what);
+    assert.equal(res.error.details.reason, 'navigation_blocked', what);
+  };
+
+  test('loopback, private and link-local addresses are refused by default', async () => {
+    const p = site.port;
+    for (const url of [`http://127.0.0.1:${p}/`, `http://[::1]:${p}/`, `http://10.1.2.3:${p}/`, 'http://192.168.1.1/',
+      'http://169.254.169.254/latest/meta-data/', `http://user:pw@127.0.0.1:${p}/`, `http://[::ffff:127.0.0.1]:${p}/`, `http://foo.localhost:${p}/`]) {
+      assertBlocked(await br.request('POST', '/navigate', { body: { url } }), url);
+    }
+    assertBlocked(await br.request('POST', '/tabs/open', { body: { url: `http://127.0.0.1:${p}/` } }), 'tabs/open');
+    // A name that resolves to a private address (this host's own name, when it does).
+    const host = os.hostname();
+    const addrs = await dns.lookup(host, { all: true }).catch(() => []);
+    if (addrs.length && addrs.every((a) => /^(127\.|10\.|192\.168\.|::1$)/.test(a.address))) {
+      assertBlocked(await br.request('POST', '/navigate', { body: { url: `http://${host}:${p}/` } }), host);
+    }
+  });
+
+  test('allowedHostnames lets a host through; a redirect to a private address is refused', async () => {
+    const ok = await br.call('POST', '/navigate', { body: { url: `http://localhost:${site.port}/` } });
+    assert.equal(ok.title, PAGE_TITLE);
+    const redirected = await br.request('POST', '/navigate', { body: { url: `http://localhost:${site.port}/redirect-to-loopback` } });
+    assertBlocked(redirected, 'redirect');
   });
 });
 

@@ -18,9 +18,15 @@ const pages = {
   '/tall': `<!doctype html><html><head><title>Tall</title></head><body style="margin:0"><div style="height:3000px;background:#c33">tall</div></body></html>`,
 };
 
-/** Starts the site; resolves {url(path), close()}. */
+/** Starts the site; resolves {port, url(path), close()}; /redirect-to-loopback answers 302
+ * to 127.0.0.1. */
 export async function startTestSite() {
   const server = http.createServer((req, res) => {
+    if (req.url.startsWith('/redirect-to-loopback')) {
+      res.writeHead(302, { location: `http://127.0.0.1:${server.address().port}/second` });
+      res.end();
+      return;
+    }
     const body = pages[req.url.split('?')[0]];
     if (!body) {
       res.writeHead(404, { 'content-type': 'text/plain' });
@@ -33,6 +39,7 @@ export async function startTestSite() {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   return {
+    port,
     url: (p = '/') => `http://127.0.0.1:${port}${p}`,
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
   };
