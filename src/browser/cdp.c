@@ -32,7 +32,8 @@ typedef struct pending {
     struct pending *prev, *next;
     uint64_t id;
     uint64_t deadline_ms;    /* monotonic */
-    cg_cdp_status expire_as; /* CG_CDP_TIMEOUT, or CG_CDP_GONE for a send without browser */
+    cg_cdp_status expire_as; /* CG_CDP_TIMEOUT, or CG_CDP_GONE for a send that failed */
+    const char *why;         /* with CG_CDP_GONE: why it could not be sent */
     char method[64];
     cg_cdp_reply_fn reply;
     void *data;
@@ -135,7 +136,7 @@ static void on_timer(uv_timer_t *t)
         if (!due) break;
         char msg[160];
         if (due->expire_as == CG_CDP_GONE)
-            snprintf(msg, sizeof msg, "browser is not running");
+            snprintf(msg, sizeof msg, "%s", due->why);
         else
             snprintf(msg, sizeof msg, "%s timed out", due->method);
         complete(cdp, due, due->expire_as, NULL, msg);
@@ -464,7 +465,11 @@ uint64_t cg_cdp_send(cg_cdp *cdp, const char *method, json_t *params, const char
     json_t *msg = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)c->id, "method", method, "params",
                             params ? params : json_object());
     if (session_id) json_object_set_new(msg, "sessionId", json_string(session_id));
-    if (!cdp->p || cdp->n_pending >= CG_CDP_MAX_PENDING || write_message(cdp->p, msg) != 0) {
+    c->why = !cdp->p                                ? "browser is not running"
+             : cdp->n_pending >= CG_CDP_MAX_PENDING ? "too many browser commands in flight"
+             : write_message(cdp->p, msg) != 0      ? "browser is not reading its commands"
+                                                    : NULL;
+    if (c->why) {
         /* Failed on the next turn, never inside this call. */
         c->expire_as = CG_CDP_GONE;
         c->deadline_ms = 0;
