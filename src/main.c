@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "gateway/methods.h"
+#include "methods/browser.h"
 #include "methods/channels.h"
 #include "methods/cron.h"
 #include "methods/exec_approvals.h"
@@ -187,6 +188,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_channels_attach(gw);
             cg_methods_skills_attach(gw);
             cg_methods_cron_attach(gw);
+            cg_methods_browser_attach(gw);
             print_listening(gw);
         }
         uv_run(&loop, UV_RUN_DEFAULT);

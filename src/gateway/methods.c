@@ -27,6 +27,7 @@ extern const cg_method cg_methods_wizard[];
 extern const cg_method cg_methods_channels[];
 extern const cg_method cg_methods_skills[];
 extern const cg_method cg_methods_cron[];
+extern const cg_method cg_methods_browser[];
 
 static const cg_method *const families[] = {
     cg_methods_health,      cg_methods_config,         cg_methods_logs,
@@ -34,7 +35,7 @@ static const cg_method *const families[] = {
     cg_methods_node_invoke, cg_methods_exec_approvals, cg_methods_exec_approvals_node,
     cg_methods_models,      cg_methods_sessions,       cg_methods_agents,
     cg_methods_chat,        cg_methods_wizard,         cg_methods_channels,
-    cg_methods_skills,      cg_methods_cron,
+    cg_methods_skills,      cg_methods_cron,           cg_methods_browser,
 };
 
 /* The rows in table order, and by name for lookup, built once from the families:
