@@ -521,6 +521,14 @@ static void send_next(cg_telegram *t)
     t->send_req = api_call(t, "sendMessage", body, 30000, true, on_sent);
 }
 
+/* sendMessage's body is built with jansson, which refuses invalid UTF-8. */
+static bool valid_utf8(const char *text, size_t len)
+{
+    json_t *s = json_stringn(text, len);
+    json_decref(s);
+    return s != NULL;
+}
+
 void cg_telegram_send(cg_telegram *t, const char *chat_id, const char *text, int64_t reply_to,
                       cg_telegram_sent_fn done, void *data)
 {
@@ -536,6 +544,8 @@ void cg_telegram_send(cg_telegram *t, const char *chat_id, const char *text, int
         refusal = "telegram: message too long";
     else if (t->send_count >= CG_TELEGRAM_SEND_QUEUE_MAX)
         refusal = "telegram: send queue full";
+    else if (!valid_utf8(text, len))
+        refusal = "telegram: text is not valid UTF-8";
     if (refusal) {
         done(0, refusal, data);
         return;

@@ -77,7 +77,7 @@ bool cg_telegram_unauthorized(const cg_telegram *t);
 json_t *cg_telegram_status(const cg_telegram *t);
 
 /* done gets the last part's message_id, or error (borrowed). Called exactly once, maybe
- * before this returns (a bot not running, a full queue, an empty or oversized text). */
+ * before this returns (a bot not running, a full queue, an empty, oversized or non-UTF-8 text). */
 typedef void (*cg_telegram_sent_fn)(int64_t message_id, const char *error, void *data);
 void cg_telegram_send(cg_telegram *t, const char *chat_id, const char *text, int64_t reply_to,
                       cg_telegram_sent_fn done, void *data);

@@ -183,6 +183,19 @@ describe('telegram channel', () => {
     assert.ok(answer.text.length < 400, answer.text);
   });
 
+  test('a long non-ASCII failure is cut on a character boundary and still answered', async () => {
+    // Both parities, so the 300-byte cut of the warning falls inside a 2-byte character once.
+    for (const lead of ['', 'a']) {
+      llm.script({ status: 401, errorMessage: lead + '\u00e9'.repeat(400) });
+      const mark = tg.sent.length;
+      tg.message({ chatId: 555, fromId: 555, text: `fail ${lead}` });
+      const answer = await tg.waitForSend((m) => m.chat_id === '555', 15000, mark);
+      assert.match(answer.text, /^\u26a0\ufe0f /);
+      assert.ok(!answer.text.includes('\ufffd'), answer.text);
+    }
+    assert.equal(account(await op.call('channels.status', {})).running, true);
+  });
+
   test('allowFrom senders (numbers or tg: ids) are answered without pairing', async () => {
     llm.script({ reply: 'hi 555' });
     const mark = tg.sent.length;
