@@ -29,6 +29,7 @@
 #define BODY_MAX (8u * 1024 * 1024)
 #define SEND_ATTEMPTS 5
 #define RETRY_AFTER_MAX_MS (300 * 1000)
+#define RETRY_DELAY_MAX_MS (3600 * 1000) /* retry.minDelayMs / maxDelayMs are capped here */
 
 typedef enum {
     TG_STOPPED,
@@ -186,9 +187,9 @@ static uint64_t backoff_ms(const cg_telegram *t, int attempt)
     for (int i = 0; i < attempt && d < t->max_delay_ms; i++)
         d *= 2;
     if (d > t->max_delay_ms) d = t->max_delay_ms;
-    uint32_t r = 0;
+    uint64_t r = 0;
     if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = 0;
-    return (uint64_t)(d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1)));
+    return (uint64_t)d / 2 + r % ((uint64_t)d / 2 + 1);
 }
 
 /* ---- the update offset (channel_state) ---- */
@@ -722,6 +723,8 @@ void cg_telegram_configure(cg_telegram *t, const cg_telegram_conf *conf)
     t->poll_timeout_s = conf->poll_timeout_s > 0 ? conf->poll_timeout_s : 30;
     t->min_delay_ms = conf->min_delay_ms > 0 ? conf->min_delay_ms : 1000;
     t->max_delay_ms = conf->max_delay_ms > 0 ? conf->max_delay_ms : 30000;
+    if (t->min_delay_ms > RETRY_DELAY_MAX_MS) t->min_delay_ms = RETRY_DELAY_MAX_MS;
+    if (t->max_delay_ms > RETRY_DELAY_MAX_MS) t->max_delay_ms = RETRY_DELAY_MAX_MS;
     if (t->max_delay_ms < t->min_delay_ms) t->max_delay_ms = t->min_delay_ms;
     if (!changed) return;
     bool restart = is_running(t) || t->state == TG_UNAUTHORIZED;

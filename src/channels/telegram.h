@@ -39,7 +39,7 @@ typedef struct cg_telegram_conf {
     const char *api_root;     /* NULL: https://api.telegram.org */
     int poll_timeout_s;       /* getUpdates long-poll timeout; 0: 30 */
     int64_t min_delay_ms;     /* back-off start; 0: 1000 */
-    int64_t max_delay_ms;     /* back-off cap; 0: 30000 */
+    int64_t max_delay_ms;     /* back-off cap; 0: 30000; both capped at one hour */
 } cg_telegram_conf;
 
 /* One inbound text message (borrowed for the callback). */

@@ -500,3 +500,29 @@ describe('telegram: the update offset survives a restart', () => {
     }
   });
 });
+
+describe('telegram with out-of-range retry delays', () => {
+  let tg, gw, op;
+  before(async () => {
+    tg = await startTelegramStandin({ token: TOKEN });
+    tg.fail('getMe', { count: 1, status: 500 });
+    // 2^33 - 2 ms: half of it plus one is 2^32, which a 32-bit modulo turned into a division by zero.
+    gw = await startGateway({ config: { channels: { telegram: { ...telegramConfig(tg), retry: { minDelayMs: 8589934590, maxDelayMs: 8589934590 } } } } });
+    op = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => {
+    op?.close();
+    await gw?.stop();
+    await tg?.close();
+  });
+
+  test('a failed call backs off (capped) instead of crashing the gateway', async () => {
+    const a = await eventually(async () => {
+      const acc = account(await op.call('channels.status', {}));
+      return acc.healthState === 'reconnecting' ? acc : null;
+    }, 10000, 'reconnecting');
+    assert.match(a.lastError, /HTTP 500/);
+    assert.equal(a.running, true);
+    assert.equal((await op.call('health', {})).ok, true);
+  });
+});
