@@ -29,6 +29,7 @@
 #define BODY_MAX (8u * 1024 * 1024)
 #define SEND_ATTEMPTS 5
 #define RETRY_AFTER_MAX_MS (300 * 1000)
+#define RETRY_DELAY_MAX_MS (3600 * 1000) /* retry.minDelayMs / maxDelayMs are capped here */
 
 typedef enum {
     TG_STOPPED,
@@ -186,9 +187,9 @@ static uint64_t backoff_ms(const cg_telegram *t, int attempt)
     for (int i = 0; i < attempt && d < t->max_delay_ms; i++)
         d *= 2;
     if (d > t->max_delay_ms) d = t->max_delay_ms;
-    uint32_t r = 0;
+    uint64_t r = 0;
     if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = 0;
-    return (uint64_t)(d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1)));
+    return (uint64_t)d / 2 + r % ((uint64_t)d / 2 + 1);
 }
 
 /* ---- the update offset (channel_state) ---- */
@@ -521,6 +522,14 @@ static void send_next(cg_telegram *t)
     t->send_req = api_call(t, "sendMessage", body, 30000, true, on_sent);
 }
 
+/* sendMessage's body is built with jansson, which refuses invalid UTF-8. */
+static bool valid_utf8(const char *text, size_t len)
+{
+    json_t *s = json_stringn(text, len);
+    json_decref(s);
+    return s != NULL;
+}
+
 void cg_telegram_send(cg_telegram *t, const char *chat_id, const char *text, int64_t reply_to,
                       cg_telegram_sent_fn done, void *data)
 {
@@ -536,6 +545,8 @@ void cg_telegram_send(cg_telegram *t, const char *chat_id, const char *text, int
         refusal = "telegram: message too long";
     else if (t->send_count >= CG_TELEGRAM_SEND_QUEUE_MAX)
         refusal = "telegram: send queue full";
+    else if (!valid_utf8(text, len))
+        refusal = "telegram: text is not valid UTF-8";
     if (refusal) {
         done(0, refusal, data);
         return;
@@ -712,6 +723,8 @@ void cg_telegram_configure(cg_telegram *t, const cg_telegram_conf *conf)
     t->poll_timeout_s = conf->poll_timeout_s > 0 ? conf->poll_timeout_s : 30;
     t->min_delay_ms = conf->min_delay_ms > 0 ? conf->min_delay_ms : 1000;
     t->max_delay_ms = conf->max_delay_ms > 0 ? conf->max_delay_ms : 30000;
+    if (t->min_delay_ms > RETRY_DELAY_MAX_MS) t->min_delay_ms = RETRY_DELAY_MAX_MS;
+    if (t->max_delay_ms > RETRY_DELAY_MAX_MS) t->max_delay_ms = RETRY_DELAY_MAX_MS;
     if (t->max_delay_ms < t->min_delay_ms) t->max_delay_ms = t->min_delay_ms;
     if (!changed) return;
     bool restart = is_running(t) || t->state == TG_UNAUTHORIZED;

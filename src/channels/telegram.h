@@ -39,7 +39,7 @@ typedef struct cg_telegram_conf {
     const char *api_root;     /* NULL: https://api.telegram.org */
     int poll_timeout_s;       /* getUpdates long-poll timeout; 0: 30 */
     int64_t min_delay_ms;     /* back-off start; 0: 1000 */
-    int64_t max_delay_ms;     /* back-off cap; 0: 30000 */
+    int64_t max_delay_ms;     /* back-off cap; 0: 30000; both capped at one hour */
 } cg_telegram_conf;
 
 /* One inbound text message (borrowed for the callback). */
@@ -77,7 +77,7 @@ bool cg_telegram_unauthorized(const cg_telegram *t);
 json_t *cg_telegram_status(const cg_telegram *t);
 
 /* done gets the last part's message_id, or error (borrowed). Called exactly once, maybe
- * before this returns (a bot not running, a full queue, an empty or oversized text). */
+ * before this returns (a bot not running, a full queue, an empty, oversized or non-UTF-8 text). */
 typedef void (*cg_telegram_sent_fn)(int64_t message_id, const char *error, void *data);
 void cg_telegram_send(cg_telegram *t, const char *chat_id, const char *text, int64_t reply_to,
                       cg_telegram_sent_fn done, void *data);

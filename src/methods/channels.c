@@ -321,15 +321,28 @@ static void on_notice_sent(int64_t message_id, const char *error, void *data)
         cg_log(CG_LOG_WARN, "telegram", "notice not delivered", json_pack("{s:s}", "error", error));
 }
 
+/* "⚠️ <why>" with why cut to ERROR_REPLY_MAX bytes on a character boundary (a cut inside
+ * a UTF-8 sequence would make a text Telegram and jansson refuse). */
+#define WARNING_BUF (ERROR_REPLY_MAX + 8)
+static void warning_text(char out[WARNING_BUF], const char *why)
+{
+    size_t n = strlen(why);
+    if (n > ERROR_REPLY_MAX) {
+        n = ERROR_REPLY_MAX;
+        while (n > 0 && ((unsigned char)why[n] & 0xC0) == 0x80)
+            n--;
+    }
+    snprintf(out, WARNING_BUF, "\xE2\x9A\xA0\xEF\xB8\x8F %.*s", (int)n, why);
+}
+
 static void on_run_end(const cg_run_result *res, void *data)
 {
     inbound *ib = data;
     channels_state *st = state_of(ib->gw);
-    char text[ERROR_REPLY_MAX + 8];
+    char text[WARNING_BUF];
     const char *reply = res->text;
     if (res->status == CG_RUN_ERROR) {
-        snprintf(text, sizeof text, "\xE2\x9A\xA0\xEF\xB8\x8F %.*s", ERROR_REPLY_MAX,
-                 res->error_message ? res->error_message : "the agent failed");
+        warning_text(text, res->error_message ? res->error_message : "the agent failed");
         reply = text;
     } else if (res->status != CG_RUN_OK) {
         reply = NULL; /* aborted: the operator stopped it */
@@ -366,9 +379,8 @@ static void start_run(cg_gateway *gw, channels_state *st, const cg_telegram_mess
     cg_run_status existing;
     if (cg_runs_submit(gw, &spec, on_run_end, ib, &existing, &error) != 0) {
         const char *why = json_string_value(json_object_get(error, "message"));
-        char text[ERROR_REPLY_MAX + 8];
-        snprintf(text, sizeof text, "\xE2\x9A\xA0\xEF\xB8\x8F %.*s", ERROR_REPLY_MAX,
-                 why ? why : "cannot start the agent");
+        char text[WARNING_BUF];
+        warning_text(text, why ? why : "cannot start the agent");
         json_decref(error);
         cg_telegram_send(st->tg, ib->chat_id, text, ib->reply_to, on_reply_sent, ib);
         return;

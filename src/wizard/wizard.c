@@ -487,7 +487,17 @@ static void provider_message(const cg_wizard *w, char *out, size_t outlen)
     const char *message = json_string_value(json_object_get(error, "message"));
     if (!message) message = json_string_value(error);
     if (!message) message = json_string_value(json_object_get(doc, "message"));
-    if (message) snprintf(out, outlen, ": %.200s", message);
+    if (message) {
+        /* At most 200 bytes, cut on a character boundary: a cut UTF-8 sequence would
+         * make jansson drop the step's message and the result's error. */
+        size_t n = strlen(message);
+        if (n > 200) {
+            n = 200;
+            while (n > 0 && ((unsigned char)message[n] & 0xC0) == 0x80)
+                n--;
+        }
+        snprintf(out, outlen, ": %.*s", (int)n, message);
+    }
     json_decref(doc);
 }
 

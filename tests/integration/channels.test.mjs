@@ -183,6 +183,19 @@ describe('telegram channel', () => {
     assert.ok(answer.text.length < 400, answer.text);
   });
 
+  test('a long non-ASCII failure is cut on a character boundary and still answered', async () => {
+    // Both parities, so the 300-byte cut of the warning falls inside a 2-byte character once.
+    for (const lead of ['', 'a']) {
+      llm.script({ status: 401, errorMessage: lead + '\u00e9'.repeat(400) });
+      const mark = tg.sent.length;
+      tg.message({ chatId: 555, fromId: 555, text: `fail ${lead}` });
+      const answer = await tg.waitForSend((m) => m.chat_id === '555', 15000, mark);
+      assert.match(answer.text, /^\u26a0\ufe0f /);
+      assert.ok(!answer.text.includes('\ufffd'), answer.text);
+    }
+    assert.equal(account(await op.call('channels.status', {})).running, true);
+  });
+
   test('allowFrom senders (numbers or tg: ids) are answered without pairing', async () => {
     llm.script({ reply: 'hi 555' });
     const mark = tg.sent.length;
@@ -505,5 +518,31 @@ describe('telegram: the update offset survives a restart', () => {
       op.close();
       await gw.stop();
     }
+  });
+});
+
+describe('telegram with out-of-range retry delays', () => {
+  let tg, gw, op;
+  before(async () => {
+    tg = await startTelegramStandin({ token: TOKEN });
+    tg.fail('getMe', { count: 1, status: 500 });
+    // 2^33 - 2 ms: half of it plus one is 2^32, which a 32-bit modulo turned into a division by zero.
+    gw = await startGateway({ config: { channels: { telegram: { ...telegramConfig(tg), retry: { minDelayMs: 8589934590, maxDelayMs: 8589934590 } } } } });
+    op = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => {
+    op?.close();
+    await gw?.stop();
+    await tg?.close();
+  });
+
+  test('a failed call backs off (capped) instead of crashing the gateway', async () => {
+    const a = await eventually(async () => {
+      const acc = account(await op.call('channels.status', {}));
+      return acc.healthState === 'reconnecting' ? acc : null;
+    }, 10000, 'reconnecting');
+    assert.match(a.lastError, /HTTP 500/);
+    assert.equal(a.running, true);
+    assert.equal((await op.call('health', {})).ok, true);
   });
 });

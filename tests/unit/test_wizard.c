@@ -79,9 +79,16 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     x->p->requests++;
     snprintf(x->p->last_request, sizeof x->p->last_request, "%s", x->buf);
     bool good = strstr(x->buf, "Bearer good-key\r\n") || strstr(x->buf, "x-api-key: good-key\r\n");
+    /* "Bearer accented-key": a refusal whose message is 1 + 2 x 300 bytes of UTF-8. */
+    char accented[700] = "{\"error\":{\"message\":\"a";
+    for (int i = 0; i < 300; i++)
+        strcat(accented, "\xC3\xA9");
+    strcat(accented, "\"}}");
     const char *body = good ? "{\"object\":\"list\",\"data\":[{\"id\":\"m-alpha\"},{\"id\":"
                               "\"m-beta\"},{\"nope\":1}]}"
-                            : "{\"error\":{\"message\":\"Incorrect API key provided\"}}";
+                       : strstr(x->buf, "Bearer accented-key\r\n")
+                           ? accented
+                           : "{\"error\":{\"message\":\"Incorrect API key provided\"}}";
     size_t cap = strlen(body) + 256;
     x->response = cg_xmalloc(cap);
     snprintf(x->response, cap,
@@ -403,6 +410,18 @@ static void test_bad_key_and_unreachable_provider_ask_again(void **state)
     assert_string_equal(cg_wizard_answer_error(w),
                         "The provider refused the key (HTTP 401: Incorrect API key provided).");
     assert_non_null(strstr(f->provider.last_request, "Authorization: Bearer bad-key"));
+    /* A long non-ASCII refusal is cut on a character boundary: the step still carries
+     * its message and the result its error (jansson refuses a cut UTF-8 sequence). */
+    answer(f, w, "model-api-key", json_string("accented-key"));
+    assert_string_equal(step_id(w), "model-api-key");
+    assert_non_null(
+        strstr(cg_wizard_answer_error(w), "The provider refused the key (HTTP 401: a\xC3\xA9"));
+    json_t *result = cg_wizard_result(w);
+    assert_true(json_is_string(json_object_get(result, "error")));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(result, "step"), "message")),
+               "The provider refused the key"));
+    json_decref(result);
     answer(f, w, "model-api-key", json_string("good-key"));
     assert_string_equal(step_id(w), "model-default");
     cg_wizard_free(w);
