@@ -169,8 +169,9 @@ static outcome classify(const cg_http_result *res, const cg_buf *body, json_t **
     if (res->code == 429) {
         json_int_t s =
             json_integer_value(json_object_get(json_object_get(*doc, "parameters"), "retry_after"));
+        /* Capped before the multiplication: a server's huge retry_after must not overflow. */
+        if (s > RETRY_AFTER_MAX_MS / 1000) s = RETRY_AFTER_MAX_MS / 1000;
         *retry_after_ms = s > 0 ? (int64_t)s * 1000 : 1000;
-        if (*retry_after_ms > RETRY_AFTER_MAX_MS) *retry_after_ms = RETRY_AFTER_MAX_MS;
         snprintf(err, errlen, "rate limited (retry after %lld s)",
                  (long long)(*retry_after_ms / 1000));
         return CALL_RATE;

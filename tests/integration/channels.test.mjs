@@ -546,3 +546,27 @@ describe('telegram with out-of-range retry delays', () => {
     assert.equal((await op.call('health', {})).ok, true);
   });
 });
+
+describe('telegram with a huge retry_after', () => {
+  let tg, gw, op;
+  before(async () => {
+    tg = await startTelegramStandin({ token: TOKEN });
+    tg.rateLimit('getMe', { count: 1, retryAfter: 1e16 }); // seconds: 1e19 ms wraps int64 negative
+    gw = await startGateway({ config: { channels: { telegram: telegramConfig(tg) } } });
+    op = await connectClient(gw, { params: { scopes: ['operator.admin'] } });
+  });
+  after(async () => {
+    op?.close();
+    await gw?.stop();
+    await tg?.close();
+  });
+
+  test('is capped at 300 s, not overflowed into a negative or hot retry', async () => {
+    const a = await eventually(async () => {
+      const acc = account(await op.call('channels.status', {}));
+      return acc.lastError ? acc : null;
+    }, 10000, 'the rate limit seen');
+    assert.match(a.lastError, /rate limited \(retry after 300 s\)/);
+    assert.equal((await op.call('health', {})).ok, true);
+  });
+});
