@@ -14,9 +14,11 @@
  * dist/control-ui, say), else from the ones embedded at build time (ui/, see ui/ui.h).
  * A path that could leave the folder is 404 (ui/ui.h, cg_ui_relpath and the real-path
  * check); a missing file with an extension is 404, any other missing path is the
- * single page app's index.html. Only GET and HEAD are served; other methods get 404,
- * as paths the UI does not take. Every file carries a strong ETag (its sha256; 304 on
- * If-None-Match) and Vary: Accept-Encoding; with Accept-Encoding gzip, an embedded
+ * single page app's index.html when the request's Accept admits HTML (or it has none),
+ * else 404. Only GET and HEAD are served; other methods get 404, and so do, with the
+ * UI at the root, the namespaces the real gateway keeps out of it (/health[z],
+ * /ready[z], /startup[z], /api, /j, /v1, /ui and below). Every file carries a strong ETag (its
+ * sha256; 304 on If-None-Match) and Vary: Accept-Encoding; with Accept-Encoding gzip, an embedded
  * file goes out as its precompressed copy and a root file as its `.gz` sibling when
  * there is one. The root folder is read on the libuv thread pool, a file at most
  * CONTROL_UI_FILE_MAX bytes (larger: 404 with a warning); an exchange whose client
@@ -77,6 +79,28 @@ static bool accepts_gzip(const char *accept)
     return false;
 }
 
+/* Whether Accept admits an HTML answer (none at all does): the single page app's
+ * fallback is for pages, not for an API client's request. */
+static bool accepts_html(const char *accept)
+{
+    if (!accept || !accept[strspn(accept, " ")]) return true;
+    return strcasestr(accept, "text/html") || strcasestr(accept, "application/xhtml+xml") ||
+           strstr(accept, "*/*") || strcasestr(accept, "text/*");
+}
+
+/* With the UI at the root, the namespaces it leaves to others, as the real gateway
+ * does: probes, the HTTP APIs, and /ui (a base path mistaken for the root). */
+static bool reserved_path(const char *path)
+{
+    static const char *const roots[] = {"/health",   "/healthz", "/ready", "/readyz", "/startup",
+                                        "/startupz", "/api",     "/j",     "/v1",     "/ui"};
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        size_t n = strlen(roots[i]);
+        if (!strncmp(path, roots[i], n) && (path[n] == '\0' || path[n] == '/')) return true;
+    }
+    return false;
+}
+
 static bool etag_matches(const char *if_none_match, const char *etag)
 {
     if (!if_none_match) return false;
@@ -112,10 +136,10 @@ static void respond_file(cg_http_exchange *x, const char *rel, const void *body,
     cg_buf_reset(&h);
 }
 
-static void serve_embedded(cg_http_exchange *x, const char *rel)
+static void serve_embedded(cg_http_exchange *x, const char *rel, bool spa)
 {
     const cg_ui_asset *a = cg_ui_embedded_find(rel);
-    if (!a && !cg_ui_is_asset_name(rel)) a = cg_ui_embedded_find("index.html");
+    if (!a && spa) a = cg_ui_embedded_find("index.html");
     if (!a) {
         respond_not_found(x);
         return;
@@ -136,6 +160,7 @@ typedef struct root_read {
     char base[BASE_MAX];
     char rel[REL_MAX];
     bool want_gzip;
+    bool spa; /* a missing page is index.html */
     /* the answer */
     cg_ui_read_result result;
     cg_ui_file file;
@@ -155,7 +180,7 @@ static void root_read_work(uv_work_t *w)
     r->index = is_index(r->rel);
     r->result =
         cg_ui_root_read(r->root, r->rel, r->want_gzip && !r->index, CONTROL_UI_FILE_MAX, &r->file);
-    if (r->result == CG_UI_READ_NOT_FOUND && !cg_ui_is_asset_name(r->rel)) {
+    if (r->result == CG_UI_READ_NOT_FOUND && r->spa) {
         r->index = true;
         snprintf(r->rel, sizeof r->rel, "index.html");
         r->result = cg_ui_root_read(r->root, r->rel, false, CONTROL_UI_FILE_MAX, &r->file);
@@ -212,7 +237,8 @@ static void root_read_client_gone(cg_http_exchange *x, void *data)
     ((root_read *)data)->x = NULL;
 }
 
-static void serve_root(cg_http_exchange *x, const char *root, const char *base, const char *rel)
+static void serve_root(cg_http_exchange *x, const char *root, const char *base, const char *rel,
+                       bool spa)
 {
     root_read *r = cg_xcalloc(1, sizeof *r);
     r->x = x;
@@ -220,6 +246,7 @@ static void serve_root(cg_http_exchange *x, const char *root, const char *base, 
     snprintf(r->base, sizeof r->base, "%s", base);
     snprintf(r->rel, sizeof r->rel, "%s", rel);
     r->want_gzip = accepts_gzip(cg_http_exchange_header(x, "accept-encoding"));
+    r->spa = spa;
     r->work.data = r;
     cg_http_exchange_on_close(x, root_read_client_gone, NULL, r);
     if (uv_queue_work(cg_gateway_loop(cg_http_exchange_gateway(x)), &r->work, root_read_work,
@@ -243,15 +270,17 @@ static void serve_files(cg_http_exchange *x, void *data)
     const char *path = cg_http_exchange_path(x);
     char rel[REL_MAX];
     if ((strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
+        (!ui->base[0] && reserved_path(path)) ||
         !cg_ui_relpath(path + strlen(ui->base), rel, sizeof rel)) {
         respond_not_found(x);
         return;
     }
+    bool spa = !cg_ui_is_asset_name(rel) && accepts_html(cg_http_exchange_header(x, "accept"));
     const char *root = root_folder(cg_http_exchange_gateway(x));
     if (root)
-        serve_root(x, root, ui->base, rel);
+        serve_root(x, root, ui->base, rel, spa);
     else
-        serve_embedded(x, rel);
+        serve_embedded(x, rel, spa);
 }
 
 static void redirect_to_base(cg_http_exchange *x, void *data)

@@ -121,6 +121,16 @@ describe('embedded UI', () => {
     assertSecurityHeaders(post, '404 POST');
   });
 
+  test('the SPA fallback is for pages: not for a JSON Accept, not for the APIs\' namespaces', async () => {
+    assert.equal((await get(gw.port, '/chat', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } })).status, 200);
+    assert.equal((await get(gw.port, '/chat', { headers: { accept: 'application/json' } })).status, 404);
+    for (const p of ['/v1/models', '/api/x', '/healthz/x', '/ready', '/ui/chat', '/j/abc']) {
+      const r = await get(gw.port, p);
+      assert.equal(r.status, 404, p);
+      assertSecurityHeaders(r, p);
+    }
+  });
+
   test('the WebSocket upgrade on / still works, and /healthz stays the gateway\'s', async () => {
     const c = await connectClient(gw);
     assert.equal(c.hello.type, 'hello-ok');
