@@ -138,14 +138,14 @@ void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, un
  *
  * Routing (gateway/http_routes.c): the gateway's own routes first (/healthz, /readyz,
  * /), then modules' routes by exact path, or by prefix for a route whose path ends in
- * "/" with prefix set (the longest prefix wins; "/" with prefix is the fallback for
- * every path nothing else takes, and also takes GET / from the gateway's own 426). A route whose
- * enabled() says false does not exist (404). The path but not the method: 405 with Allow; HEAD
- * wherever GET is (the body is left out). CG_HTTP_AUTH_GATEWAY wants the gateway credential as
- * `Authorization: Bearer` (token or password; nothing in auth mode none): without it 401, and a
- * wrong one counts toward gateway.auth.rateLimit like a refused connect (429 with Retry-After while
+ * "/" with prefix set. A route whose enabled() says false does not exist (404). The
+ * path but not the method: 405 with Allow; HEAD wherever GET is (the body is left out).
+ * CG_HTTP_AUTH_GATEWAY wants the gateway credential as `Authorization: Bearer` (token
+ * or password; nothing in auth mode none): without it 401, and a wrong one counts
+ * toward gateway.auth.rateLimit like a refused connect (429 with Retry-After while
  * locked out); those answers are OpenAI-style error JSON, as the real gateway's HTTP
- * endpoints answer.
+ * endpoints answer. The longest prefix wins; "/" with prefix is the fallback for every
+ * path nothing else takes, and takes GET / from the gateway's own 426 (the Control UI).
  *
  * An exchange lives until it is answered (respond, or stream_end), until its client
  * goes away, or until its deadline (the route's timeout_ms, default
