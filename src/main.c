@@ -24,6 +24,7 @@
 #include "gateway/methods.h"
 #include "methods/browser.h"
 #include "methods/channels.h"
+#include "methods/control_ui.h"
 #include "methods/cron.h"
 #include "methods/exec_approvals.h"
 #include "methods/hooks.h"
@@ -184,6 +185,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_runs_attach(gw); /* after the providers: its stop hook runs first */
             cg_methods_openai_http_attach(gw);
             cg_methods_hooks_attach(gw);
+            cg_methods_control_ui_attach(gw);
             cg_methods_wizard_attach(gw);
             cg_methods_channels_attach(gw);
             cg_methods_skills_attach(gw);

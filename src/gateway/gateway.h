@@ -144,7 +144,8 @@ void cg_gateway_broadcast(cg_gateway *gw, const char *event, json_t *payload, un
  * or password; nothing in auth mode none): without it 401, and a wrong one counts
  * toward gateway.auth.rateLimit like a refused connect (429 with Retry-After while
  * locked out); those answers are OpenAI-style error JSON, as the real gateway's HTTP
- * endpoints answer.
+ * endpoints answer. The longest prefix wins; "/" with prefix is the fallback for every
+ * path nothing else takes, and takes GET / from the gateway's own 426 (the Control UI).
  *
  * An exchange lives until it is answered (respond, or stream_end), until its client
  * goes away, or until its deadline (the route's timeout_ms, default

@@ -13,6 +13,9 @@
  * while the kernel does not take our bytes (cg_stream_writable): its requests wait in
  * its socket, and the idle timeout ends it.
  *
+ * GET / without an upgrade is a module's when one serves it (the Control UI, by its
+ * prefix route on its base path), else 426 naming the WebSocket.
+ *
  * Only `Upgrade: websocket` is an upgrade; another Upgrade header (h2c, say) is
  * ignored, as RFC 9110 allows, and the request routed. The WebSocket upgrade is the
  * route for GET / with Upgrade: websocket; it is refused
@@ -35,6 +38,7 @@ typedef struct own_route {
     const char *path;
     unsigned methods; /* METHOD() bits */
     void (*handler)(cg_conn *c, const cg_http_request *req);
+    bool yields; /* a module's route for the same path (the Control UI's) comes first */
 } own_route;
 
 /* An exchange (gateway.h): the request stays in the connection's parser until the
@@ -105,7 +109,7 @@ static void serve_readyz(cg_conn *c, const cg_http_request *req)
     respond_json(c, req, status, body);
 }
 
-/* GET / without an upgrade: nothing is served there yet (the Control UI will be). */
+/* GET / without an upgrade when no module serves it (the Control UI disabled). */
 static void serve_root(cg_conn *c, const cg_http_request *req)
 {
     respond_text(c, req, 426, "Upgrade: websocket\r\n",
@@ -113,9 +117,9 @@ static void serve_root(cg_conn *c, const cg_http_request *req)
 }
 
 static const own_route own_routes[] = {
-    {"/healthz", GET_HEAD, serve_healthz},
-    {"/readyz", GET_HEAD, serve_readyz},
-    {"/", GET_HEAD, serve_root},
+    {"/healthz", GET_HEAD, serve_healthz, false},
+    {"/readyz", GET_HEAD, serve_readyz, false},
+    {"/", GET_HEAD, serve_root, true},
 };
 
 /* "GET, HEAD" for the Allow header. */
@@ -542,7 +546,8 @@ static void route(cg_conn *c, const cg_http_request *req)
     const own_route *own = NULL;
     for (size_t i = 0; i < sizeof own_routes / sizeof own_routes[0] && !own; i++)
         if (strcmp(own_routes[i].path, req->path) == 0) own = &own_routes[i];
-    const cg_http_route_spec *mod = own ? NULL : module_route(c->gw, req->path);
+    const cg_http_route_spec *mod = own && !own->yields ? NULL : module_route(c->gw, req->path);
+    if (mod) own = NULL;
     if (!own && !mod) {
         respond_text(c, req, 404, NULL, "not found\n");
         return;

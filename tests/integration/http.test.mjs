@@ -26,7 +26,7 @@ describe('HTTP routes and connections', () => {
   test('keep-alive: several requests on one connection, each answered, the connection stays open', async () => {
     const s = await RawSocket.connect(gw.port);
     const host = `127.0.0.1:${gw.port}`;
-    for (const [path, status] of [['/healthz', 200], ['/readyz', 200], ['/nope', 404], ['/healthz', 200]]) {
+    for (const [path, status] of [['/healthz', 200], ['/readyz', 200], ['/nope.js', 404], ['/healthz', 200]]) {
       await s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
       const r = await readResponse(s);
       assert.equal(r.status, status, `${path}: ${r.status} ${r.body}`);
@@ -40,7 +40,7 @@ describe('HTTP routes and connections', () => {
   test('pipelined requests are all answered, in order', async () => {
     const s = await RawSocket.connect(gw.port);
     const host = `127.0.0.1:${gw.port}`;
-    await s.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /readyz HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /x HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    await s.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /readyz HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /x.js HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
     const a = await readResponse(s);
     const b = await readResponse(s);
     const c = await readResponse(s);

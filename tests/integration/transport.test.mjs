@@ -50,7 +50,8 @@ describe('HTTP endpoints', () => {
   });
 
   test('other paths are 404 and still carry the security headers', async () => {
-    for (const p of ['/nope', '/healthz/x', '/index.html', '/api/v1/health']) {
+    // (Pages are the Control UI's single page app: ui-serve.test.mjs.)
+    for (const p of ['/nope.js', '/healthz/x', '/assets/index.js', '/api/v1/health']) {
       const r = await gw.http(p);
       assert.equal(r.status, 404, `${p} -> ${r.status}`);
       assertSecurityHeaders(r.headers, p);
