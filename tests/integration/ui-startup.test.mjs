@@ -108,6 +108,26 @@ describe('Control UI startup methods', () => {
     assert.match(branches[0].headline, /hello from the gateway/);
   });
 
+  test('sessions.list takes the UI\'s filters: activeOnly keeps running sessions, excludeCron drops cron ones', async () => {
+    await ui.call('chat.inject', { sessionKey: 'cron:nightly', message: 'cron said hi' });
+    const keys = async (p) => (await ui.call('sessions.list', { archived: 'all', includeGlobal: true, includeUnknown: true, ...p })).sessions.map((s) => s.key);
+    assert.ok((await keys({})).includes('agent:main:cron:nightly'));
+    assert.equal((await keys({ excludeCron: true, excludeSubagents: true, excludeSystem: true, includeActivitySummary: true })).includes('agent:main:cron:nightly'), false);
+    assert.deepEqual(await keys({ activeOnly: true }), []);
+    llm.script({ reply: 'slow reply', chunks: 4, delayMs: 400 });
+    const idem = `ui-startup-${Date.now()}`;
+    const { runId } = await ui.call('chat.send', { sessionKey: 'busy', message: 'hi', idempotencyKey: idem });
+    await ui.waitEvent('chat', { timeoutMs: 10000, predicate: (e) => e.payload.runId === runId && e.payload.state === 'delta' });
+    assert.deepEqual(await keys({ activeOnly: true }), ['agent:main:busy']);
+    await ui.waitEvent('chat', { timeoutMs: 10000, predicate: (e) => e.payload.runId === runId && e.payload.state === 'final' });
+  });
+
+  test('sessions.describe reads a bare key as the given agent\'s', async () => {
+    await ui.call('chat.inject', { sessionKey: 'agent:main:described', message: 'x' });
+    const { session } = await ui.call('sessions.describe', { key: 'described', agentId: 'main' });
+    assert.equal(session?.key, 'agent:main:described');
+  });
+
   test('chat.metadata carries the agent and the configured models', async () => {
     const meta = await ui.call('chat.metadata', { agentId: 'main' });
     assert.equal(meta.agentId, 'main');
