@@ -397,6 +397,10 @@ static const char *const true_only[] = {NULL};
         {"includePeople", CG_PF_BOOL, 0, 0, 0, NULL}, {"spawnedBy", CG_PF_STRING, 0, 1, 0, NULL},  \
         {"agentId", CG_PF_STRING, 0, 1, 0, NULL}, {"search", CG_PF_STRING, 0, 0, 0, NULL},         \
         {"archived", CG_PF_ENUM, CG_PF_OR_BOOL, 0, 0, all_value},                                  \
+        {"activeOnly", CG_PF_BOOL, 0, 0, 0, NULL},                                                 \
+        {"excludeSubagents", CG_PF_BOOL, 0, 0, 0, NULL},                                           \
+        {"excludeCron", CG_PF_BOOL, 0, 0, 0, NULL}, {"excludeSystem", CG_PF_BOOL, 0, 0, 0, NULL},  \
+        {"includeActivitySummary", CG_PF_BOOL, 0, 0, 0, NULL},                                     \
     {                                                                                              \
         NULL, 0, 0, 0, 0, NULL                                                                     \
     }
@@ -446,6 +450,7 @@ static int check_preview(const json_t *params, char *err, size_t errlen)
 
 static const cg_param_field describe_fields[] = {
     {"key", CG_PF_STRING, CG_PF_REQUIRED, 1, 0, NULL},
+    {"agentId", CG_PF_STRING, 0, 1, 0, NULL},
     {"includeDerivedTitles", CG_PF_BOOL, 0, 0, 0, NULL},
     {"includeLastMessage", CG_PF_BOOL, 0, 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL}};
@@ -598,6 +603,11 @@ static json_t *list_result(cg_gateway *gw, const json_t *params)
     bool require_interaction = json_is_true(json_object_get(params, "requireLastInteraction"));
     bool configured_only = json_is_true(json_object_get(params, "configuredAgentsOnly"));
     json_int_t active = json_integer_value(json_object_get(params, "activeMinutes"));
+    /* activeOnly: a run is going on it. clawgate records no system-made sessions
+     * (excludeSystem keeps all) and no activity recaps (includeActivitySummary adds none). */
+    bool active_only = json_is_true(json_object_get(params, "activeOnly"));
+    bool no_subagents = json_is_true(json_object_get(params, "excludeSubagents"));
+    bool no_cron = json_is_true(json_object_get(params, "excludeCron"));
     /* clawgate's sessions have no creators, owners, people or spawners, are never
      * archived and all face "chat": those filters match nothing. */
     bool none = json_is_true(archived) || json_object_get(params, "creatorId") ||
@@ -623,6 +633,9 @@ static json_t *list_result(cg_gateway *gw, const json_t *params)
             continue;
         if (active > 0 && s->updated_at_ms < now - active * 60000) continue;
         if (require_interaction && s->message_count == 0) continue;
+        if (active_only && !s->running) continue;
+        if (no_subagents && strstr(s->key, ":subagent:")) continue;
+        if (no_cron && strstr(s->key, ":cron:")) continue;
         if (configured_only) {
             cg_agent *a = cg_agents_find(cg_gateway_agents(gw), s->agent_id);
             bool ok = a != NULL;
@@ -810,7 +823,11 @@ static void handle_describe(cg_req *req)
 {
     char key[CG_SESSION_KEY_BUF];
     const cg_session *sess = NULL;
-    if (cg_session_key_canonical(str_param(req, "key"), NULL, key, sizeof key))
+    /* A bare key belongs to agentId when given (as the UI sends it), else to "main". */
+    const char *agent = str_param(req, "agentId");
+    char agent_id[CG_AGENT_ID_MAX + 1];
+    if (agent) cg_agent_id_normalize(agent, agent_id, sizeof agent_id);
+    if (cg_session_key_canonical(str_param(req, "key"), agent ? agent_id : NULL, key, sizeof key))
         sess = cg_sessions_find(cg_gateway_sessions(req->gw), key);
     bool include_last = !json_is_false(json_object_get(req->params, "includeLastMessage"));
     cg_req_ok(req,

@@ -31,6 +31,8 @@ const char *cg_scope_name(cg_scope scope)
         return "operator.approvals";
     case CG_SCOPE_PAIRING:
         return "operator.pairing";
+    case CG_SCOPE_QUESTIONS:
+        return "operator.questions";
     case CG_SCOPE_NONE:
         break;
     }
@@ -50,6 +52,8 @@ bool cg_scope_granted(unsigned role, unsigned scopes, cg_scope scope)
         return scopes & CG_SCOPEBIT_APPROVALS;
     case CG_SCOPE_PAIRING:
         return scopes & CG_SCOPEBIT_PAIRING;
+    case CG_SCOPE_QUESTIONS:
+        return scopes & CG_SCOPEBIT_QUESTIONS;
     case CG_SCOPE_ADMIN:
     case CG_SCOPE_NONE:
         break;

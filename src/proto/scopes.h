@@ -20,6 +20,7 @@ typedef enum {
     CG_SCOPE_ADMIN,     /* operator.admin */
     CG_SCOPE_APPROVALS, /* operator.approvals */
     CG_SCOPE_PAIRING,   /* operator.pairing */
+    CG_SCOPE_QUESTIONS, /* operator.questions */
 } cg_scope;
 
 /* Operator scope bits a connection holds. */
