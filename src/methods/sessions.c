@@ -680,15 +680,11 @@ static void handle_subscribe(cg_req *req)
               json_pack("{s:b, s:o}", "subscribed", 1, "list", list_result(req->gw, req->params)));
 }
 
+/* includeApprovals opts in to the session's approval events; clawgate's exec approvals
+ * belong to nodes and operators, never to a session, so there are none to add and the
+ * subscription is the same. */
 static void handle_messages_subscribe(cg_req *req)
 {
-    if (json_is_true(json_object_get(req->params, "includeApprovals"))) {
-        cg_req_error(req, CG_ERR_INVALID_REQUEST,
-                     "sessions.messages.subscribe includeApprovals is not supported by clawgate "
-                     "yet (sessions have no approvals of their own)",
-                     NULL);
-        return;
-    }
     char key[CG_SESSION_KEY_BUF];
     if (!req_key(req, key, sizeof key)) return;
     conn_subs *subs = subs_of(req->conn, true);

@@ -204,7 +204,8 @@ describe('sessions', () => {
     assert.equal(withList.list.sessions.length, 1);
     const sub = await bystander.call('sessions.messages.subscribe', { key: 'Work' });
     assert.deepEqual(sub, { subscribed: true, key: 'agent:main:work' });
-    assertError(await bystander.request('sessions.messages.subscribe', { key: 'work', includeApprovals: true }), 'INVALID_REQUEST', /includeApprovals is not supported/);
+    // The real Control UI subscribes with includeApprovals (sessions have none here: the same subscription).
+    assert.deepEqual(await bystander.call('sessions.messages.subscribe', { key: 'work', includeApprovals: true }), { subscribed: true, key: 'agent:main:work' });
     assertError(await bystander.request('sessions.messages.subscribe', { key: 'agent:main:work', agentId: 'other' }), 'INVALID_REQUEST', /does not match session key agent/);
 
     const from = { w: watcher.events.length, b: bystander.events.length };

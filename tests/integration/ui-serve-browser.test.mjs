@@ -2,8 +2,9 @@
 // (gateway.controlUi.root) in a real browser: headless Chromium driven by playwright-core
 // opens http://127.0.0.1:P/#token=T, the page renders under clawgate's CSP (its inline
 // scripts admitted by hash: a refused one would be a console CSP error), and the UI
-// connects: a client `openclaw-control-ui` appears in system-presence. Some of its
-// startup calls fail until the methods it calls land, so error banners are not checked.
+// connects: a client `openclaw-control-ui` appears in system-presence, and every call it
+// makes on startup (recorded from its WebSocket frames) answers ok: the UI shows an error
+// banner for each one that fails.
 // Also prints the time from navigation start to first contentful paint (bench/results/ui.md).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +40,23 @@ describe('the real Control UI in Chromium', { skip: missing }, () => {
   test('opens with #token=, renders under the CSP, connects as openclaw-control-ui', async () => {
     const page = await browser.newPage();
     const cspErrors = [];
+    // Every request the UI sends on its WebSocket, and every answer that is not ok.
+    const sent = new Map();
+    const failed = [];
+    let lastFrameAt = Date.now();
+    page.on('websocket', (ws) => {
+      ws.on('framesent', ({ payload }) => {
+        lastFrameAt = Date.now();
+        try { const f = JSON.parse(payload); if (f.type === 'req') sent.set(f.id, f.method); } catch { /* binary */ }
+      });
+      ws.on('framereceived', ({ payload }) => {
+        lastFrameAt = Date.now();
+        try {
+          const f = JSON.parse(payload);
+          if (f.type === 'res' && !f.ok) failed.push(`${sent.get(f.id)}: ${f.error?.code} ${f.error?.message}`);
+        } catch { /* binary */ }
+      });
+    });
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspErrors.push(m.text()); });
     const response = await page.goto(`http://127.0.0.1:${gw.port}/#token=${gw.token}`, { waitUntil: 'load', timeout: 60000 });
     assert.equal(response.status(), 200);
@@ -56,6 +74,12 @@ describe('the real Control UI in Chromium', { skip: missing }, () => {
     assert.ok(fcp !== null, 'a first contentful paint');
     console.log(`ui-serve-browser: first contentful paint ${fcp.toFixed(1)} ms after navigation start`);
     assert.deepEqual(cspErrors, [], 'no script refused by the CSP');
+    // The startup calls settle (no frame for 2 s, at most 30 s); none of them failed.
+    for (const deadline = Date.now() + 30000; Date.now() < deadline && Date.now() - lastFrameAt < 2000;) await sleep(200);
+    const methods = [...new Set(sent.values())];
+    console.log(`ui-serve-browser: ${methods.length} methods called on startup: ${methods.join(', ')}`);
+    assert.ok(methods.includes('connect') && methods.includes('sessions.list'), 'the UI made its startup calls');
+    assert.deepEqual(failed, [], 'every startup call answered ok');
     await page.screenshot({ path: path.join(os.tmpdir(), 'clawgate-real-control-ui.png') });
     await page.close();
   });
