@@ -72,7 +72,7 @@ describe('embedded UI', () => {
   before(async () => { gw = await startGateway(); });
   after(async () => { await gw?.stop(); });
 
-  test('GET / is the embedded UI's page with the version, typed, ETag, security headers', async () => {
+  test('GET / is the embedded UI page with the version, typed, ETag, security headers', async () => {
     const r = await get(gw.port, '/');
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
