@@ -4,7 +4,8 @@
 //  - nodes: a simulated node connects, its command surface appears under Pending without
 //    a reload (node.pair.requested), Approve makes it approved in node.list; a node whose
 //    device is not auto-approved shows as a device pairing asking for role node; a command
-//    invoked from the details form reaches the node and its answer is shown;
+//    invoked from the details form reaches the node and its answer is shown; a rejection
+//    by another operator and a node asking again show without a reload;
 //  - approvals: an operator's exec.approval.request appears live with its command, cwd and
 //    host, the badge counts it, Allow once answers the requester with allow-once, Deny (on a
 //    phone-sized dark page) with deny; a device pairing request is approved from the page;
@@ -101,6 +102,21 @@ describe('Control UI: nodes, approvals, agents', { skip: uiMissing }, () => {
     await devRow.getByRole('button', { name: 'Approve' }).click();
     await eventually(async () => (await admin.call('device.pair.list', {})).paired.some((d) => d.deviceId === dev.deviceId && d.roles.includes('node')), 10000, 'node device approved');
     await devRow.waitFor({ state: 'detached', ...WAIT });
+
+    // Decisions made elsewhere show too: another operator rejects a surface (node.pair.resolved);
+    // the node, its device already paired, asks again on reconnecting (node.pair.requested only).
+    const identity = newIdentity();
+    const client = { id: 'node-host', displayName: 'second-node', version: '2026.9.6', platform: 'linux', deviceFamily: 'Linux', mode: 'node' };
+    const first = await simNode(gw, { identity, client });
+    const second = page.locator('#node-pairings tr', { hasText: 'second-node' });
+    await second.waitFor(WAIT);
+    const { pending } = await admin.call('node.pair.list', {});
+    await admin.call('node.pair.reject', { requestId: pending.find((p) => p.nodeId === identity.deviceId).requestId });
+    await second.waitFor({ state: 'detached', ...WAIT });
+    first.client.close();
+    await first.client.waitClose();
+    nodes.push(await simNode(gw, { identity, client }));
+    await second.waitFor(WAIT);
     assert.deepEqual(ui.problems(page), []);
   });
 
