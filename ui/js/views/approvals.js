@@ -3,7 +3,7 @@
 //    each shows the command, cwd, host or node, agent and expiry, with the decisions the
 //    gateway allows for it (allowedDecisions: allow-once, allow-always, deny), answered
 //    with exec.approval.resolve. The gateway sends no event when an approval expires, so
-//    each item drops itself at its expiresAtMs; the expiry text refreshes on `tick`.
+//    each item drops itself at its expiresAtMs; the "expires in" texts refresh on `tick`.
 //  - device pairing requests (device.pair.list, re-read on device.pair.requested /
 //    resolved), approved or rejected with device.pair.approve / reject.
 // The view keeps the Approvals badge in step with what it shows.
@@ -16,8 +16,8 @@ export default {
   title: 'Approvals',
   methods: ['exec.approval.list', 'device.pair.list'],
   async mount(ctx, el) {
-    const execEl = h('div#exec-approvals.queue', { 'aria-live': 'polite' });
-    const devicesEl = h('div#device-pairings.queue', { 'aria-live': 'polite' });
+    const execEl = h('div#exec-approvals.queue');
+    const devicesEl = h('div#device-pairings.queue');
     el.append(h('h2', 'Exec approvals'), execEl, h('h2', 'Device pairing'), devicesEl);
     const approvals = new Map(); // id -> {id, request, createdAtMs, expiresAtMs}
     const expiry = new Map(); // id -> timer
@@ -56,7 +56,7 @@ export default {
             fact('Host', r.host === 'node' && r.nodeId ? `node ${r.nodeId}` : r.host ?? '—'),
             r.agentId ? fact('Agent', r.agentId) : null,
             r.sessionKey ? fact('Session', r.sessionKey) : null,
-            fact('Expires', h('time', { dateTime: new Date(a.expiresAtMs).toISOString() }, ago(a.expiresAtMs)))),
+            fact('Expires', h('time', { dateTime: new Date(a.expiresAtMs).toISOString(), dataset: { ms: a.expiresAtMs } }, ago(a.expiresAtMs)))),
           h('div.row.actions', DECISIONS.filter(([d]) => allowed.includes(d))
             .map(([d, label, cls]) => button(label, cls, (btn) => resolve(a, d, label, btn)))));
       }) : h('p.empty', 'No exec approvals waiting.'));
@@ -98,7 +98,7 @@ export default {
     ctx.on('exec.approval.resolved', (e) => drop(e?.id));
     ctx.on('device.pair.requested', () => loadDevices().catch((err) => ctx.toast(err.message, 'error')));
     ctx.on('device.pair.resolved', () => loadDevices().catch((err) => ctx.toast(err.message, 'error')));
-    ctx.on('tick', renderExec);
+    ctx.on('tick', () => { for (const t of execEl.querySelectorAll('time')) t.textContent = ago(Number(t.dataset.ms)); });
     return () => { for (const t of expiry.values()) clearTimeout(t); };
   },
 };
