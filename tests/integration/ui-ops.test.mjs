@@ -12,6 +12,7 @@
 //  - agents: one is created, renamed, given a workspace file, and deleted after confirming.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { GatewayClient, connectClient } from './lib/client.mjs';
 import { startGateway, eventually } from './lib/gateway.mjs';
 import { newIdentity, deviceForParams } from './lib/device.mjs';
@@ -215,6 +216,9 @@ describe('Control UI: nodes, approvals, agents', { skip: uiMissing }, () => {
     assert.ok(!(await admin.call('agents.list', {})).agents.some((a) => a.id === 'ops-bot'));
     // The default agent offers no delete.
     await page.getByText('The default agent cannot be deleted.').waitFor(WAIT);
+    // An agent made elsewhere appears without a reload (config.changed).
+    await admin.call('agents.create', { name: 'Elsewhere', workspace: path.join(gw.stateDir, 'ws-elsewhere') });
+    await page.locator('#agent-list tr[data-agent-id="elsewhere"]').waitFor(WAIT);
     assert.deepEqual(ui.problems(page), []);
   });
 });

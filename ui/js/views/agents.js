@@ -5,8 +5,8 @@
 //    (agents.update; an empty model removes it), its workspace files (agents.files.list,
 //    one opened with agents.files.get into a textarea and saved with agents.files.set),
 //    and delete (agents.delete, after an in-page confirmation; the default agent cannot go).
-// Agents live in the config; the gateway sends no event when they change, so the list is
-// read on mount (a reconnect re-mounts) and after each change made here.
+// Agents live in the config: the list is read again on each config.changed event (an agent
+// made elsewhere appears; the open editor stays as it is unless its agent went away).
 
 import { h, fill, busy, table, bytes, ago } from '../dom.js';
 
@@ -36,17 +36,18 @@ export default {
     let data = { agents: [] };
     let selected = null;
 
-    const load = async (select = selected) => {
+    const load = async (select = selected, detail = true) => {
       data = await ctx.request('agents.list', {});
       const ids = data.agents.map((a) => a.id);
-      selected = ids.includes(select) ? select : data.defaultId ?? ids[0];
+      const kept = ids.includes(select);
+      selected = kept ? select : data.defaultId ?? ids[0];
       fill(listEl, table([
         ['Name', (a) => h('button.link', { type: 'button', 'aria-pressed': String(a.id === selected), onclick: () => show(a.id) }, agentName(a))],
         ['Id', (a) => [h('code', a.id), a.id === data.defaultId ? h('span.muted', ' (default)') : null]],
         ['Model', (a) => modelOf(a) || h('span.muted', 'default')],
         ['Workspace', (a) => h('code', a.workspace ?? '—')],
       ], data.agents, { empty: 'No agents.', rowAttrs: (a) => ({ dataset: { agentId: a.id } }) }));
-      await renderDetail();
+      if (detail || !kept) await renderDetail();
     };
 
     const show = (id) => {
@@ -137,6 +138,7 @@ export default {
     };
 
     await load(ctx.params.agent);
+    ctx.on('config.changed', () => load(selected, false).catch((err) => ctx.toast(err.message, 'error')));
   },
 };
 
