@@ -12,6 +12,12 @@
 // agents.list reports agents.defaults.model as an agent's model.primary when the agent has
 // none of its own (without it the UI shows "No AI provider configured" and refuses to
 // send), and chat.history takes maxBytes and inputRunIds (the UI's reload after each run).
+// The page's frames are observed through Playwright's websocket events, which reach the
+// test 0.3-2.9 s after the page itself received the frame (measured on a loaded 2-core
+// box), while the UI may show the whole reply as little as 15 ms after that event for the
+// final frame arrived: the text being visible says nothing about whether the test has seen
+// the final frame yet. So the test waits for the final frame (60 s at most) and checks its
+// text rather than expecting it already seen when the text appears.
 // Prints the time from navigation to hello-ok and from Enter to the first streamed text
 // visible (bench/results/ui.md) and saves a screenshot of the chat view under
 // $CLAWGATE_ARTIFACTS_DIR (default: <tmpdir>/clawgate-ui-artifacts).
@@ -36,6 +42,13 @@ try { playwright = peerRequire('playwright-core'); } catch { /* skipped below */
 const missing = !playwright ? 'playwright-core is not in the peer cache'
   : !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is not installed`
     : !fs.existsSync(path.join(REAL_UI, 'index.html')) ? 'the real Control UI is not in the peer cache' : false;
+
+/** Resolves what promise resolves to, or rejects with `what` after ms. */
+function within(promise, ms, what) {
+  let timer;
+  const deadline = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(what)), ms); });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
 
 function modelConfig(llm) {
   return {
@@ -93,9 +106,10 @@ describe('a chat in the real Control UI in Chromium', { skip: missing }, () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const sent = new Map();
     const failed = [];
-    let helloAt = null, finalAt = null, chatSendAt = null, firstDeltaAt = null, lastFrameAt = Date.now();
-    let helloSeen;
+    let helloAt = null, chatSendAt = null, firstDeltaAt = null, lastFrameAt = Date.now();
+    let helloSeen, finalSeen;
     const hello = new Promise((resolve) => { helloSeen = resolve; });
+    const final = new Promise((resolve) => { finalSeen = resolve; });
     page.on('websocket', (ws) => {
       ws.on('framesent', ({ payload }) => {
         lastFrameAt = Date.now();
@@ -115,7 +129,7 @@ describe('a chat in the real Control UI in Chromium', { skip: missing }, () => {
         }
         if (f.type === 'res' && f.ok && f.payload?.type === 'hello-ok' && helloAt === null) { helloAt = Date.now(); helloSeen(); }
         if (f.type === 'event' && f.event === 'chat' && f.payload?.state === 'delta' && firstDeltaAt === null) firstDeltaAt = Date.now();
-        if (f.type === 'event' && f.event === 'chat' && f.payload?.state === 'final' && finalAt === null) finalAt = Date.now();
+        if (f.type === 'event' && f.event === 'chat' && f.payload?.state === 'final') finalSeen(f.payload);
       });
     });
 
@@ -123,7 +137,7 @@ describe('a chat in the real Control UI in Chromium', { skip: missing }, () => {
     const navAt = Date.now();
     const response = await page.goto(`http://127.0.0.1:${gw.port}/#token=${gw.token}`, { waitUntil: 'load', timeout: 60000 });
     assert.equal(response.status(), 200);
-    await Promise.race([hello, sleep(60000).then(() => { throw new Error('no hello-ok within 60 s'); })]);
+    await within(hello, 60000, 'no hello-ok within 60 s');
     const connectMs = helloAt - navAt;
     T('hello');
 
@@ -149,7 +163,8 @@ describe('a chat in the real Control UI in Chromium', { skip: missing }, () => {
     await page.waitForFunction((reply) => document.body.innerText.includes(reply), REPLY, { timeout: 60000 });
     const partialSeen = !firstText.includes(REPLY);
     assert.deepEqual(llm.completions().at(-1).body.messages.filter((m) => m.role === 'user').map((m) => m.content), ['hello from the browser']);
-    assert.ok(finalAt !== null, 'the run ended with a final chat event');
+    const finalPayload = await within(final, 60000, 'the run ended with a final chat event (none within 60 s)');
+    assert.equal(finalPayload.message.content.map((p) => p.text).join(''), REPLY);
     T('full');
 
     // The UI's calls after the run settle (no frame for 2 s, at most 30 s).
