@@ -227,8 +227,21 @@ const char *cg_agents_state_dir(const cg_agents *a)
     return a->state_dir;
 }
 
+/* agents.defaults.model (a "<provider>/<model>" string or {primary}), or NULL. */
+static const char *default_model(const cg_agents *a)
+{
+    const json_t *defaults = json_object_get(config_agents(a), "defaults");
+    const json_t *model = json_object_get(defaults, "model");
+    const char *s =
+        json_string_value(json_is_object(model) ? json_object_get(model, "primary") : model);
+    return s && *s ? s : NULL;
+}
+
+/* Each agent's model is the one it runs on, as the real gateway reports it: its own, else
+ * agents.defaults.model (the Control UI asks to set up a provider when it is missing). */
 json_t *cg_agents_list_result(cg_agents *a)
 {
+    const char *fallback_model = default_model(a);
     size_t n;
     cg_agent **list = cg_agents_list(a, &n);
     json_t *agents = json_array();
@@ -244,7 +257,8 @@ json_t *cg_agents_list_result(cg_agents *a)
             json_object_set_new(row, "identity", identity);
         else
             json_decref(identity);
-        if (ag->model) json_object_set_new(row, "model", json_pack("{s:s}", "primary", ag->model));
+        const char *model = ag->model ? ag->model : fallback_model;
+        if (model) json_object_set_new(row, "model", json_pack("{s:s}", "primary", model));
         json_array_append_new(agents, row);
     }
     cg_agents_list_free(list, n);

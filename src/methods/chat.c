@@ -508,18 +508,43 @@ static int check_abort(const json_t *params, char *err, size_t errlen)
                             "agentId", &agent, "runId", &run_id, "preserveSideRuns", &preserve);
 }
 
+/* ChatHistoryParams, plus maxBytes as the real gateway takes it (the Control UI sends it,
+ * and inputRunIds, after each run; chat.startup takes the same keys). clawgate keeps no
+ * pending inputs, so inputRunIds has no receipts to add. */
 static int check_history(const json_t *params, char *err, size_t errlen)
 {
     const char *key, *s = NULL;
-    json_t *limit = NULL, *other = NULL;
-    if (cg_params_unpack(params, err, errlen, "{s:s, s?:s, s?:o, s?:o, s?:s, s?:s, s?:o}",
+    json_t *limit = NULL, *max_bytes = NULL, *run_ids = NULL, *other = NULL;
+    if (cg_params_unpack(params, err, errlen,
+                         "{s:s, s?:s, s?:o, s?:o, s?:s, s?:s, s?:o, s?:o, s?:o, s?:o, s?:s}",
                          "sessionKey", &key, "agentId", &s, "limit", &limit, "offset", &other,
-                         "cursor", &s, "sessionId", &s, "maxChars", &other))
+                         "cursor", &s, "sessionId", &s, "maxChars", &other, "maxBytes", &max_bytes,
+                         "pendingBefore", &other, "inputRunIds", &run_ids, "messageId", &s))
         return -1;
     if (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
                   json_integer_value(limit) > 1000)) {
         snprintf(err, errlen, "at /limit: must be an integer from 1 to 1000");
         return -1;
+    }
+    if (max_bytes && (!json_is_integer(max_bytes) || json_integer_value(max_bytes) < 1)) {
+        snprintf(err, errlen, "at /maxBytes: must be an integer of at least 1");
+        return -1;
+    }
+    if (run_ids) {
+        size_t i, n = json_array_size(run_ids);
+        json_t *id;
+        if (!json_is_array(run_ids) || n < 1 || n > 50) {
+            snprintf(err, errlen, "at /inputRunIds: must be an array of 1 to 50 run ids");
+            return -1;
+        }
+        json_array_foreach(run_ids, i, id)
+        {
+            size_t len = json_string_length(id);
+            if (!json_is_string(id) || len < 1 || len > 256) {
+                snprintf(err, errlen, "at /inputRunIds/%zu: must be a run id string", i);
+                return -1;
+            }
+        }
     }
     return 0;
 }
