@@ -90,7 +90,7 @@ export default {
     const userBubble = (text, images, runId) => {
       const node = h('div.msg.user', { dataset: { role: 'user' } },
         h('div.body', text),
-        images.length ? h('div.chat-images', images.map((name) => h('span.chip', `🖼 ${name}`))) : null);
+        images.length ? h('div.chat-images', images.map((name) => h('span.chip', { title: 'Attached image' }, name))) : null);
       if (runId) bubbles.set(`u:${runId}`, node);
       place(node, true);
       return node;
