@@ -80,11 +80,12 @@ export default {
       abortBtn.hidden = running === null;
     };
 
-    const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+    // While the history renders nothing is measured (one layout at the end, not one per message).
+    const atBottom = () => !loading && log.scrollHeight - log.scrollTop - log.clientHeight < 60;
     const place = (node, stick = atBottom()) => {
       log.querySelector('.chat-empty')?.remove();
       if (!node.isConnected) log.append(node);
-      if (stick) log.scrollTop = log.scrollHeight;
+      if (stick && !loading) log.scrollTop = log.scrollHeight;
     };
 
     const userBubble = (text, images, runId) => {
@@ -181,6 +182,7 @@ export default {
       const res = await ctx.request('sessions.list', { agentId, includeLastMessage: false });
       sessions.clear();
       for (const row of res.sessions ?? []) sessions.set(row.key, row);
+      renderSessions();
     };
 
     const renderFiles = () => {
@@ -244,8 +246,7 @@ export default {
       () => ctx.request('chat.abort', running ? { sessionKey: key, runId: running } : { sessionKey: key }), ctx.toast));
     agentSel.addEventListener('change', async () => {
       agentId = agentSel.value;
-      await busy(null, loadSessions, ctx.toast);
-      await openSession(`agent:${agentId}:${mainKey}`);
+      await Promise.all([busy(null, loadSessions, ctx.toast), openSession(`agent:${agentId}:${mainKey}`)]);
     });
     sessionSel.addEventListener('change', () => {
       if (sessionSel.value === NEW_SESSION) openSession(`agent:${agentId}:chat-${Date.now().toString(36)}`);
@@ -289,14 +290,13 @@ export default {
       else renderSessions();
     });
 
-    const list = await ctx.request('agents.list', {});
+    const [list] = await Promise.all([ctx.request('agents.list', {}),
+      ctx.gw.can('sessions.subscribe') ? ctx.request('sessions.subscribe', {}) : null]);
     mainKey = list.mainKey || 'main';
     const wanted = ctx.params.session;
     agentId = agentOf(wanted) ?? ctx.params.agent ?? list.defaultId;
     fill(agentSel, (list.agents ?? []).map((a) => h('option', { value: a.id }, a.identity?.name ?? a.name ?? a.id)));
     agentSel.value = agentId;
-    if (ctx.gw.can('sessions.subscribe')) await ctx.request('sessions.subscribe', {});
-    await loadSessions();
-    await openSession(wanted || `agent:${agentId}:${mainKey}`);
+    await Promise.all([loadSessions(), openSession(wanted || `agent:${agentId}:${mainKey}`)]);
   },
 };
