@@ -125,21 +125,38 @@ describe('Control UI: chat and sessions views', { skip: uiMissing }, () => {
     assert.deepEqual(ui.problems(chat), []);
   });
 
+  test('a run that fails shows the error in its reply and frees the composer', async () => {
+    llm.script({ status: 400, errorMessage: 'the fake provider refused this' });
+    await chat.fill('#chat-input', 'this will fail');
+    await chat.press('#chat-input', 'Enter');
+    const failed = chat.locator('.msg.assistant[data-state="error"]');
+    await failed.waitFor({ timeout: 10000 });
+    assert.match(await failed.locator('.note').textContent(), /^Error: .*the fake provider refused this/);
+    await chat.waitForSelector(enabledInput, { timeout: 5000 });
+    assert.deepEqual(ui.problems(chat), []);
+  });
+
   test('a message from another operator shows up live; the history is there after a reload', async () => {
-    llm.script({ reply: 'Hi from _elsewhere_' });
+    llm.script({ chunks: ['Hi ', 'from ', '_elsewhere_'], delayMs: 400 });
     await op.call('chat.send', { sessionKey: 'main', message: 'sent by the CLI', idempotencyKey: `op-${process.pid}` });
     await chat.locator('.msg.user', { hasText: 'sent by the CLI' }).waitFor({ timeout: 10000 });
+    // Someone else's run is going: the composer waits for it too.
+    await chat.locator('.msg.assistant.streaming', { hasText: 'Hi' }).waitFor({ timeout: 10000 });
+    assert.equal(await chat.isDisabled('#chat-input'), true);
+    assert.equal(await chat.isVisible('#chat-abort'), true);
     await chat.locator('.msg.assistant[data-state="final"] em', { hasText: 'elsewhere' }).waitFor({ timeout: 10000 });
+    await chat.waitForSelector(enabledInput, { timeout: 5000 });
 
     await chat.reload({ waitUntil: 'load' });
     await chat.waitForSelector(enabledInput, { timeout: 15000 });
     assert.equal(await chat.inputValue('#chat-session'), 'agent:main:main');
     const texts = await chat.locator('#chat-messages .msg').allTextContents();
-    assert.equal(texts.length, 8);
+    assert.equal(texts.length, 10);
     assert.equal(texts[0], 'first line\nsecond line');
     assert.equal(await chat.locator('.msg.assistant').first().locator('strong').textContent(), 'bold');
     assert.equal(await chat.locator('.msg.assistant[data-state="aborted"]').count(), 1);
-    assert.match(texts[7], /Hi from elsewhere/);
+    assert.match(texts[9], /Hi from elsewhere/);
+    assert.match(await chat.locator('.msg.assistant[data-state="error"] .note').textContent(), /^Error: /);
     assert.deepEqual(ui.problems(chat), []);
   });
 

@@ -111,7 +111,8 @@ export default {
       node.classList.toggle('aborted', r.state === 'aborted');
       node.classList.toggle('failed', r.state === 'error');
       node.dataset.state = r.state;
-      fill(node.lastChild, r.state === 'aborted' ? 'Aborted' : r.state === 'error' ? `Error: ${r.error || 'the run failed'}` : '');
+      fill(node.lastChild, r.state === 'aborted' ? 'Aborted' : r.state === 'error' ? `Error: ${r.error || 'the run failed'}`
+        : live || r.state === 'final' ? '' : r.state[0].toUpperCase() + r.state.slice(1)); // e.g. "Interrupted"
       place(node, stick);
     };
 
@@ -120,7 +121,7 @@ export default {
         if (m.runId && bubbles.has(`u:${m.runId}`)) return;
         userBubble(textOf(m), imagesOf(m).map((p) => p.fileName ?? p.mimeType ?? 'image'), m.runId);
       } else if (m.role === 'assistant' && m.runId) {
-        const state = m.status === 'running' ? 'delta' : m.status === 'aborted' || m.status === 'error' ? m.status : 'final';
+        const state = m.status === 'running' ? 'delta' : !m.status || m.status === 'complete' ? 'final' : m.status;
         const seen = runs.get(m.runId);
         if (state === 'delta' && seen) return; // the live events know more
         if (state === 'delta' && running === null) running = m.runId;
@@ -160,8 +161,10 @@ export default {
         const live = new Map(runs); // events that arrived while reading
         runs.clear();
         fill(log);
-        if (running === null && described?.session?.status === 'running') running = '';
-        for (const m of res.messages ?? []) addMessage(m);
+        for (const m of res.messages ?? []) addMessage(m); // a `running` placeholder sets running
+        // The session row knows best whether a run is going (a placeholder may be stale).
+        if (described && described.session?.status !== 'running') running = null;
+        else if (described && running === null) running = '';
         for (const [id, r] of live) {
           runs.set(id, r);
           paint(id);
@@ -242,8 +245,15 @@ export default {
       fileInput.value = '';
       renderFiles();
     });
-    abortBtn.addEventListener('click', () => busy(abortBtn,
-      () => ctx.request('chat.abort', running ? { sessionKey: key, runId: running } : { sessionKey: key }), ctx.toast));
+    abortBtn.addEventListener('click', () => busy(abortBtn, async () => {
+      const was = running;
+      const res = await ctx.request('chat.abort', was ? { sessionKey: key, runId: was } : { sessionKey: key });
+      // Nothing was going after all (the end came first or was missed): free the composer.
+      if (!res?.aborted && running === was) {
+        running = null;
+        sync();
+      }
+    }, ctx.toast));
     agentSel.addEventListener('change', async () => {
       agentId = agentSel.value;
       await Promise.all([busy(null, loadSessions, ctx.toast), openSession(`agent:${agentId}:${mainKey}`)]);
