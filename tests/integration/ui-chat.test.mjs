@@ -230,6 +230,9 @@ describe('Control UI: chat and sessions views', { skip: uiMissing }, () => {
     await ui.goto(page, 'sessions');
     await page.locator('#sessions-list tr[data-key="agent:main:main"]').waitFor({ timeout: 10000 });
     assert.equal(await noOverflow(page), true, 'no horizontal overflow in sessions');
+    assert.equal(await page.evaluate(() => { const w = document.querySelector('#sessions-list .table-wrap'); return w.scrollWidth <= w.clientWidth; }), true, 'the session rows stack instead of scrolling sideways');
+    // A short view starts under the navigation, not pushed down by an empty banner row.
+    assert.ok(await page.evaluate(() => document.querySelector('#h-sessions').getBoundingClientRect().top < 200));
     assert.deepEqual(ui.problems(page), []);
     await page.context().close();
   });

@@ -152,7 +152,8 @@ export default {
       bubbles.clear();
       sync();
       renderSessions();
-      history.replaceState(null, '', `#/chat?session=${encodeURIComponent(k)}`);
+      // The address names the session (a reload comes back to it), unless the view was left.
+      if (!ctx.signal.aborted) history.replaceState(null, '', `#/chat?session=${encodeURIComponent(k)}`);
       fill(log, h('p.muted.chat-empty', 'Loading…'));
       try {
         const [res, described] = await Promise.all([ctx.request('chat.history', { sessionKey: k }),
