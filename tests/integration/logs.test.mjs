@@ -494,3 +494,50 @@ describe('logs.subscribe across a rotation (logging.maxFileBytes)', () => {
     }
   });
 });
+
+describe('logs.appended for a reader whose output is backed up', () => {
+  test('its events are skipped (droppable) and the next one it gets counts the lines in dropped', async () => {
+    const stateDir = stateDirWithBigLog(1500000);
+    fs.writeFileSync(`${stateDir}/clawgate.json`, JSON.stringify({ gateway: { limits: { maxBufferedBytes: 32000000 } } }));
+    const gw = await startGateway({ stateDir });
+    const badConnect = async () => {
+      const bad = await GatewayClient.open(gw.url, {});
+      await bad.connect({ auth: { token: 'slow-reader-wrong' } });
+      await bad.waitClose();
+    };
+    try {
+      const s = await rawConnected(gw);
+      await s.sendJson({ type: 'req', id: 'sub', method: 'logs.subscribe', params: {} });
+      for (;;) { const m = await s.nextJson(5000); if (m.id === 'sub') { assert.equal(m.ok, true); break; } }
+      // Stop reading and have ~10 MB of answers queued for it: far past the 1 MB mark above
+      // which droppable events are skipped, far below the 32 MB cut.
+      s.sock.pause();
+      await s.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ type: 'req', id: `t${i}`, method: 'logs.tail', params: TAIL_1MB }) }))));
+      await sleep(1500); // the tails run one after another on the pool
+      for (let i = 0; i < 3; i++) await badConnect();
+      await eventually(() => gw.logLines().filter((l) => l.reason?.includes('mismatch')).length >= 3, 5000, 'the refused connects in the log');
+      await sleep(300);
+      s.sock.resume();
+      const answers = new Set();
+      const events = [];
+      const deadline = Date.now() + 20000;
+      let caused = false;
+      while (Date.now() < deadline && !events.some((e) => e.payload.dropped > 0)) {
+        const m = await s.nextJson(Math.max(1, deadline - Date.now()));
+        if (m.type === 'res') answers.add(m.id);
+        if (m.type === 'event' && m.event === 'logs.appended') events.push(m);
+        if (answers.size === 10 && !caused) {
+          caused = true;
+          await badConnect(); // a line after the backlog drained: its event carries the count
+        }
+      }
+      assert.equal(answers.size, 10, 'every tail was answered (responses are never dropped)');
+      const withCount = events.find((e) => e.payload.dropped > 0);
+      assert.ok(withCount, `an event reports the skipped lines: ${JSON.stringify(events.map((e) => e.payload.dropped))}`);
+      assert.ok(withCount.payload.dropped >= 3, `dropped ${withCount.payload.dropped}`);
+      s.destroy();
+    } finally {
+      await gw.stop();
+    }
+  });
+});
