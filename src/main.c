@@ -28,6 +28,7 @@
 #include "methods/cron.h"
 #include "methods/exec_approvals.h"
 #include "methods/hooks.h"
+#include "methods/logs.h"
 #include "methods/models.h"
 #include "methods/nodes.h"
 #include "methods/openai_http.h"
@@ -194,6 +195,7 @@ static int cmd_run(int argc, char **argv)
             cg_methods_runs_attach(gw); /* after the providers: its stop hook runs first */
             cg_methods_openai_http_attach(gw);
             cg_methods_hooks_attach(gw);
+            cg_methods_logs_live_attach(gw);
             cg_methods_control_ui_attach(gw);
             cg_methods_wizard_attach(gw);
             cg_methods_channels_attach(gw);

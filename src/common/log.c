@@ -27,7 +27,12 @@
  * caller built them. When stderr is a terminal (checked at open) each line carries its
  * short human form too, which the writer prints. Before cg_log_open (or after
  * cg_log_close) there is no writer, so lines go to stderr in that form at once, from the
- * caller: early failures stay visible. The writer thread blocks every signal. */
+ * caller: early failures stay visible. The writer thread blocks every signal.
+ *
+ * The observer (logs.subscribe's feed) is told each run of lines right after the run's
+ * writev, on the writer thread, under its own mutex (never log_mutex, so callers keep
+ * queueing meanwhile); setting it takes that mutex too, which is how a removal waits for
+ * a call in progress. Only lines that went to the file are observed. */
 #include "common/log.h"
 
 #include <errno.h>
@@ -80,6 +85,11 @@ static atomic_bool echo_lines; /* stderr is a terminal (checked at open) */
 /* The writer's own. */
 static int log_fd = -1;
 static int64_t log_size;
+
+/* The observer, under observer_mutex (held by the writer while it calls it). */
+static pthread_mutex_t observer_mutex = PTHREAD_MUTEX_INITIALIZER;
+static cg_log_observer_fn observer_fn;
+static void *observer_data;
 
 static const char *level_name(cg_log_level level)
 {
@@ -217,8 +227,8 @@ static int open_log_file(void)
 
 /* Shifts clawgate.log.N to .N+1 (the oldest is replaced) and the live file to .1,
  * then starts a new live file. If a rename fails the live file keeps growing rather
- * than losing lines. */
-static void rotate(void)
+ * than losing lines. Whether a new file was begun. */
+static bool rotate(void)
 {
     size_t len = strlen(log_file_path) + 8;
     char *from = cg_xmalloc(len), *to = cg_xmalloc(len);
@@ -233,14 +243,15 @@ static void rotate(void)
     bool moved = shifted && rename(log_file_path, to) == 0;
     free(from);
     free(to);
-    if (!moved) return;
+    if (!moved) return false;
     int old_fd = log_fd;
     if (open_log_file() == 0) {
         close(old_fd);
-    } else {
-        /* Keep appending to the renamed file: still on disk, still rotated later. */
-        log_fd = old_fd;
+        return true;
     }
+    /* Keep appending to the renamed file: still on disk, still rotated later. */
+    log_fd = old_fd;
+    return false;
 }
 
 /* Writes whole lines; a short write (a full disk) goes on from where it stopped, and an
@@ -266,28 +277,46 @@ static void write_run(struct iovec *iov, int n)
     }
 }
 
+/* Writes one run and shows it to the observer; *new_file (a rotation came before the
+ * run) is passed with its first line, then cleared. */
+static void flush_run(struct iovec *iov, log_line **lines, int n, bool *new_file)
+{
+    int64_t cursor = log_size;
+    write_run(iov, n);
+    pthread_mutex_lock(&observer_mutex);
+    for (int i = 0; observer_fn && i < n; i++) {
+        cursor += (int64_t)lines[i]->len;
+        observer_fn(lines[i]->data, lines[i]->len - 1, cursor, *new_file && i == 0, observer_data);
+    }
+    pthread_mutex_unlock(&observer_mutex);
+    if (n > 0) *new_file = false;
+}
+
 /* Writes and frees a batch; returns its bytes (as counted in pending_bytes) and the
  * sequence number of its last caller line (0 when it had none). */
 static size_t write_batch(log_line *batch, int64_t max_bytes, uint64_t *last_seq)
 {
     struct iovec iov[WRITE_RUN_MAX_LINES];
+    log_line *lines[WRITE_RUN_MAX_LINES];
     int n = 0;
     int64_t run = 0; /* bytes in iov, not yet in log_size */
+    bool new_file = false;
     for (log_line *line = batch; line; line = line->next) {
         int64_t len = (int64_t)line->len;
         bool over = log_size + run > 0 && log_size + run + len > max_bytes;
         if (over || n == WRITE_RUN_MAX_LINES) {
-            write_run(iov, n);
+            flush_run(iov, lines, n, &new_file);
             n = 0;
             run = 0;
-            if (over) rotate();
+            if (over && rotate()) new_file = true;
         }
         iov[n].iov_base = line->data;
         iov[n].iov_len = line->len;
+        lines[n] = line;
         n++;
         run += len;
     }
-    write_run(iov, n);
+    flush_run(iov, lines, n, &new_file);
 
     size_t bytes = 0;
     *last_seq = 0;
@@ -431,6 +460,14 @@ void cg_log_flush(void)
     while (log_running && written_seq < target)
         pthread_cond_wait(&log_written, &log_mutex);
     pthread_mutex_unlock(&log_mutex);
+}
+
+void cg_log_set_observer(cg_log_observer_fn fn, void *data)
+{
+    pthread_mutex_lock(&observer_mutex);
+    observer_fn = fn;
+    observer_data = data;
+    pthread_mutex_unlock(&observer_mutex);
 }
 
 const char *cg_log_path(void)

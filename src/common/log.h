@@ -22,6 +22,7 @@
 #define CG_COMMON_LOG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,18 @@ void cg_log_close(void);
 void cg_log_flush(void);
 /* Absolute path of the current log file, or NULL before cg_log_open. */
 const char *cg_log_path(void);
+
+/* An observer of the lines as they reach the file: fn(line, len, cursor, new_file, data)
+ * for each line, without its '\n' (not NUL-terminated, valid only during the call), in
+ * file order, on the writer thread, after the line was written. cursor is the file
+ * offset after the line (as logs.tail counts it); new_file is true for the first line
+ * of a file begun by a rotation. One observer at a time; NULL removes it, and once
+ * cg_log_set_observer returns the previous one is not running and will not be called.
+ * The observer must be quick and must not call cg_log_flush, cg_log_close or
+ * cg_log_set_observer (cg_log is fine: the line is queued for the next batch). */
+typedef void (*cg_log_observer_fn)(const char *line, size_t len, int64_t cursor, bool new_file,
+                                   void *data);
+void cg_log_set_observer(cg_log_observer_fn fn, void *data);
 
 /* Logs one line. `fields` (an object or NULL) is consumed: its keys follow the fixed ones. */
 void cg_log(cg_log_level level, const char *subsystem, const char *message, json_t *fields);

@@ -16,6 +16,12 @@
 #define CG_LOGS_TAIL_MAX_MAX_BYTES 1000000
 
 extern const cg_method cg_methods_logs[];
+/* logs.subscribe / logs.unsubscribe (src/methods/logs_live.c): new lines pushed as
+ * logs.appended events. Attach after cg_log_open; without a log file the methods
+ * answer UNAVAILABLE. */
+extern const cg_method cg_methods_logs_live[];
+struct cg_gateway;
+void cg_methods_logs_live_attach(struct cg_gateway *gw);
 
 /* LogsTailResult {file, cursor, size, lines, truncated, reset, skippedBytes} for the
  * file at `path` (a missing file reads as empty), as compact JSON text: malloc'd,

@@ -395,3 +395,149 @@ describe('logs.tail whose client or gateway goes away mid-work', () => {
     s.destroy();
   });
 });
+
+describe('logs.subscribe: new log lines pushed as logs.appended events', () => {
+  let gw; let c;
+  before(async () => {
+    gw = await startGateway();
+    c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+  });
+  after(async () => { c.close(); await gw.stop(); });
+
+  const appended = (client, from) => client.events.slice(from).filter((e) => e.event === 'logs.appended');
+  const badConnect = async (token) => {
+    const bad = await GatewayClient.open(gw.url, {});
+    await bad.connect({ auth: { token } });
+    await bad.waitClose();
+  };
+
+  test('after subscribing, a line written to the log arrives as an event, cursor = its end in the file', async () => {
+    assert.deepEqual(await c.call('logs.subscribe', {}), { subscribed: true });
+    const from = c.events.length;
+    await badConnect('live-wrong-1');
+    const ev = await c.waitEvent('logs.appended', { from, timeoutMs: 5000, predicate: (e) => e.payload.lines.some((l) => /mismatch/i.test(l)) });
+    const p = ev.payload;
+    assert.ok(p.lines.length >= 1 && p.lines.length <= 200);
+    assert.equal(p.reset, false);
+    assert.equal(p.dropped, 0);
+    for (const l of p.lines) JSON.parse(l);
+    const file = fs.readFileSync(gw.logPath);
+    assert.equal(file[p.cursor - 1], 0x0a, 'cursor is the byte after a newline');
+    const before = file.subarray(0, p.cursor).toString('utf8').split('\n').filter(Boolean);
+    assert.deepEqual(p.lines, before.slice(-p.lines.length), 'the event holds the lines just before its cursor, in file order');
+    // history + live without a gap or a repeat: the tail's cursor and the events' cursors line up
+    const t = await c.call('logs.tail', {});
+    const from2 = c.events.length;
+    await badConnect('live-wrong-2');
+    await c.waitEvent('logs.appended', { from: from2, predicate: (e) => e.payload.lines.some((l) => l.includes('mismatch')) });
+    const live = appended(c, 0).map((e) => e.payload).filter((q) => q.cursor > t.cursor).flatMap((q) => q.lines);
+    const fileNow = fs.readFileSync(gw.logPath).toString('utf8');
+    const after = fileNow.slice(t.cursor).split('\n').filter(Boolean);
+    assert.deepEqual(live, after.slice(0, live.length), 'the events continue exactly where the tail stopped');
+  });
+
+  test('logs.unsubscribe stops the events; a connection that never subscribed gets none', async () => {
+    const other = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+    assert.deepEqual(await c.call('logs.unsubscribe', {}), { subscribed: false });
+    const from = c.events.length;
+    await badConnect('live-wrong-3');
+    await eventually(() => gw.logLines().filter((l) => /mismatch/i.test(JSON.stringify(l))).length >= 3, 3000, 'the third mismatch line');
+    await sleep(300);
+    assert.equal(appended(c, from).length, 0, 'no event after unsubscribe');
+    assert.equal(appended(other, 0).length, 0, 'no event without subscribe');
+    other.close();
+    assert.deepEqual(await c.call('logs.unsubscribe', {}), { subscribed: false }, 'unsubscribing twice is fine');
+  });
+
+  test('same scope as logs.tail; params are exactly {}', async () => {
+    const none = await connectClient(gw, { params: { scopes: [] } });
+    const r = await none.request('logs.subscribe', {});
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, 'FORBIDDEN');
+    none.close();
+    const bad = await c.request('logs.subscribe', { follow: true });
+    assert.equal(bad.ok, false);
+    assert.equal(bad.error.code, 'INVALID_REQUEST');
+    assert.match(bad.error.message, /^invalid logs\.subscribe params/);
+    assert.ok(c.hello.features.methods.includes('logs.subscribe'));
+    assert.ok(c.hello.features.methods.includes('logs.unsubscribe'));
+  });
+
+  test('a subscriber that goes away mid-stream and a stop with subscribers: no crash, no leak (ASan)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const x = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+      await x.call('logs.subscribe', {});
+      await badConnect(`gone-${i}`);
+      x.close();
+    }
+    await c.call('logs.subscribe', {});
+  });
+});
+
+describe('logs.subscribe across a rotation (logging.maxFileBytes)', () => {
+  test('the first lines of a new file come in an event with reset: true and cursors in the new file', async () => {
+    const gw = await startGateway({ config: { logging: { maxFileBytes: 4096 } } });
+    const c = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+    try {
+      await c.call('logs.subscribe', {});
+      const ev = await eventually(async () => {
+        const x = await connectClient(gw);
+        x.close();
+        await x.closed;
+        return c.events.find((e) => e.event === 'logs.appended' && e.payload.reset);
+      }, 15000, 'an event with reset');
+      assert.ok(ev.payload.cursor <= 4096 + 2048, `cursor ${ev.payload.cursor} is an offset in the new file`);
+      for (const e of c.events.filter((f) => f.event === 'logs.appended')) assert.ok(e.payload.lines.length >= 1 && e.payload.lines.length <= 200);
+    } finally {
+      c.close();
+      await gw.stop();
+    }
+  });
+});
+
+describe('logs.appended for a reader whose output is backed up', () => {
+  test('its events are skipped (droppable) and the next one it gets counts the lines in dropped', async () => {
+    const stateDir = stateDirWithBigLog(1500000);
+    fs.writeFileSync(`${stateDir}/clawgate.json`, JSON.stringify({ gateway: { limits: { maxBufferedBytes: 32000000 } } }));
+    const gw = await startGateway({ stateDir });
+    const badConnect = async () => {
+      const bad = await GatewayClient.open(gw.url, {});
+      await bad.connect({ auth: { token: 'slow-reader-wrong' } });
+      await bad.waitClose();
+    };
+    try {
+      const s = await rawConnected(gw);
+      await s.sendJson({ type: 'req', id: 'sub', method: 'logs.subscribe', params: {} });
+      for (;;) { const m = await s.nextJson(5000); if (m.id === 'sub') { assert.equal(m.ok, true); break; } }
+      // Stop reading and have ~10 MB of answers queued for it: far past the 1 MB mark above
+      // which droppable events are skipped, far below the 32 MB cut.
+      s.sock.pause();
+      await s.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ type: 'req', id: `t${i}`, method: 'logs.tail', params: TAIL_1MB }) }))));
+      await sleep(1500); // the tails run one after another on the pool
+      for (let i = 0; i < 3; i++) await badConnect();
+      await eventually(() => gw.logLines().filter((l) => l.reason?.includes('mismatch')).length >= 3, 5000, 'the refused connects in the log');
+      await sleep(300);
+      s.sock.resume();
+      const answers = new Set();
+      const events = [];
+      const deadline = Date.now() + 20000;
+      let caused = false;
+      while (Date.now() < deadline && !events.some((e) => e.payload.dropped > 0)) {
+        const m = await s.nextJson(Math.max(1, deadline - Date.now()));
+        if (m.type === 'res') answers.add(m.id);
+        if (m.type === 'event' && m.event === 'logs.appended') events.push(m);
+        if (answers.size === 10 && !caused) {
+          caused = true;
+          await badConnect(); // a line after the backlog drained: its event carries the count
+        }
+      }
+      assert.equal(answers.size, 10, 'every tail was answered (responses are never dropped)');
+      const withCount = events.find((e) => e.payload.dropped > 0);
+      assert.ok(withCount, `an event reports the skipped lines: ${JSON.stringify(events.map((e) => e.payload.dropped))}`);
+      assert.ok(withCount.payload.dropped >= 3, `dropped ${withCount.payload.dropped}`);
+      s.destroy();
+    } finally {
+      await gw.stop();
+    }
+  });
+});
