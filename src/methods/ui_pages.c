@@ -19,6 +19,9 @@
  *                      send it as invocableCommands. No worker profiles (no cloud workers).
  *   plugins.list       {plugins: [], diagnostics: [], mutationAllowed: false}: clawgate
  *                      loads no plugins and installs none.
+ *   plugins.catalog.browse
+ *                      {items: []}: clawgate has no plugin catalog to browse (it reaches
+ *                      no plugin registry).
  *   themes.list        the Control UI's built-in theme catalog (the real BUILTIN_THEMES:
  *                      the themes ship with the UI), with the current selection read from
  *                      the config's ui.prefs.theme / ui.prefs.themeMode, scope "gateway"
@@ -274,6 +277,28 @@ static void handle_plugins_list(cg_req *req)
     cg_req_ok(req, json_pack("{s:[], s:[], s:b}", "plugins", "diagnostics", "mutationAllowed", 0));
 }
 
+/* ---- plugins.catalog.browse ---- */
+
+static int check_catalog_browse(const json_t *params, char *err, size_t errlen)
+{
+    static const char *const sources[] = {"openclaw-control-ui", NULL};
+    static const char *const intents[] = {"all",      "bundled",  "trending",
+                                          "official", "featured", NULL};
+    static const cg_param_field fields[] = {{"query", CG_PF_STRING, 0, 0, 200, NULL},
+                                            {"searchSource", CG_PF_ENUM, 0, 0, 0, sources},
+                                            {"intent", CG_PF_ENUM, 0, 0, 0, intents},
+                                            {"category", CG_PF_STRING, 0, 1, 64, NULL},
+                                            {"cursor", CG_PF_STRING, 0, 1, 4096, NULL},
+                                            {"pageSize", CG_PF_INT, 0, 1, 100, NULL},
+                                            {NULL, 0, 0, 0, 0, NULL}};
+    return cg_params_check_fields(params, fields, err, errlen);
+}
+
+static void handle_catalog_browse(cg_req *req)
+{
+    cg_req_ok(req, json_pack("{s:[]}", "items"));
+}
+
 /* ---- themes.list ---- */
 
 /* The real BUILTIN_THEMES (openclaw 2026.9.6), each {source: builtin, modes: [light, dark]}. */
@@ -366,6 +391,12 @@ const cg_method cg_methods_ui_pages[] = {
      .check = cg_params_check_empty,
      .handler = handle_plugins_list,
      .summary = "Installed plugins: none (clawgate loads and installs no plugins)."},
+    {.name = "plugins.catalog.browse",
+     .roles = CG_ROLE_OPERATOR,
+     .scope = CG_SCOPE_READ,
+     .check = check_catalog_browse,
+     .handler = handle_catalog_browse,
+     .summary = "The plugin catalog: empty (clawgate reaches no plugin registry)."},
     {.name = "themes.list",
      .roles = CG_ROLE_OPERATOR,
      .scope = CG_SCOPE_READ,
