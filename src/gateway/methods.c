@@ -30,6 +30,7 @@ extern const cg_method cg_methods_cron[];
 extern const cg_method cg_methods_browser[];
 extern const cg_method cg_methods_ui_startup[];
 extern const cg_method cg_methods_logs_live[];
+extern const cg_method cg_methods_ui_pages[];
 
 static const cg_method *const families[] = {
     cg_methods_health,      cg_methods_config,         cg_methods_logs,
@@ -38,7 +39,7 @@ static const cg_method *const families[] = {
     cg_methods_models,      cg_methods_sessions,       cg_methods_agents,
     cg_methods_chat,        cg_methods_wizard,         cg_methods_channels,
     cg_methods_skills,      cg_methods_cron,           cg_methods_browser,
-    cg_methods_ui_startup,  cg_methods_logs_live,
+    cg_methods_ui_startup,  cg_methods_logs_live,      cg_methods_ui_pages,
 };
 
 /* The rows in table order, and by name for lookup, built once from the families:

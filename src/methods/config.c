@@ -15,7 +15,13 @@
  * Writes run on the thread pool (cg_config_write_async), so a write request is deferred
  * (cg_req_defer) and answered when the store calls back. If the registry ends the request
  * first (the client left, the deadline passed, the gateway is stopping), the write still
- * completes, is installed and applied live; only the answer is dropped. */
+ * completes, is installed and applied live; only the answer is dropped.
+ *
+ * A config.patch without baseHash that only sets Control UI preferences ({"ui": {"prefs":
+ * {...}}}, what the UI's "prefs sync" sends when a theme or accent is picked) is applied
+ * last-writer-wins on top of the installed version, as the real gateway's hashless patch
+ * for ui.prefs (HASHLESS_PATCH_LWW_PATH_PREFIXES); any other hashless patch of an existing
+ * file is still refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +191,19 @@ static void on_written(cg_config *cfg, cg_config_write_result *result, void *dat
     free(call);
 }
 
+/* The merge patch raw holds when it only touches ui.prefs ({"ui": {"prefs": {...}}}), else
+ * NULL. New ref. */
+static json_t *ui_prefs_patch(const char *raw)
+{
+    json_t *patch = raw ? json_loads(raw, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const json_t *ui = json_object_get(patch, "ui");
+    if (json_object_size(patch) == 1 && json_object_size(ui) == 1 &&
+        json_is_object(json_object_get(ui, "prefs")))
+        return patch;
+    json_decref(patch);
+    return NULL;
+}
+
 static void handle_write(cg_req *req, cg_config_write_kind kind)
 {
     const json_t *params = req->params;
@@ -205,6 +224,13 @@ static void handle_write(cg_req *req, cg_config_write_kind kind)
     config_write_call *call = cg_xcalloc(1, sizeof *call);
     *call = (config_write_call){.req = pending, .gw = gw, .kind = kind};
     cg_req_on_cancel(pending, on_request_ended, call);
+    json_t *prefs = NULL;
+    if (kind == CG_CONFIG_PATCH && !json_object_get(pending->params, "baseHash") &&
+        (prefs = ui_prefs_patch(json_string_value(json_object_get(pending->params, "raw"))))) {
+        cg_config_patch_async(cg_gateway_config(gw), cg_gateway_loop(gw), prefs, on_written, call);
+        json_decref(prefs);
+        return;
+    }
     cg_config_write_gated_async(cg_gateway_config(gw), cg_gateway_loop(gw), kind,
                                 json_string_value(json_object_get(pending->params, "raw")),
                                 json_string_value(json_object_get(pending->params, "baseHash")),

@@ -37,7 +37,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "agent/agents.h"
+#include "auth/device_sig.h"
 #include "common/log.h"
 #include "common/strmap.h"
 #include "common/util.h"
@@ -1029,6 +1032,25 @@ static void page_envelope(json_t *out, size_t total, size_t offset, size_t limit
                         more ? json_integer((json_int_t)(offset + count)) : json_null());
 }
 
+/* The real resolveCronListSnapshotRevision: "sha256:" + base64url of the SHA-256 of the
+ * whole filtered, sorted list (keys sorted), so a client paging through it can tell that
+ * the inventory changed between pages (the Control UI refuses a page without it). */
+static json_t *snapshot_revision(cron_job **match, size_t total)
+{
+    json_t *all = json_array();
+    for (size_t i = 0; i < total; i++)
+        json_array_append_new(all, job_output(match[i]));
+    char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(all);
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    char encoded[7 + CG_BASE64URL_ENCODED_SIZE(sizeof digest)] = "sha256:";
+    bool hashed = text && EVP_Digest(text, strlen(text), digest, &digest_len, EVP_sha256(), NULL) &&
+                  cg_base64url_encode(digest, digest_len, encoded + 7, sizeof encoded - 7) > 0;
+    free(text);
+    return json_string(hashed ? encoded : "sha256:");
+}
+
 static void handle_list(cg_req *req)
 {
     cron_mod *m = mod_of(req->gw);
@@ -1048,8 +1070,9 @@ static void handle_list(cg_req *req)
     json_t *jobs = json_array();
     for (size_t i = offset; i < total && i < offset + limit; i++)
         json_array_append_new(jobs, job_output(match[i]));
+    json_t *out =
+        json_pack("{s:o, s:o}", "jobs", jobs, "snapshotRevision", snapshot_revision(match, total));
     free(match);
-    json_t *out = json_pack("{s:o}", "jobs", jobs);
     page_envelope(out, total, offset, limit, json_array_size(jobs));
     cg_req_ok(req, out);
 }

@@ -374,7 +374,9 @@ int cg_methods_sessions_attach(cg_gateway *gw, char *err, size_t errlen)
 
 /* ---- params ---- */
 
-static const char *const sort_by[] = {"updatedAt", "lastInteractionAt", NULL};
+/* Rows always come newest first by updatedAt: a clawgate session's updatedAt is its last
+ * message, which is also its last interaction and its last activity. */
+static const char *const sort_by[] = {"updatedAt", "lastInteractionAt", "activity", NULL};
 static const char *const board_faces[] = {"chat", "dashboard", NULL};
 static const char *const all_value[] = {"all", NULL};
 static const char *const reset_reasons[] = {"new", "reset", NULL};
@@ -400,6 +402,7 @@ static const char *const true_only[] = {NULL};
         {"excludeSubagents", CG_PF_BOOL, 0, 0, 0, NULL},                                           \
         {"excludeCron", CG_PF_BOOL, 0, 0, 0, NULL}, {"excludeSystem", CG_PF_BOOL, 0, 0, 0, NULL},  \
         {"includeActivitySummary", CG_PF_BOOL, 0, 0, 0, NULL},                                     \
+        {"hasBoard", CG_PF_BOOL, 0, 0, 0, NULL},                                                   \
     {                                                                                              \
         NULL, 0, 0, 0, 0, NULL                                                                     \
     }
@@ -608,9 +611,10 @@ static json_t *list_result(cg_gateway *gw, const json_t *params)
     bool no_subagents = json_is_true(json_object_get(params, "excludeSubagents"));
     bool no_cron = json_is_true(json_object_get(params, "excludeCron"));
     /* clawgate's sessions have no creators, owners, people or spawners, are never
-     * archived and all face "chat": those filters match nothing. */
-    bool none = json_is_true(archived) || json_object_get(params, "creatorId") ||
-                json_object_get(params, "ownerId") ||
+     * archived, all face "chat" and have no dashboard (hasBoard: true): those filters
+     * match nothing (hasBoard: false keeps every row). */
+    bool none = json_is_true(archived) || json_is_true(json_object_get(params, "hasBoard")) ||
+                json_object_get(params, "creatorId") || json_object_get(params, "ownerId") ||
                 json_is_true(json_object_get(params, "involvingMe")) ||
                 json_object_get(params, "involvingProfileId") ||
                 json_object_get(params, "spawnedBy") || (face && strcmp(face, "chat") != 0);

@@ -93,6 +93,9 @@ const RESULT_DEFS = {
   'exec.approvals.get': 'ExecApprovalsSnapshot',
   'exec.approvals.set': 'ExecApprovalsSnapshot',
   'agent.identity.get': 'AgentIdentityResult',
+  'system.info': 'SystemInfoResult',
+  'environments.list': 'EnvironmentsListResult',
+  'plugins.list': 'PluginsListResult',
 };
 // "<Method>Result" family from the same table.
 const RESULT_FAMILY = [/^agents\./, /^logs\.tail$/, /^models\.list$/, /^skills\.bins$/, /^cron\.add$/,
