@@ -1,0 +1,416 @@
+// Control UI side by side (issue 11): UI size, time to first render, time to connected and
+// to an interactive chat composer, and the gateway's memory, in real headless Chromium, for
+//   1. the real OpenClaw gateway serving its own Control UI,
+//   2. clawgate serving the real Control UI (gateway.controlUi.root = the peer's
+//      openclaw/dist/control-ui), and
+//   3. clawgate serving its own embedded UI (default config),
+// each at http://127.0.0.1:P/#token=T, one gateway at a time, started fresh per setup. All
+// three are configured with the same model provider (models.providers.bench, model
+// bench/m1, an in-process fake OpenAI-compatible server; no chat is sent): without a model
+// the real UI opens its first-run model setup page instead of the chat.
+//
+//   bench/ui.sh        (= the reference peer's node running this file; writes bench/results/ui.md)
+//
+// One Chromium (/usr/bin/chromium, --no-sandbox) for the whole run; every measured load gets
+// a fresh browser context (empty HTTP cache, storage and service workers, so a new device
+// identity each time). Per setup BENCH_UI_WARMUP (1) uncounted loads, then BENCH_UI_RUNS (5)
+// measured ones. In a load:
+//   - size: the Chrome DevTools Protocol Network events of the page: every HTTP request made
+//     from navigation start until the page is done (below); bytes on the wire from
+//     loadingFinished.encodedDataLength (compressed bodies plus response headers), the
+//     uncompressed bodies from the dataReceived.dataLength sum. The real UI's service worker
+//     takes control during the first load and answers later requests with fetches of its
+//     own: those reach the page as 0 bytes on the wire, so the worker's network requests
+//     (playwright reports them on the context) are added with their request.sizes(). The
+//     WebSocket is not counted.
+//   - first render: the paint timing entry first-contentful-paint (ms after navigation start).
+//   - connect: navigation start to the WebSocket frame carrying the hello-ok response, seen by
+//     page.on('websocket') framereceived. That event arrives in this process; its time is
+//     mapped onto the page's clock (performance.now(), zero at navigation start) by a
+//     calibration round trip after the load (the offset from the round trip with the
+//     smallest delay; its error is at most half of that delay, printed in the notes).
+//   - interactive chat: navigation start to the first moment the chat composer is in the DOM,
+//     enabled, not read-only and rendered, recorded inside the page (an init script with a
+//     MutationObserver on the document, timestamped with performance.now()). The composer
+//     is `.agent-chat__composer-combobox > textarea` in the real UI (its chat view, the
+//     default route /chat/<agent>; the same combobox class on the new-session page holds a
+//     textarea.new-session-page__message, which is excluded) and `textarea#chat-input` in
+//     clawgate's own UI.
+//   - memory: VmRSS summed over the gateway's process tree (the real gateway runs helper
+//     processes, its spawn broker in a process group of its own) when the load is done.
+// A load is done once the composer is interactive and no HTTP request has been in flight for
+// BENCH_UI_QUIET_MS (1000); a page that opened no WebSocket within 3 s of its load event is
+// done at once (connect and interactive then read n/a); any load is cut at BENCH_UI_TIMEOUT_MS
+// (60000), its missing figures counted in the notes. Nothing is asserted.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync, spawn } from 'node:child_process';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.env.CLAWGATE_BIN ??= path.join(root, process.env.BUILD || 'build', 'clawgate');
+const { startGateway, freePort, httpRequest, sleep } = await import('../tests/integration/lib/gateway.mjs');
+const { OPENCLAW_BIN, PEER_DIR, PEER_NODE_BIN_DIR, peerRequire } = await import('../tests/integration/lib/peer.mjs');
+const { startFakeLlm } = await import('../tests/integration/lib/fake-llm.mjs');
+
+const RUNS = Number(process.env.BENCH_UI_RUNS || 5);
+const WARMUP = Number(process.env.BENCH_UI_WARMUP || 1);
+const QUIET_MS = Number(process.env.BENCH_UI_QUIET_MS || 1000);
+const TIMEOUT_MS = Number(process.env.BENCH_UI_TIMEOUT_MS || 60000);
+const NO_SOCKET_MS = 3000;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const REAL_UI = path.join(PEER_DIR, 'node_modules', 'openclaw', 'dist', 'control-ui');
+const OUT = process.env.OUT || path.join(root, 'bench', 'results', 'ui.md');
+const COMMAND = process.env.BENCH_UI_COMMAND || 'bench/ui.sh';
+const playwright = peerRequire('playwright-core');
+
+/** The chat composer of each UI, checked inside the page (see the top of the file). */
+const COMPOSERS = {
+  real: '.agent-chat__composer-combobox > textarea:not(.new-session-page__message)',
+  own: 'textarea#chat-input',
+};
+
+/** Runs in the page before its scripts: records when the composer (SELECTOR) first takes
+ * input, on the page's clock. */
+function composerWatch(selector) {
+  const ready = () => {
+    for (const el of document.querySelectorAll(selector)) {
+      if (!el.disabled && !el.readOnly && el.getClientRects().length > 0) return true;
+    }
+    return false;
+  };
+  window.__uiBench = { interactiveAt: null };
+  const check = () => {
+    if (window.__uiBench.interactiveAt !== null || !ready()) return;
+    window.__uiBench.interactiveAt = performance.now();
+    observer.disconnect();
+  };
+  const observer = new MutationObserver(check);
+  observer.observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['disabled', 'readonly', 'class', 'style', 'hidden'] });
+  // A stylesheet arriving can show the composer without a DOM change: look each frame too.
+  const frame = () => { check(); if (window.__uiBench.interactiveAt === null) requestAnimationFrame(frame); };
+  requestAnimationFrame(frame);
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => x !== null).sort((a, b) => a - b);
+  if (!s.length) return null;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const summary = (xs) => {
+  const s = xs.filter((x) => x !== null);
+  return s.length ? { median: median(s), min: Math.min(...s), max: Math.max(...s), n: s.length } : null;
+};
+
+/** VmRSS of pid and all its descendants, KiB. */
+function treeRssKiB(pid) {
+  const children = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch { /* gone */ }
+  }
+  let total = 0;
+  const todo = [pid];
+  const pids = [];
+  while (todo.length) {
+    const p = todo.pop();
+    pids.push(p);
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]);
+    } catch { /* gone */ }
+    todo.push(...(children.get(p) || []));
+  }
+  return { kib: total, pids };
+}
+
+/** One load of url in a fresh context; the figures of the top of the file. */
+async function measureLoad(browser, url, composer, gatewayPid) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.addInitScript(composerWatch, composer);
+    const cdp = await context.newCDPSession(page);
+    const requests = new Map(); // CDP requestId -> {url, wire, body, answered, done}
+    let lastNetworkAt = performance.now();
+    cdp.on('Network.requestWillBeSent', ({ requestId, request }) => {
+      lastNetworkAt = performance.now();
+      if (request.url.startsWith('data:') || requests.has(requestId)) return;
+      requests.set(requestId, { url: request.url, wire: 0, body: 0, answered: false, done: false });
+    });
+    cdp.on('Network.responseReceived', ({ requestId, response }) => {
+      lastNetworkAt = performance.now();
+      const r = requests.get(requestId);
+      if (r) { r.answered = true; r.wire = response.encodedDataLength ?? 0; }
+    });
+    cdp.on('Network.dataReceived', ({ requestId, dataLength, encodedDataLength }) => {
+      lastNetworkAt = performance.now();
+      const r = requests.get(requestId);
+      if (r) { r.body += dataLength; if (!r.done) r.wire += encodedDataLength ?? 0; }
+    });
+    const finish = ({ requestId, encodedDataLength }) => {
+      lastNetworkAt = performance.now();
+      const r = requests.get(requestId);
+      if (r) { r.wire = encodedDataLength ?? r.wire; r.done = true; }
+    };
+    cdp.on('Network.loadingFinished', finish);
+    cdp.on('Network.loadingFailed', ({ requestId }) => finish({ requestId }));
+    await cdp.send('Network.enable');
+    // What the service worker fetches for the page (the real UI's takes control during the
+    // first load and serves later requests through fetch()): playwright reports its network
+    // requests on the context; the page sees those responses as fromServiceWorker, 0 bytes on
+    // the wire.
+    const workerFetches = new Map(); // playwright Request -> {url, wire, answered, done}
+    context.on('request', (req) => {
+      if (!req.serviceWorker()) return;
+      lastNetworkAt = performance.now();
+      workerFetches.set(req, { url: req.url(), wire: 0, answered: false, done: false });
+    });
+    context.on('response', (res) => {
+      const f = workerFetches.get(res.request());
+      if (f) { lastNetworkAt = performance.now(); f.answered = true; }
+    });
+    context.on('requestfailed', (req) => {
+      const f = workerFetches.get(req);
+      if (f) { lastNetworkAt = performance.now(); f.done = true; }
+    });
+    context.on('requestfinished', async (req) => {
+      const f = workerFetches.get(req);
+      if (!f) return;
+      lastNetworkAt = performance.now();
+      const sizes = await req.sizes().catch(() => null);
+      if (sizes) f.wire = sizes.responseHeadersSize + sizes.responseBodySize;
+      f.done = true;
+    });
+
+    let socketOpened = false;
+    let helloAt = null; // this process's performance.now()
+    page.on('websocket', (ws) => {
+      socketOpened = true;
+      ws.on('framereceived', ({ payload }) => {
+        if (helloAt !== null || typeof payload !== 'string' || !payload.includes('hello-ok')) return;
+        const at = performance.now();
+        try {
+          const f = JSON.parse(payload);
+          if (f.type === 'res' && f.payload?.type === 'hello-ok') helloAt = at;
+        } catch { /* not JSON */ }
+      });
+    });
+
+    const start = performance.now();
+    let loadedAt = null;
+    page.once('load', () => { loadedAt = performance.now(); });
+    const response = await page.goto(url, { waitUntil: 'commit', timeout: TIMEOUT_MS });
+    let timedOut = false;
+    for (;;) {
+      const now = performance.now();
+      if (now - start > TIMEOUT_MS) {
+        timedOut = true;
+        const waiting = [...requests.values(), ...workerFetches.values()].filter((r) => !r.answered && !r.done).map((r) => r.url);
+        process.stderr.write(`ui bench: ${url}: cut at ${TIMEOUT_MS} ms; unanswered requests: ${JSON.stringify(waiting)}\n`);
+        break;
+      }
+      const inFlight = [...requests.values(), ...workerFetches.values()].some((r) => !r.answered && !r.done);
+      const quiet = !inFlight && now - lastNetworkAt >= QUIET_MS;
+      if (loadedAt !== null && !socketOpened && now - loadedAt >= NO_SOCKET_MS && quiet) break;
+      if (quiet && loadedAt !== null && await page.evaluate(() => (window.__uiBench?.interactiveAt ?? null) !== null).catch(() => false)) break;
+      await sleep(100);
+    }
+    const rss = treeRssKiB(gatewayPid).kib;
+
+    // The page's clock against this process's: the round trip with the least delay.
+    let best = null;
+    for (let i = 0; i < 5; i++) {
+      const a = performance.now();
+      const p = await page.evaluate(() => performance.now());
+      const b = performance.now();
+      if (!best || b - a < best.rtt) best = { rtt: b - a, offset: p - (a + b) / 2 };
+    }
+    const inPage = await page.evaluate(() => ({
+      fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null,
+      interactive: window.__uiBench?.interactiveAt ?? null,
+    }));
+    const all = [...requests.values()];
+    return {
+      status: response?.status() ?? null,
+      requests: all.length,
+      wire: all.reduce((s, r) => s + r.wire, 0) + [...workerFetches.values()].reduce((s, r) => s + r.wire, 0),
+      workerFetches: workerFetches.size,
+      body: all.reduce((s, r) => s + r.body, 0),
+      fcp: inPage.fcp,
+      connect: helloAt === null ? null : helloAt + best.offset,
+      interactive: inPage.interactive,
+      rss,
+      socketOpened,
+      timedOut,
+      clockError: best.rtt / 2,
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+/** WARMUP + RUNS loads against one gateway; the per-metric summaries and notes. */
+async function measureSetup(browser, name, url, composer, gatewayPid) {
+  for (let i = 0; i < WARMUP; i++) await measureLoad(browser, url, composer, gatewayPid);
+  const loads = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await measureLoad(browser, url, composer, gatewayPid);
+    process.stderr.write(`ui bench: ${name} run ${i + 1}: ${JSON.stringify(r)}\n`);
+    loads.push(r);
+  }
+  const pick = (k) => summary(loads.map((l) => l[k]));
+  return {
+    name, loads,
+    wire: pick('wire'), body: pick('body'), requests: pick('requests'), workerFetches: pick('workerFetches'), fcp: pick('fcp'),
+    connect: pick('connect'), interactive: pick('interactive'), rss: pick('rss'),
+    timeouts: loads.filter((l) => l.timedOut).length,
+    noSocket: loads.filter((l) => !l.socketOpened).length,
+    clockError: Math.max(...loads.map((l) => l.clockError)),
+  };
+}
+
+/** The model provider both gateways are configured with (without a model the real UI
+ * opens its first-run model setup instead of the chat). No chat is sent. */
+const llm = await startFakeLlm({ apiKey: 'sk-bench' });
+const PROVIDER = { baseUrl: llm.openaiBaseUrl, apiKey: 'sk-bench', api: 'openai-completions', models: [{ id: 'm1', name: 'M1' }] };
+
+async function clawgateSetup(browser, name, controlUi, composer) {
+  const config = { models: { providers: { bench: PROVIDER } }, agents: { defaults: { model: 'bench/m1' } } };
+  if (controlUi) config.gateway = { controlUi };
+  const gw = await startGateway({ config });
+  try {
+    return await measureSetup(browser, name, `http://127.0.0.1:${gw.port}/#token=${gw.token}`, composer, gw.pid);
+  } finally {
+    await gw.stop();
+  }
+}
+
+/** SIGTERM to a process tree (taken before signalling: the spawn broker leaves the group),
+ * SIGKILL to what is left after 10 s. */
+async function stopTree(pid) {
+  const { pids } = treeRssKiB(pid);
+  for (const p of pids) { try { process.kill(p, 'SIGTERM'); } catch { /* gone */ } }
+  const alive = () => pids.filter((p) => { try { process.kill(p, 0); return true; } catch { return false; } });
+  for (let i = 0; i < 100 && alive().length; i++) await sleep(100);
+  for (const p of alive()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+}
+
+/** The real gateway with a throw-away HOME, serving its own UI; null without the peer. */
+async function realSetup(browser) {
+  if (process.env.SKIP_OPENCLAW === '1' || !fs.existsSync(OPENCLAW_BIN)) return null;
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'clawgate-bench-ui-peer-'));
+  fs.mkdirSync(path.join(home, '.openclaw'));
+  fs.writeFileSync(path.join(home, '.openclaw', 'openclaw.json'), JSON.stringify({
+    models: { providers: { bench: PROVIDER } }, agents: { defaults: { model: { primary: 'bench/m1' } } },
+  }));
+  const port = await freePort();
+  const token = 'tok-bench-ui-' + Date.now().toString(36);
+  const p = spawn(OPENCLAW_BIN, ['gateway', 'run', '--allow-unconfigured', '--port', String(port), '--auth', 'token', '--token', token, '--bind', 'loopback'], {
+    env: { PATH: `${PEER_NODE_BIN_DIR}:${process.env.PATH}`, HOME: home, TMPDIR: os.tmpdir(), NO_COLOR: '1' },
+    detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  p.stdout.on('data', (d) => { out = (out + d).slice(-20000); });
+  p.stderr.on('data', (d) => { out = (out + d).slice(-20000); });
+  try {
+    for (let i = 0; ; i++) {
+      try { if ((await httpRequest(port, '/readyz', { timeoutMs: 1000 })).status === 200) break; } catch { /* not yet */ }
+      if (i > 1200 || p.exitCode !== null) throw new Error(`the real gateway did not come up:\n${out.slice(-3000)}`);
+      await sleep(100);
+    }
+    await sleep(3000); // it keeps starting things after it reports ready
+    return await measureSetup(browser, 'OpenClaw', `http://127.0.0.1:${port}/#token=${token}`, COMPOSERS.real, p.pid);
+  } finally {
+    await stopTree(p.pid);
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+const browser = await playwright.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+const setups = [];
+const failures = [];
+const attempt = async (label, fn) => {
+  try {
+    const r = await fn();
+    if (r) setups.push(r);
+    else failures.push(`${label}: skipped (the reference peer is not installed or SKIP_OPENCLAW=1)`);
+  } catch (e) {
+    failures.push(`${label}: ${e.message.split('\n')[0]}`);
+  }
+};
+try {
+  await attempt('OpenClaw serving its UI', () => realSetup(browser));
+  await attempt('clawgate serving the real UI', () => clawgateSetup(browser, 'clawgate + real UI', { root: REAL_UI }, COMPOSERS.real));
+  await attempt('clawgate serving its own UI', () => clawgateSetup(browser, 'clawgate + own UI', null, COMPOSERS.own));
+} finally {
+  await browser.close();
+  await llm.close();
+}
+
+const kb = (b) => (b / 1024).toFixed(b < 10240 ? 1 : 0);
+const ms = (x) => x.toFixed(0);
+const mib = (k) => (k / 1024).toFixed(1);
+const cell = (s, f) => (s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})${s.n < RUNS ? ` [${s.n}/${RUNS}]` : ''}` : 'n/a');
+const rows = [
+  ['UI size on the wire, KiB', 'wire', kb],
+  ['UI size uncompressed, KiB', 'body', kb],
+  ['HTTP requests by the page', 'requests', (x) => String(x)],
+  ['network fetches by its service worker', 'workerFetches', (x) => String(x)],
+  ['first contentful paint, ms', 'fcp', ms],
+  ['connect (hello-ok), ms', 'connect', ms],
+  ['interactive chat composer, ms', 'interactive', ms],
+  ['gateway RSS after the load, MiB', 'rss', mib],
+];
+const chromium = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+const peerVersion = (() => {
+  try { return JSON.parse(fs.readFileSync(path.join(PEER_DIR, 'node_modules', 'openclaw', 'package.json'), 'utf8')).version; } catch { return '?'; }
+})();
+const commit = (() => {
+  try { return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return '?'; }
+})();
+const cpu = os.cpus()[0]?.model?.trim() || 'unknown CPU';
+const section = [
+  '<!-- ui-side-by-side:begin (written by bench/ui.mjs) -->',
+  '## Side by side',
+  '',
+  `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; ${chromium}, headless; OpenClaw ${peerVersion}; clawgate ${commit}.`,
+  '',
+  `Command: \`${COMMAND}\` (BENCH_UI_RUNS=${RUNS}, BENCH_UI_WARMUP=${WARMUP}). Median (min–max) of ${RUNS} loads per setup, each in a fresh browser context after ${WARMUP} uncounted load(s); times from navigation start. One gateway at a time, each started fresh for its setup.`,
+  '',
+  `| ${['', ...setups.map((s) => s.name)].join(' | ')} |`,
+  `|---|${setups.map(() => '---:').join('|')}|`,
+  ...rows.map(([label, k, f]) => `| ${label} | ${setups.map((s) => cell(s[k], f)).join(' | ')} |`),
+  '',
+  'Setups: **OpenClaw**: the real gateway (`openclaw gateway run --allow-unconfigured --auth token --bind loopback`, throw-away HOME) serving its own Control UI; **clawgate + real UI**: `clawgate run` with `gateway.controlUi.root` = the peer\'s `openclaw/dist/control-ui`; **clawgate + own UI**: `clawgate run`, default config, its embedded UI. All at `http://127.0.0.1:P/#token=T`.',
+  '',
+  'How: size from the page\'s DevTools Network events until the load is done (bytes on the wire include response headers; the WebSocket is not counted; a service worker\'s own fetches would not be either); first contentful paint from the paint timing entry; connect = the WebSocket frame with the `hello-ok` response (playwright `framereceived`, mapped onto the page\'s clock' +
+    ` within ±${Math.max(...setups.map((s) => s.clockError), 0).toFixed(1)} ms); interactive = the chat composer in the DOM, enabled, not read-only, rendered (\`${COMPOSERS.real}\` in the real UI, \`${COMPOSERS.own}\` in clawgate's own), seen by a MutationObserver in the page; RSS = VmRSS summed over the gateway's process tree when the load is done (the real gateway's includes its helper processes). A load is done when the composer is interactive and the network has been quiet ${QUIET_MS} ms, or ${NO_SOCKET_MS / 1000} s after the load event when the page opened no WebSocket; at most ${TIMEOUT_MS / 1000} s.`,
+  '',
+  ...setups.filter((s) => s.noSocket || s.timeouts).map((s) =>
+    `- ${s.name}: ${s.noSocket ? `${s.noSocket} of ${RUNS} loads opened no WebSocket (connect and interactive n/a: the page served has no client)` : ''}${s.noSocket && s.timeouts ? '; ' : ''}${s.timeouts ? `${s.timeouts} of ${RUNS} loads cut at ${TIMEOUT_MS / 1000} s` : ''}.`),
+  ...failures.map((f) => `- ${f}`),
+  ...(setups.some((s) => s.noSocket || s.timeouts) || failures.length ? [''] : []),
+  '<!-- ui-side-by-side:end -->',
+].join('\n');
+
+// Into OUT: replace an earlier side-by-side section, or put it right under the title.
+let doc = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '# Control UI figures (issue 11)\n';
+const begin = doc.indexOf('<!-- ui-side-by-side:begin');
+const endMark = '<!-- ui-side-by-side:end -->';
+if (begin >= 0 && doc.indexOf(endMark, begin) >= 0) {
+  doc = doc.slice(0, begin) + section + doc.slice(doc.indexOf(endMark, begin) + endMark.length);
+} else {
+  const titleEnd = doc.startsWith('# ') ? doc.indexOf('\n') + 1 : 0;
+  doc = `${doc.slice(0, titleEnd)}\n${section}\n\n---\n\n${doc.slice(titleEnd).replace(/^\n+/, '')}`;
+}
+fs.mkdirSync(path.dirname(OUT), { recursive: true });
+fs.writeFileSync(OUT, doc);
+process.stdout.write(section + '\n');
+process.stderr.write(`written to ${OUT}\n`);
