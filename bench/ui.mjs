@@ -38,10 +38,11 @@
 //     clawgate's own UI.
 //   - memory: VmRSS summed over the gateway's process tree (the real gateway runs helper
 //     processes, its spawn broker in a process group of its own) when the load is done.
-// A load is done once the composer is interactive and no HTTP request has been in flight for
-// BENCH_UI_QUIET_MS (1000); a page that opened no WebSocket within 3 s of its load event is
-// done at once (connect and interactive then read n/a); any load is cut at BENCH_UI_TIMEOUT_MS
-// (60000), its missing figures counted in the notes. Nothing is asserted.
+// A load is done once the composer is interactive, none of the page's requests is waiting for
+// its answer and no network event (page or worker) came for BENCH_UI_QUIET_MS (1000); a page
+// that opened no WebSocket within 3 s of its load event is done then (connect and
+// interactive read n/a); any load is cut at BENCH_UI_TIMEOUT_MS (60000), counted in the notes
+// (the figures it reached still count). Nothing is asserted.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -212,11 +213,14 @@ async function measureLoad(browser, url, composer, gatewayPid) {
       const now = performance.now();
       if (now - start > TIMEOUT_MS) {
         timedOut = true;
-        const waiting = [...requests.values(), ...workerFetches.values()].filter((r) => !r.answered && !r.done).map((r) => r.url);
+        const waiting = [...requests.values()].filter((r) => !r.answered && !r.done).map((r) => r.url);
         process.stderr.write(`ui bench: ${url}: cut at ${TIMEOUT_MS} ms; unanswered requests: ${JSON.stringify(waiting)}\n`);
         break;
       }
-      const inFlight = [...requests.values(), ...workerFetches.values()].some((r) => !r.answered && !r.done);
+      // Only the page's own requests count as in flight: one the worker answers waits for the
+      // worker's fetch anyway, and playwright can miss the answer to the worker's fetch of its
+      // own script.
+      const inFlight = [...requests.values()].some((r) => !r.answered && !r.done);
       const quiet = !inFlight && now - lastNetworkAt >= QUIET_MS;
       if (loadedAt !== null && !socketOpened && now - loadedAt >= NO_SOCKET_MS && quiet) break;
       if (quiet && loadedAt !== null && await page.evaluate(() => (window.__uiBench?.interactiveAt ?? null) !== null).catch(() => false)) break;
@@ -373,7 +377,7 @@ const peerVersion = (() => {
   try { return JSON.parse(fs.readFileSync(path.join(PEER_DIR, 'node_modules', 'openclaw', 'package.json'), 'utf8')).version; } catch { return '?'; }
 })();
 const commit = (() => {
-  try { return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return '?'; }
+  try { return execFileSync('git', ['-C', root, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim(); } catch { return '?'; }
 })();
 const cpu = os.cpus()[0]?.model?.trim() || 'unknown CPU';
 const section = [
@@ -382,19 +386,19 @@ const section = [
   '',
   `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; ${chromium}, headless; OpenClaw ${peerVersion}; clawgate ${commit}.`,
   '',
-  `Command: \`${COMMAND}\` (BENCH_UI_RUNS=${RUNS}, BENCH_UI_WARMUP=${WARMUP}). Median (min–max) of ${RUNS} loads per setup, each in a fresh browser context after ${WARMUP} uncounted load(s); times from navigation start. One gateway at a time, each started fresh for its setup.`,
+  `Command: \`${COMMAND}\` (BENCH_UI_RUNS=${RUNS}, BENCH_UI_WARMUP=${WARMUP}). Median (min–max) of ${RUNS} loads per setup, each in a fresh browser context after ${WARMUP} uncounted ${WARMUP === 1 ? 'load' : 'loads'}; times from navigation start. One gateway at a time, each started fresh for its setup.`,
   '',
   `| ${['', ...setups.map((s) => s.name)].join(' | ')} |`,
   `|---|${setups.map(() => '---:').join('|')}|`,
   ...rows.map(([label, k, f]) => `| ${label} | ${setups.map((s) => cell(s[k], f)).join(' | ')} |`),
   '',
-  'Setups: **OpenClaw**: the real gateway (`openclaw gateway run --allow-unconfigured --auth token --bind loopback`, throw-away HOME) serving its own Control UI; **clawgate + real UI**: `clawgate run` with `gateway.controlUi.root` = the peer\'s `openclaw/dist/control-ui`; **clawgate + own UI**: `clawgate run`, default config, its embedded UI. All at `http://127.0.0.1:P/#token=T`.',
+  'Setups: **OpenClaw**: the real gateway (`openclaw gateway run --allow-unconfigured --auth token --bind loopback`, throw-away HOME) serving its own Control UI; **clawgate + real UI**: `clawgate run` with `gateway.controlUi.root` = the peer\'s `openclaw/dist/control-ui`; **clawgate + own UI**: `clawgate run` without `gateway.controlUi`, its embedded UI. All at `http://127.0.0.1:P/#token=T`, all configured with the same model provider (`bench/m1`, a fake OpenAI-compatible server in the bench process; no chat is sent): without a model the real UI opens its first-run model setup instead of the chat.',
   '',
-  'How: size from the page\'s DevTools Network events until the load is done (bytes on the wire include response headers; the WebSocket is not counted; a service worker\'s own fetches would not be either); first contentful paint from the paint timing entry; connect = the WebSocket frame with the `hello-ok` response (playwright `framereceived`, mapped onto the page\'s clock' +
-    ` within ±${Math.max(...setups.map((s) => s.clockError), 0).toFixed(1)} ms); interactive = the chat composer in the DOM, enabled, not read-only, rendered (\`${COMPOSERS.real}\` in the real UI, \`${COMPOSERS.own}\` in clawgate's own), seen by a MutationObserver in the page; RSS = VmRSS summed over the gateway's process tree when the load is done (the real gateway's includes its helper processes). A load is done when the composer is interactive and the network has been quiet ${QUIET_MS} ms, or ${NO_SOCKET_MS / 1000} s after the load event when the page opened no WebSocket; at most ${TIMEOUT_MS / 1000} s.`,
+  'How: size from the page\'s DevTools Network events until the load is done (bytes on the wire include response headers; the real UI\'s service worker takes over during the load and fetches later files itself: its fetches are counted in the wire figure, the page sees those answers as 0 bytes; the WebSocket is not counted); first contentful paint from the paint timing entry; connect = the WebSocket frame with the `hello-ok` response (playwright `framereceived`, mapped onto the page\'s clock' +
+    ` within ±${Math.max(...setups.map((s) => s.clockError), 0).toFixed(1)} ms); interactive = the chat composer in the DOM, enabled, not read-only, rendered (\`${COMPOSERS.real}\` in the real UI, \`${COMPOSERS.own}\` in clawgate's own), seen by a MutationObserver in the page; RSS = VmRSS summed over the gateway's process tree when the load is done (the real gateway's includes its helper processes). A load is done when the composer is interactive and the network has been quiet ${QUIET_MS} ms (no page request waiting for its answer, no network event), or ${NO_SOCKET_MS / 1000} s after the load event when the page opened no WebSocket; at most ${TIMEOUT_MS / 1000} s.`,
   '',
   ...setups.filter((s) => s.noSocket || s.timeouts).map((s) =>
-    `- ${s.name}: ${s.noSocket ? `${s.noSocket} of ${RUNS} loads opened no WebSocket (connect and interactive n/a: the page served has no client)` : ''}${s.noSocket && s.timeouts ? '; ' : ''}${s.timeouts ? `${s.timeouts} of ${RUNS} loads cut at ${TIMEOUT_MS / 1000} s` : ''}.`),
+    `- ${s.name}: ${s.noSocket ? `${s.noSocket} of ${RUNS} loads opened no WebSocket (connect and interactive n/a: the page served has no client)` : ''}${s.noSocket && s.timeouts ? '; ' : ''}${s.timeouts ? `${s.timeouts} of ${RUNS} loads cut at ${TIMEOUT_MS / 1000} s (the figures they reached count)` : ''}.`),
   ...failures.map((f) => `- ${f}`),
   ...(setups.some((s) => s.noSocket || s.timeouts) || failures.length ? [''] : []),
   '<!-- ui-side-by-side:end -->',
