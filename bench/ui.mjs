@@ -3,18 +3,20 @@
 //   1. the real OpenClaw gateway serving its own Control UI,
 //   2. clawgate serving the real Control UI (gateway.controlUi.root = the peer's
 //      openclaw/dist/control-ui), and
-//   3. clawgate serving its own embedded UI (default config),
-// each at http://127.0.0.1:P/#token=T, one gateway at a time, started fresh per setup. All
-// three are configured with the same model provider (models.providers.bench, model
-// bench/m1, an in-process fake OpenAI-compatible server; no chat is sent): without a model
-// the real UI opens its first-run model setup page instead of the chat.
+//   3. clawgate serving its own embedded UI (no gateway.controlUi),
+// each at http://127.0.0.1:P/#token=T. The three gateways (one real gateway, two clawgate)
+// are started fresh and run side by side, loaded round by round (one load of each per round)
+// so that whatever else the machine does falls on all of them alike. All three are
+// configured with the same model provider (models.providers.bench, model bench/m1, an
+// in-process fake OpenAI-compatible server; no chat is sent): without a model the real UI
+// opens its first-run model setup page instead of the chat.
 //
 //   bench/ui.sh        (= the reference peer's node running this file; writes bench/results/ui.md)
 //
 // One Chromium (/usr/bin/chromium, --no-sandbox) for the whole run; every measured load gets
 // a fresh browser context (empty HTTP cache, storage and service workers, so a new device
-// identity each time). Per setup BENCH_UI_WARMUP (1) uncounted loads, then BENCH_UI_RUNS (5)
-// measured ones. In a load:
+// identity each time). BENCH_UI_WARMUP (1) uncounted rounds, then BENCH_UI_RUNS (5) measured
+// ones. In a load:
 //   - size: the Chrome DevTools Protocol Network events of the page: every HTTP request made
 //     from navigation start until the page is done (below); bytes on the wire from
 //     loadingFinished.encodedDataLength (compressed bodies plus response headers), the
@@ -43,8 +45,9 @@
 // A load is done once the composer is interactive, none of the page's requests is waiting for
 // its answer and no network event (page or worker) came for BENCH_UI_QUIET_MS (1000); a page
 // that opened no WebSocket within 3 s of its load event is done then (connect and
-// interactive read n/a); any load is cut at BENCH_UI_TIMEOUT_MS (60000), counted in the notes
-// (the figures it reached still count). Nothing is asserted.
+// interactive read n/a), one that connected but shows no composer BENCH_UI_COMPOSER_WAIT_MS
+// (30000) after hello-ok too (interactive n/a); any load is cut at BENCH_UI_TIMEOUT_MS
+// (60000), counted in the notes (the figures it reached still count). Nothing is asserted.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,6 +65,7 @@ const WARMUP = Number(process.env.BENCH_UI_WARMUP || 1);
 const QUIET_MS = Number(process.env.BENCH_UI_QUIET_MS || 1000);
 const TIMEOUT_MS = Number(process.env.BENCH_UI_TIMEOUT_MS || 60000);
 const NO_SOCKET_MS = 3000;
+const COMPOSER_WAIT_MS = Number(process.env.BENCH_UI_COMPOSER_WAIT_MS || 30000);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const REAL_UI = path.join(PEER_DIR, 'node_modules', 'openclaw', 'dist', 'control-ui');
 const OUT = process.env.OUT || path.join(root, 'bench', 'results', 'ui.md');
@@ -243,6 +247,7 @@ async function measureLoad(browser, url, composer, gatewayPid) {
       const inFlight = [...requests.values()].some((r) => !r.answered && !r.done);
       const quiet = !inFlight && now - lastNetworkAt >= QUIET_MS;
       if (loadedAt !== null && !socketOpened && now - loadedAt >= NO_SOCKET_MS && quiet) break;
+      if (helloSeenAt !== null && now - helloSeenAt >= COMPOSER_WAIT_MS && quiet) break;
       if (quiet && loadedAt !== null && await page.evaluate(() => (window.__uiBench?.interactiveAt ?? null) !== null).catch(() => false)) break;
       await sleep(100);
     }
@@ -282,46 +287,39 @@ async function measureLoad(browser, url, composer, gatewayPid) {
       rss,
       socketOpened,
       timedOut,
+      noComposer: connect !== null && inPage.interactive === null && !timedOut,
     };
   } finally {
     await context.close();
   }
 }
 
-/** WARMUP + RUNS loads against one gateway; the per-metric summaries and notes. */
-async function measureSetup(browser, name, url, composer, gatewayPid) {
-  for (let i = 0; i < WARMUP; i++) await measureLoad(browser, url, composer, gatewayPid);
-  const loads = [];
-  for (let i = 0; i < RUNS; i++) {
-    const r = await measureLoad(browser, url, composer, gatewayPid);
-    process.stderr.write(`ui bench: ${name} run ${i + 1}: ${JSON.stringify(r)}\n`);
-    loads.push(r);
-  }
+/** The figures of a setup's measured loads. */
+function summarize(setup) {
+  const { loads } = setup;
   const pick = (k) => summary(loads.map((l) => l[k]));
   return {
-    name, loads,
+    name: setup.name, composer: setup.composer, loads, errors: setup.errors,
     wire: pick('wire'), body: pick('body'), requests: pick('requests'), workerFetches: pick('workerFetches'), fcp: pick('fcp'),
     connect: pick('connect'), interactive: pick('interactive'), rss: pick('rss'),
     timeouts: loads.filter((l) => l.timedOut).length,
     noSocket: loads.filter((l) => !l.socketOpened).length,
     connectFromEvent: loads.filter((l) => l.connectFromEvent).length,
+    noComposer: loads.filter((l) => l.noComposer).length,
   };
 }
 
-/** The model provider both gateways are configured with (without a model the real UI
- * opens its first-run model setup instead of the chat). No chat is sent. */
+/** The model provider every gateway is configured with (without a model the real UI opens
+ * its first-run model setup instead of the chat). No chat is sent. */
 const llm = await startFakeLlm({ apiKey: 'sk-bench' });
 const PROVIDER = { baseUrl: llm.openaiBaseUrl, apiKey: 'sk-bench', api: 'openai-completions', models: [{ id: 'm1', name: 'M1' }] };
 
-async function clawgateSetup(browser, name, controlUi, composer) {
+/** A setup: the gateway under test, started; stop() ends it. */
+async function startClawgate(name, controlUi, composer) {
   const config = { models: { providers: { bench: PROVIDER } }, agents: { defaults: { model: 'bench/m1' } } };
   if (controlUi) config.gateway = { controlUi };
   const gw = await startGateway({ config });
-  try {
-    return await measureSetup(browser, name, `http://127.0.0.1:${gw.port}/#token=${gw.token}`, composer, gw.pid);
-  } finally {
-    await gw.stop();
-  }
+  return { name, composer, url: `http://127.0.0.1:${gw.port}/#token=${gw.token}`, pid: gw.pid, stop: () => gw.stop() };
 }
 
 /** SIGTERM to a process tree (taken before signalling: the spawn broker leaves the group),
@@ -334,9 +332,8 @@ async function stopTree(pid) {
   for (const p of alive()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
 }
 
-/** The real gateway with a throw-away HOME, serving its own UI; null without the peer. */
-async function realSetup(browser) {
-  if (process.env.SKIP_OPENCLAW === '1' || !fs.existsSync(OPENCLAW_BIN)) return null;
+/** The real gateway with a throw-away HOME, serving its own UI, 3 s after /readyz. */
+async function startOpenClaw() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'clawgate-bench-ui-peer-'));
   fs.mkdirSync(path.join(home, '.openclaw'));
   fs.writeFileSync(path.join(home, '.openclaw', 'openclaw.json'), JSON.stringify({
@@ -351,6 +348,10 @@ async function realSetup(browser) {
   let out = '';
   p.stdout.on('data', (d) => { out = (out + d).slice(-20000); });
   p.stderr.on('data', (d) => { out = (out + d).slice(-20000); });
+  const stop = async () => {
+    await stopTree(p.pid);
+    fs.rmSync(home, { recursive: true, force: true });
+  };
   try {
     for (let i = 0; ; i++) {
       try { if ((await httpRequest(port, '/readyz', { timeoutMs: 1000 })).status === 200) break; } catch { /* not yet */ }
@@ -358,33 +359,48 @@ async function realSetup(browser) {
       await sleep(100);
     }
     await sleep(3000); // it keeps starting things after it reports ready
-    return await measureSetup(browser, 'OpenClaw', `http://127.0.0.1:${port}/#token=${token}`, COMPOSERS.real, p.pid);
-  } finally {
-    await stopTree(p.pid);
-    fs.rmSync(home, { recursive: true, force: true });
+  } catch (e) {
+    await stop();
+    throw e;
   }
+  return { name: 'OpenClaw', composer: COMPOSERS.real, url: `http://127.0.0.1:${port}/#token=${token}`, pid: p.pid, stop };
 }
 
-const browser = await playwright.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-const setups = [];
+const running = [];
 const failures = [];
-const attempt = async (label, fn) => {
+const startSetup = async (label, fn) => {
   try {
-    const r = await fn();
-    if (r) setups.push(r);
-    else failures.push(`${label}: skipped (the reference peer is not installed or SKIP_OPENCLAW=1)`);
+    running.push({ ...(await fn()), loads: [], errors: [] });
   } catch (e) {
-    failures.push(`${label}: ${e.message.split('\n')[0]}`);
+    failures.push(`${label} did not start: ${e.message.split('\n')[0]}`);
   }
 };
+const browser = await playwright.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
 try {
-  await attempt('OpenClaw serving its UI', () => realSetup(browser));
-  await attempt('clawgate serving the real UI', () => clawgateSetup(browser, 'clawgate + real UI', { root: REAL_UI }, COMPOSERS.real));
-  await attempt('clawgate serving its own UI', () => clawgateSetup(browser, 'clawgate + own UI', null, COMPOSERS.own));
+  if (process.env.SKIP_OPENCLAW === '1' || !fs.existsSync(OPENCLAW_BIN)) failures.push('OpenClaw: skipped (the reference peer is not installed, or SKIP_OPENCLAW=1)');
+  else await startSetup('OpenClaw', startOpenClaw);
+  await startSetup('clawgate + real UI', () => startClawgate('clawgate + real UI', { root: REAL_UI }, COMPOSERS.real));
+  await startSetup('clawgate + own UI', () => startClawgate('clawgate + own UI', null, COMPOSERS.own));
+  // Round by round, one load of each setup per round, so that what else the machine does
+  // meanwhile falls on all of them alike.
+  for (let round = 0; round < WARMUP + RUNS; round++) {
+    for (const s of running) {
+      try {
+        const r = await measureLoad(browser, s.url, s.composer, s.pid);
+        if (round < WARMUP) continue;
+        process.stderr.write(`ui bench: ${s.name} run ${round - WARMUP + 1}: ${JSON.stringify(r)}\n`);
+        s.loads.push(r);
+      } catch (e) {
+        s.errors.push(e.message.split('\n')[0]);
+      }
+    }
+  }
 } finally {
   await browser.close();
+  for (const s of running) await s.stop().catch((e) => failures.push(`${s.name} stop: ${e.message.split('\n')[0]}`));
   await llm.close();
 }
+const setups = running.map(summarize);
 
 const kb = (b) => (b / 1024).toFixed(b < 10240 ? 1 : 0);
 const ms = (x) => x.toFixed(0);
@@ -413,6 +429,8 @@ for (const s of setups) {
   const of = (n, what) => `${n} of ${RUNS} loads ${what}`;
   if (s.noSocket) notes.push(`- ${s.name}: ${of(s.noSocket, 'opened no WebSocket (connect and interactive n/a: the page served has no client)')}.`);
   if (s.connectFromEvent) notes.push(`- ${s.name}: ${of(s.connectFromEvent, 'had their hello-ok timed from playwright\'s framereceived (the page hook did not see the socket)')}.`);
+  if (s.noComposer) notes.push(`- ${s.name}: ${of(s.noComposer, `connected but showed no chat composer (\`${s.composer}\`) within ${COMPOSER_WAIT_MS / 1000} s of hello-ok: interactive n/a`)}.`);
+  if (s.errors.length) notes.push(`- ${s.name}: ${s.errors.length} loads failed (left out): ${s.errors[0]}`);
   if (s.timeouts) notes.push(`- ${s.name}: ${of(s.timeouts, `cut at ${TIMEOUT_MS / 1000} s (the figures they reached count)`)}.`);
 }
 notes.push(...failures.map((f) => `- ${f}`));
@@ -422,7 +440,7 @@ const section = [
   '',
   `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; ${chromium}, headless; OpenClaw ${peerVersion}; clawgate ${commit}.`,
   '',
-  `Command: \`${COMMAND}\` (BENCH_UI_RUNS=${RUNS}, BENCH_UI_WARMUP=${WARMUP}). Median (min–max) of ${RUNS} loads per setup, each in a fresh browser context after ${WARMUP} uncounted ${WARMUP === 1 ? 'load' : 'loads'}; times from navigation start. One gateway at a time, each started fresh for its setup.`,
+  `Command: \`${COMMAND}\` (BENCH_UI_RUNS=${RUNS}, BENCH_UI_WARMUP=${WARMUP}). Median (min–max) of ${RUNS} loads per setup, each in a fresh browser context after ${WARMUP} uncounted ${WARMUP === 1 ? 'load' : 'loads'}; times from navigation start. The three gateways run side by side, started fresh for this run, and are loaded round by round (one load of each per round, in the order of the columns), so that whatever else the machine does meanwhile falls on all alike.`,
   '',
   `| ${['', ...setups.map((s) => s.name)].join(' | ')} |`,
   `|---|${setups.map(() => '---:').join('|')}|`,
@@ -430,7 +448,7 @@ const section = [
   '',
   'Setups: **OpenClaw**: the real gateway (`openclaw gateway run --allow-unconfigured --auth token --bind loopback`, throw-away HOME) serving its own Control UI; **clawgate + real UI**: `clawgate run` with `gateway.controlUi.root` = the peer\'s `openclaw/dist/control-ui`; **clawgate + own UI**: `clawgate run` without `gateway.controlUi`, its embedded UI. All at `http://127.0.0.1:P/#token=T`, all configured with the same model provider (`bench/m1`, a fake OpenAI-compatible server in the bench process; no chat is sent): without a model the real UI opens its first-run model setup instead of the chat.',
   '',
-  `How: size from the page's DevTools Network events until the load is done (bytes on the wire include response headers; the real UI's service worker takes over during the load and fetches later files itself: its fetches are counted in the wire figure, the page sees those answers as 0 bytes; the WebSocket is not counted); first contentful paint from the paint timing entry; connect = the WebSocket message with the \`hello-ok\` response, timestamped in the page by a listener added to each socket ahead of the UI's own (playwright's \`framereceived\` comes a few ms later); interactive = the chat composer in the DOM, enabled, not read-only, rendered (\`${COMPOSERS.real}\` in the real UI, \`${COMPOSERS.own}\` in clawgate's own), seen by a MutationObserver (and each animation frame) in the page; RSS = VmRSS summed over the gateway's process tree when the load is done (the real gateway's includes its helper processes). A load is done when the composer is interactive and the network has been quiet ${QUIET_MS} ms (no page request waiting for its answer, no network event), or ${NO_SOCKET_MS / 1000} s after the load event when the page opened no WebSocket; at most ${TIMEOUT_MS / 1000} s.`,
+  `How: size from the page's DevTools Network events until the load is done (bytes on the wire include response headers; the real UI's service worker takes over during the load and fetches later files itself: its fetches are counted in the wire figure, the page sees those answers as 0 bytes; the WebSocket is not counted); first contentful paint from the paint timing entry; connect = the WebSocket message with the \`hello-ok\` response, timestamped in the page by a listener added to each socket ahead of the UI's own (playwright's \`framereceived\` comes a few ms later); interactive = the chat composer in the DOM, enabled, not read-only, rendered (\`${COMPOSERS.real}\` in the real UI, \`${COMPOSERS.own}\` in clawgate's own), seen by a MutationObserver (and each animation frame) in the page; RSS = VmRSS summed over the gateway's process tree when the load is done (the real gateway's includes its helper processes). A load is done when the composer is interactive and the network has been quiet ${QUIET_MS} ms (no page request waiting for its answer, no network event), or ${NO_SOCKET_MS / 1000} s after the load event when the page opened no WebSocket, or ${COMPOSER_WAIT_MS / 1000} s after hello-ok when no composer came; at most ${TIMEOUT_MS / 1000} s.`,
   '',
   ...notes,
   ...(notes.length ? [''] : []),

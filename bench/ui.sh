@@ -5,10 +5,10 @@
 # first contentful paint, navigation start to hello-ok, to an interactive chat composer, and
 # the gateway's RSS. The work is bench/ui.mjs (run with the reference peer's node, which
 # has playwright-core); this checks what it needs and runs it. Writes the "Side by side"
-# section of bench/results/ui.md (OUT), keeping the rest of the file. About 4 minutes.
+# section of bench/results/ui.md (OUT), keeping the rest of the file. About 5 minutes.
 # Knobs: BENCH_UI_RUNS (5), BENCH_UI_WARMUP (1), BENCH_UI_QUIET_MS (1000),
-# BENCH_UI_TIMEOUT_MS (60000), SKIP_OPENCLAW=1, BUILD (build), CLAWGATE_PEER_DIR
-# (~/.cache/clawgate-peer), CHROMIUM (/usr/bin/chromium), OUT.
+# BENCH_UI_COMPOSER_WAIT_MS (30000), BENCH_UI_TIMEOUT_MS (60000), SKIP_OPENCLAW=1, BUILD
+# (build), CLAWGATE_PEER_DIR (~/.cache/clawgate-peer), CHROMIUM (/usr/bin/chromium), OUT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
