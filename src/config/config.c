@@ -262,6 +262,7 @@ static bool install_settings(cg_config *cfg, cg_settings *settings)
 
 bool cg_config_install(cg_config *cfg, cg_config_change *change)
 {
+    bool new_file = change->file && (!cfg->file || strcmp(cfg->file->hash, change->file->hash));
     if (change->file) {
         cg_config_file_unref(cfg->file);
         cfg->file = change->file;
@@ -278,6 +279,7 @@ bool cg_config_install(cg_config *cfg, cg_config_change *change)
     bool changed = change->settings && install_settings(cfg, change->settings);
     *change = (cg_config_change){0};
     if (changed && cfg->on_settings) cfg->on_settings(cfg, cfg->on_settings_data);
+    if (new_file && cfg->on_file) cfg->on_file(cfg, cfg->on_file_data);
     return changed;
 }
 
@@ -285,6 +287,12 @@ void cg_config_on_settings_change(cg_config *cfg, cg_config_settings_fn fn, void
 {
     cfg->on_settings = fn;
     cfg->on_settings_data = data;
+}
+
+void cg_config_on_file_change(cg_config *cfg, cg_config_file_fn fn, void *data)
+{
+    cfg->on_file = fn;
+    cfg->on_file_data = data;
 }
 
 /* ---- the store ---- */
@@ -356,6 +364,11 @@ const char *cg_config_state_dir(const cg_config *cfg)
 const char *cg_config_path(const cg_config *cfg)
 {
     return cfg->sources.path;
+}
+
+const char *cg_config_hash(const cg_config *cfg)
+{
+    return cfg->file->hash;
 }
 
 bool cg_config_valid(const cg_config *cfg)

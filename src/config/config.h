@@ -152,8 +152,15 @@ const cg_settings *cg_config_settings(const cg_config *cfg);
  * until the next swap, so a holder of the pointer must follow it here. One listener. */
 typedef void (*cg_config_settings_fn)(cg_config *cfg, void *data);
 void cg_config_on_settings_change(cg_config *cfg, cg_config_settings_fn fn, void *data);
+/* Called after a file with other bytes than before is installed (a config.* write, a
+ * module's patch, or a reload of a file changed by hand), whether or not the settings
+ * changed. One listener. */
+typedef void (*cg_config_file_fn)(cg_config *cfg, void *data);
+void cg_config_on_file_change(cg_config *cfg, cg_config_file_fn fn, void *data);
 const char *cg_config_state_dir(const cg_config *cfg);
 const char *cg_config_path(const cg_config *cfg);
+/* config.get's hash of the file the running settings came from ("sha256:<hex>"). */
+const char *cg_config_hash(const cg_config *cfg);
 bool cg_config_valid(const cg_config *cfg); /* false after an invalid reload */
 
 /* config.get's payload: {path, exists, raw, config, hash, valid, issues}, redacted. hash is

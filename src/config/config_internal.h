@@ -138,6 +138,8 @@ struct cg_config {
     cg_settings *retired_settings;     /* the previous generation, freed at the next swap */
     cg_config_settings_fn on_settings; /* told of every swap (whatever caused it) */
     void *on_settings_data;
+    cg_config_file_fn on_file;
+    void *on_file_data;
     bool listener_changed;
     cg_config_view view;
     /* Writes and reloads in flight (queue.c): at most one running, the rest in FIFO order. */

@@ -24,6 +24,7 @@ static const char *const event_names[] = {"connect.challenge",
                                           "agent",
                                           "sessions.changed",
                                           "session.message",
+                                          "config.changed",
                                           NULL};
 
 json_t *cg_gateway_event_names(void)

@@ -399,6 +399,15 @@ static void settings_changed(cg_gateway *gw)
         gw->settings_hooks[i].fn(gw, gw->settings, gw->settings_hooks[i].data);
 }
 
+/* As the real gateway after each config commit: clients re-read what they show. */
+static void on_config_file(cg_config *cfg, void *data)
+{
+    cg_gateway_broadcast(data, "config.changed",
+                         json_pack("{s:s, s:s, s:I}", "path", cg_config_path(cfg), "hash",
+                                   cg_config_hash(cfg), "ts", (json_int_t)cg_now_ms()),
+                         CG_ROLE_OPERATOR, CG_SCOPE_READ, CG_EVENT_DROPPABLE);
+}
+
 void cg_gateway_add_settings_hook(cg_gateway *gw, cg_settings_hook_fn fn, void *data)
 {
     if (gw->n_settings_hooks == CG_MAX_CONN_HOOKS) abort(); /* a build defect */
@@ -533,6 +542,7 @@ cg_gateway *cg_gateway_new(uv_loop_t *loop, cg_config *cfg)
     gw->cfg = cfg;
     gw->settings = cg_config_settings(cfg);
     cg_config_on_settings_change(cfg, on_config_settings, gw);
+    cg_config_on_file_change(cfg, on_config_file, gw);
     gw->started_ns = cg_mono_ns();
     gw->rate_limiter = cg_rate_limiter_new();
     gw->tailscale = cg_tailscale_new(loop);

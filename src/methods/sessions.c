@@ -252,7 +252,6 @@ static json_t *context_window_of(cg_gateway *gw, const char *ref)
 
 json_t *cg_methods_session_row(cg_gateway *gw, const cg_session *sess, bool include_last_message)
 {
-    (void)gw;
     bool is_main = cg_session_key_is_main(sess->key);
     json_t *row =
         json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I}", "key",
@@ -282,11 +281,11 @@ json_t *cg_methods_session_row(cg_gateway *gw, const cg_session *sess, bool incl
         json_t *v = json_object_get(sess->meta, copied[i]);
         if (v && !json_is_null(v)) json_object_set(row, copied[i], v);
     }
+    /* The model the session runs on, as the real rows carry it: its override, else the
+     * configured default (none without one); modelOverrideSource says which. */
     const char *model = json_string_value(json_object_get(sess->meta, "model"));
-    if (model) {
-        split_model(model, row, "modelProvider", "model");
-        json_object_set_new(row, "modelOverrideSource", json_string("user"));
-    }
+    split_model(model ? model : default_model(gw), row, "modelProvider", "model");
+    json_object_set_new(row, "modelOverrideSource", model ? json_string("user") : json_null());
     if (include_last_message && sess->last_preview)
         json_object_set_new(row, "lastMessagePreview", json_string(sess->last_preview));
     if (sess->message_count > 0) {

@@ -23,13 +23,18 @@
  *   tasks.list                   {tasks: []}: no background task ledger.
  *   chat.startup                 the real one is chat.history plus a short-link form:
  *                                with sessionKey it answers what chat.history answers
- *                                (the same handler); {shortId, agentId} answers
+ *                                (the same handler); {shortId (8-32 hex digits, as the
+ *                                real validator asks), agentId} answers
  *                                {resolution: {ok: false}} since clawgate makes no
  *                                short chat links, the real answer for a missing one.
- *   chat.metadata                {agentId, models: the providers' catalog (as
- *                                models.list), commands: [], swarmEnabled: false}, with
- *                                runtimeSelectionLocked: false for a sessionKey (clawgate
- *                                has one runtime).
+ *   chat.metadata                {models: the providers' catalog (as models.list),
+ *                                commands: [], swarmEnabled: false, accountSelection:
+ *                                automatic (clawgate has no per-session auth profile:
+ *                                a provider's configured credential serves every turn)},
+ *                                with runtimeSelectionLocked: false for a sessionKey
+ *                                (clawgate has one runtime). Like the real answer it
+ *                                names no agent (recorded:
+ *                                tests/fixtures/real-gateway/ui-startup-*.frames.json).
  *
  * None of them keeps state, so the family needs no attach. Params are checked as the
  * real validators do (closed objects); a check fails with INVALID_REQUEST. */
@@ -224,6 +229,13 @@ static int check_history_limits(const json_t *params, char *err, size_t errlen)
     return 0;
 }
 
+/* A short chat link id: 8 to 32 hexadecimal digits (the real gateway's check). */
+static int short_id_valid(const char *id)
+{
+    size_t n = strspn(id, "0123456789abcdefABCDEF");
+    return id[n] == '\0' && n >= 8 && n <= 32;
+}
+
 /* ChatStartupParams: ChatHistoryParams, or {shortId, slugHint?, agentId, limit?,
  * maxBytes?}. */
 static int check_chat_startup(const json_t *params, char *err, size_t errlen)
@@ -235,8 +247,11 @@ static int check_chat_startup(const json_t *params, char *err, size_t errlen)
         if (cg_params_unpack(params, err, errlen, "{s:s, s?s, s:s, s?o, s?o}", "shortId", &short_id,
                              "slugHint", &s, "agentId", &agent, "limit", &o, "maxBytes", &o))
             return -1;
-        if (nonempty("shortId", short_id, err, errlen) || nonempty("agentId", agent, err, errlen))
+        if (!short_id_valid(short_id)) {
+            snprintf(err, errlen, "shortId must be 8-32 hexadecimal characters");
             return -1;
+        }
+        if (nonempty("agentId", agent, err, errlen)) return -1;
         return check_history_limits(params, err, errlen);
     }
     if (cg_params_unpack(params, err, errlen,
@@ -279,19 +294,20 @@ static void handle_chat_metadata(cg_req *req)
 {
     const char *agent = json_string_value(json_object_get(req->params, "agentId"));
     const char *key = json_string_value(json_object_get(req->params, "sessionKey"));
-    char canonical[CG_SESSION_KEY_BUF], agent_id[CG_AGENT_ID_MAX + 1];
+    char canonical[CG_SESSION_KEY_BUF];
     json_t *error = NULL;
-    /* A bare or absent key belongs to the given agent, else to the default one. */
+    /* Resolved only to refuse what the real gateway refuses (an unknown agent, a key of
+     * another agent): a bare or absent key belongs to the given agent, else the default. */
     if (!cg_methods_session_key(req->gw, key ? key : "main", agent, canonical, sizeof canonical,
                                 &error)) {
         cg_req_error_shape(req, error);
         return;
     }
-    cg_session_key_agent(canonical, agent_id, sizeof agent_id);
     cg_llm *llm = cg_gateway_llm(req->gw);
     json_t *result =
-        json_pack("{s:s, s:o, s:[], s:b}", "agentId", agent_id, "models",
-                  llm ? cg_llm_catalog(llm) : json_array(), "commands", "swarmEnabled", 0);
+        json_pack("{s:o, s:[], s:b, s:{s:s, s:s}}", "models",
+                  llm ? cg_llm_catalog(llm) : json_array(), "commands", "swarmEnabled", 0,
+                  "accountSelection", "kind", "automatic", "label", "Automatic account selection");
     if (key) json_object_set_new(result, "runtimeSelectionLocked", json_false());
     cg_req_ok(req, result);
 }

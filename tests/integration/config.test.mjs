@@ -123,6 +123,32 @@ describe('config.get / set / patch', () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(gw.configPath, 'utf8')), { gateway: { tickIntervalMs: 1234 }, added: { x: [3] } });
   });
 
+  test('every config commit is announced to readers as config.changed {path, hash, ts}', async () => {
+    const reader = await connectClient(gw, { params: { scopes: ['operator.read'] } });
+    const nobody = await connectClient(gw, { params: { scopes: [] } });
+    try {
+      assert.ok(reader.hello.features.events.includes('config.changed'));
+      const g = await c.call('config.get', {});
+      const from = reader.events.length;
+      const r = await c.call('config.patch', { raw: JSON.stringify({ announced: { n: 1 } }), baseHash: g.hash });
+      const ev = await reader.waitEvent('config.changed', { from });
+      assert.deepEqual(Object.keys(ev.payload).sort(), ['hash', 'path', 'ts']);
+      assert.equal(ev.payload.hash, r.hash);
+      assert.equal(ev.payload.path, gw.configPath);
+      // A change made to the file by hand is announced too, once it is reloaded.
+      const from2 = reader.events.length;
+      const doc = JSON.parse(fs.readFileSync(gw.configPath, 'utf8'));
+      doc.announced.n = 2;
+      fs.writeFileSync(gw.configPath, JSON.stringify(doc));
+      const ev2 = await reader.waitEvent('config.changed', { from: from2, timeoutMs: 10000 });
+      assert.equal(ev2.payload.hash, (await c.call('config.get', {})).hash);
+      assert.ok(!nobody.events.some((e) => e.event === 'config.changed'), 'no event without operator.read');
+    } finally {
+      reader.close();
+      nobody.close();
+    }
+  });
+
   test('a patch that changes nothing writes nothing and answers noop: true', async () => {
     const g = await c.call('config.get', {});
     const before = fileState(gw);

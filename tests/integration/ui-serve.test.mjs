@@ -72,12 +72,15 @@ describe('embedded UI', () => {
   before(async () => { gw = await startGateway(); });
   after(async () => { await gw?.stop(); });
 
-  test('GET / is the embedded placeholder page with the version, typed, ETag, security headers', async () => {
+  test('GET / is the embedded UI page with the version, typed, ETag, security headers', async () => {
     const r = await get(gw.port, '/');
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
     assert.match(r.body.toString(), /clawgate/);
-    assert.match(r.body.toString(), /version <span id="version">\d+\.\d+\.\d+/);
+    assert.match(r.body.toString(), /<html lang="en" data-version="\d+\.\d+\.\d+"/);
+    const js = await get(gw.port, '/js/app.js');
+    assert.equal(js.status, 200);
+    assert.equal(js.headers['content-type'], 'text/javascript; charset=utf-8');
     assert.match(r.headers.etag, /^"[0-9a-f]{64}"$/);
     assertSecurityHeaders(r, 'GET /');
     assert.match(r.headers['content-security-policy'], /default-src 'self'/);

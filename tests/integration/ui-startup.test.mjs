@@ -89,7 +89,7 @@ describe('Control UI startup methods', () => {
       assert.equal(talk[kind].ready, false);
       assert.deepEqual(talk[kind].providers, []);
     }
-    assert.deepEqual(await ui.call('chat.startup', { shortId: 'abc123', agentId: 'main' }), { resolution: { ok: false } });
+    assert.deepEqual(await ui.call('chat.startup', { shortId: 'deadbeef', agentId: 'main' }), { resolution: { ok: false } });
   });
 
   test('chat.startup answers the first history page and branches the one line of a session', async () => {
@@ -128,9 +128,10 @@ describe('Control UI startup methods', () => {
     assert.equal(session?.key, 'agent:main:described');
   });
 
-  test('chat.metadata carries the agent and the configured models', async () => {
+  test('chat.metadata carries the configured models and automatic account selection', async () => {
     const meta = await ui.call('chat.metadata', { agentId: 'main' });
-    assert.equal(meta.agentId, 'main');
+    assert.equal('agentId' in meta, false);
+    assert.deepEqual(meta.accountSelection, { kind: 'automatic', label: 'Automatic account selection' });
     assert.ok(meta.models.some((m) => m.provider === 'fake' && m.id === 'm1'), JSON.stringify(meta.models));
     assert.deepEqual(meta.commands, []);
     assert.equal('runtimeSelectionLocked' in meta, false);
@@ -147,6 +148,8 @@ describe('Control UI startup methods', () => {
       ['talk.catalog', { voice: 'x' }, /voice/],
       ['update.status', { refreshCheckout: 'yes' }, /true or false/],
       ['chat.startup', { shortId: 'abc' }, /agentId/],
+      ['chat.startup', { shortId: 'abc123', agentId: 'main' }, /shortId must be 8-32 hexadecimal characters/],
+      ['chat.startup', { shortId: 'deadbeefg', agentId: 'main' }, /shortId/],
       ['sessions.branches.list', { sessionKey: KEY, leafEntryId: '1' }, /leafEntryId/],
       ['question.list', { all: true }, /all/],
     ];
