@@ -25,6 +25,8 @@ static const char *const event_names[] = {"connect.challenge",
                                           "sessions.changed",
                                           "session.message",
                                           "config.changed",
+                                          "cron",
+                                          "logs.appended",
                                           NULL};
 
 json_t *cg_gateway_event_names(void)

@@ -153,7 +153,7 @@ describe('protocol', () => {
     assert.ok(h.features.methods.includes('node.event'), 'features.methods lists node.event');
     assert.ok(h.features.methods.includes('node.invoke'), 'features.methods lists node.invoke');
     assert.ok(h.features.methods.includes('skills.bins'), 'features.methods lists skills.bins (real since issue 10)');
-    for (const e of h.features.events) assert.ok(['connect.challenge', 'tick', 'shutdown', 'presence', 'device.pair.requested', 'device.pair.resolved', 'device.pair.changed', 'node.pair.requested', 'node.pair.resolved', 'node.hostStats', 'node.invoke.request', 'exec.approval.requested', 'exec.approval.resolved', 'chat', 'agent', 'sessions.changed', 'session.message'].includes(e), `features.events lists ${e}, which is never sent`);
+    for (const e of h.features.events) assert.ok(['connect.challenge', 'tick', 'shutdown', 'presence', 'device.pair.requested', 'device.pair.resolved', 'device.pair.changed', 'node.pair.requested', 'node.pair.resolved', 'node.hostStats', 'node.invoke.request', 'exec.approval.requested', 'exec.approval.resolved', 'chat', 'agent', 'sessions.changed', 'session.message', 'config.changed', 'cron', 'logs.appended'].includes(e), `features.events lists ${e}, which is never sent`);
     assert.equal(new Set(h.features.methods).size, h.features.methods.length, 'no duplicate methods');
     for (const e of ['tick', 'shutdown', 'chat', 'agent']) assert.ok(h.features.events.includes(e), `features.events lists ${e}`);
     assert.equal(h.snapshot.health.ok, true);

@@ -79,11 +79,18 @@ describe('Control UI: config, logs and cron views', { skip: uiMissing }, () => {
     assert.equal(JSON.parse(gw.readConfig()).custom.fromRaw, 42);
     await ui.screenshot(page, 'config');
 
-    // Someone else writes meanwhile: the page's hash is stale.
+    // Someone else writes while nothing is edited here: the page follows (config.changed).
     const cur = await op.call('config.get', {});
     await op.call('config.patch', { raw: JSON.stringify({ custom: { other: true } }), baseHash: cur.hash });
+    await page.waitForFunction(() => document.querySelector('#config-raw').value.includes('"other": true'), null, { timeout: 10000 });
+    // ... and while an edit is open here: the edit is kept, the page says the file moved on,
+    // and its save (with the stale hash) is refused.
     const text = await page.inputValue('#config-raw');
     await page.fill('#config-raw', text.replace('"fromRaw": 42', '"fromRaw": 43'));
+    const cur2 = await op.call('config.get', {});
+    await op.call('config.patch', { raw: JSON.stringify({ custom: { third: 3 } }), baseHash: cur2.hash });
+    await page.waitForSelector('#config-stale:not([hidden])', { timeout: 10000 });
+    assert.match(await page.inputValue('#config-raw'), /"fromRaw": 43/);
     await page.click('#config-save-raw');
     await page.waitForSelector('#config-conflict:not([hidden])');
     assert.match(await page.textContent('#config-conflict'), /changed since it was loaded/);

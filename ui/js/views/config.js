@@ -11,8 +11,8 @@
 // editor the whole text (config.set), both with baseHash = the hash read. A stale hash
 // (CONFIG_HASH_MISMATCH: someone else wrote the file) shows a conflict with a reload;
 // refused values (INVALID_CONFIG details.issues) show next to the fields and in a list.
-// The gateway sends no event when the file changes, so the view reads it again on mount
-// and on a conflict.
+// A config.changed event (someone else wrote the file) reloads the view when nothing is
+// being edited here; with unsaved edits it says so (#config-stale) and keeps them.
 
 import { h, fill, busy } from '../dom.js';
 
@@ -28,6 +28,8 @@ export default {
   methods: ['config.get', 'config.schema', 'config.patch', 'config.set'],
   async mount(ctx, el) {
     let snap = null; // config.get
+    let rawShown = ''; // the raw text as loaded, to tell an edit
+    let writing = false; // our own write's config.changed is not news
     let mode = ctx.params.mode === 'raw' ? 'raw' : 'form';
     const [schemaRes] = await Promise.all([ctx.request('config.schema', {}), load()]);
     const schema = schemaRes.schema ?? {};
@@ -39,6 +41,10 @@ export default {
       h('strong', 'The configuration changed since it was loaded. '),
       'Someone else saved it meanwhile, so your save was refused. Reload to see the current version (your unsaved edits here are discarded), then make your change again. ',
       h('button#config-reload-conflict', { type: 'button', onclick: (e) => busy(e.target, reload, ctx.toast) }, 'Reload'));
+    const stale = h('div#config-stale.card.config-conflict', { role: 'status', hidden: true },
+      'The configuration was changed elsewhere while you were editing. Saving now will be refused; ',
+      h('button#config-reload-stale', { type: 'button', onclick: (e) => busy(e.target, reload, ctx.toast) }, 'Reload'),
+      ' to see it (your unsaved edits here are discarded).');
     const issues = h('div#config-issues.card.config-issues', { role: 'alert', hidden: true });
     const tabs = h('div.row.config-tabs', { role: 'group', 'aria-label': 'Editor' },
       h('button#config-tab-form', { type: 'button', onclick: () => setMode('form') }, 'Form'),
@@ -56,7 +62,7 @@ export default {
       h('p.hint', 'The whole file as JSON. Secrets show as ', h('code', REDACTED), '; leaving that placeholder keeps the stored secret.'),
       raw, h('div.row.config-actions', saveRaw, h('span.muted', 'Ctrl+Enter saves.')));
     raw.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) rawForm.requestSubmit(); });
-    el.append(meta, tabs, conflict, issues, form, rawForm);
+    el.append(meta, tabs, stale, conflict, issues, form, rawForm);
 
     async function load() {
       snap = await ctx.request('config.get', {});
@@ -64,6 +70,7 @@ export default {
     async function reload() {
       await load();
       conflict.hidden = true;
+      stale.hidden = true;
       render();
       showIssues(snap.valid === false ? snap.issues : []);
     }
@@ -81,6 +88,7 @@ export default {
       form.hidden = mode !== 'form';
       rawForm.hidden = mode !== 'raw';
       raw.value = snap.raw ?? JSON.stringify(snap.config ?? {}, null, 2);
+      rawShown = raw.value;
       renderForm();
     }
 
@@ -198,10 +206,12 @@ export default {
 
     async function write(method, params) {
       showIssues([]);
+      writing = true;
       try {
         const res = await ctx.request(method, params);
         await load();
         render();
+        stale.hidden = true;
         const restart = res?.restartRequired ?? [];
         ctx.toast(restart.length ? `Saved. A restart is needed for: ${restart.join(', ')}` : 'Saved.', 'info');
       } catch (err) {
@@ -213,6 +223,8 @@ export default {
           showIssues(err.details.issues);
         }
         ctx.toast(err.message || String(err), 'error');
+      } finally {
+        writing = false;
       }
     }
 
@@ -237,5 +249,11 @@ export default {
 
     render();
     showIssues(snap.valid === false ? snap.issues : []);
+    ctx.on('config.changed', (ev) => {
+      if (!snap || writing || ev?.hash === snap.hash) return;
+      const editing = raw.value !== rawShown || sections.querySelector('[data-dirty="true"]');
+      if (editing) stale.hidden = false;
+      else reload().catch((err) => ctx.toast(err.message, 'error'));
+    });
   },
 };
