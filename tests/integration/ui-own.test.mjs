@@ -79,7 +79,7 @@ describe('the own Control UI in Chromium', { skip: uiMissing }, () => {
       await page.fill('#login-token', gw.token);
       await page.keyboard.press('Enter');
       await page.waitForSelector('html[data-connection="connected"]', { timeout: 30000 });
-      await page.waitForSelector('section.view[data-view="overview"]');
+      await page.waitForSelector('section.view[data-view="chat"] #chat-input:enabled', { timeout: 30000 }); // it opens on Chat, ready to type
       assert.deepEqual(ui.problems(page, (p) => /AUTH_TOKEN_MISMATCH|token mismatch/.test(p)), []);
       await page.context().close();
     } finally {

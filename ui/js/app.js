@@ -14,8 +14,8 @@ import { Gateway } from './gateway.js';
 import { h, fill } from './dom.js';
 
 export const VIEWS = [
-  ['overview', 'Overview'],
   ['chat', 'Chat'],
+  ['overview', 'Overview'],
   ['sessions', 'Sessions'],
   ['agents', 'Agents'],
   ['nodes', 'Nodes'],
@@ -25,6 +25,7 @@ export const VIEWS = [
   ['cron', 'Cron'],
 ];
 
+const DEFAULT_VIEW = 'chat'; // as the real UI: a person opens it to talk to the assistant
 const TOKEN_KEY = 'clawgate.token';
 const PASSWORD_KEY = 'clawgate.password';
 const THEME_KEY = 'clawgate.theme';
@@ -47,12 +48,12 @@ function takeFragmentCredentials() {
   const password = frag.get('password');
   if (token) localStorage.setItem(TOKEN_KEY, token);
   if (password) localStorage.setItem(PASSWORD_KEY, password);
-  if (token || password) history.replaceState(null, '', `${location.pathname}#/overview`);
+  if (token || password) history.replaceState(null, '', `${location.pathname}#/${route().id}`);
 }
 
 function route() {
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
-  const id = VIEWS.some(([v]) => v === path) ? path : 'overview';
+  const id = VIEWS.some(([v]) => v === path) ? path : DEFAULT_VIEW;
   return { id, params: Object.fromEntries(new URLSearchParams(query ?? '')) };
 }
 

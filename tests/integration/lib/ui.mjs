@@ -62,8 +62,9 @@ export async function launchUi({ args = [] } = {}) {
     await page.goto(`http://${host}:${port}/${fragment}`, { waitUntil: 'load', timeout: 60000 });
     if (expectConnected) {
       await page.waitForSelector('html[data-connection="connected"]', { timeout: 30000 });
-      if (view !== 'overview') await goto(page, view);
-      else await page.waitForSelector('section.view[data-view="overview"]', { timeout: 30000 });
+      // The UI opens on Chat; any other view is reached by its navigation link.
+      if (view !== 'chat') await goto(page, view);
+      else await page.waitForSelector('section.view[data-view="chat"] h1', { timeout: 30000 });
     }
     return page;
   }
