@@ -110,7 +110,8 @@ describe('Control UI: config, logs and cron views', { skip: uiMissing }, () => {
     await bad.connect({ auth: { token: 'ui-admin-wrong-token' } });
     await bad.waitClose();
     await page.waitForFunction(() => [...document.querySelectorAll('#logs-list .logs-line')].some((l) => /mismatch/i.test(l.textContent)), null, { timeout: 10000 });
-    assert.ok(ui.frames(page).some((f) => f.type === 'event' && f.event === 'logs.appended'), 'the line came as an event');
+    // playwright reports frames a little after the page has them: wait for the report.
+    await eventually(() => ui.frames(page).some((f) => f.type === 'event' && f.event === 'logs.appended'), 10000, 'the line came as a logs.appended event');
     await ui.screenshot(page, 'logs');
 
     const visible = () => page.$$eval('#logs-list .logs-line', (ls) => ls.map((l) => l.textContent));

@@ -178,7 +178,8 @@ describe('Control UI: chat and sessions views', { skip: uiMissing }, () => {
     const row = page.locator(`#sessions-list tr[data-key="${key}"]`);
     await row.waitFor({ timeout: 10000 });
     await row.locator('.session-last', { hasText: 'second answer' }).waitFor({ timeout: 10000 });
-    assert.ok(ui.frames(page).some((f) => f.event === 'sessions.changed' && f.payload.sessionKey === key && f.payload.reason === 'create'), 'the row came from a sessions.changed event');
+    // playwright reports frames a little after the page has them: wait for the report.
+    await eventually(() => ui.frames(page).some((f) => f.event === 'sessions.changed' && f.payload.sessionKey === key && f.payload.reason === 'create'), 10000, 'the row came from a sessions.changed event');
 
     // Preview
     await row.getByRole('button', { name: /^Preview/ }).click();

@@ -167,7 +167,8 @@ describe('Control UI: nodes, approvals, agents', { skip: uiMissing }, () => {
     assert.equal((await denied).payload.decision, 'deny');
     // The desktop page saw it come and go through events.
     await page.locator('#exec-approvals').getByText('No exec approvals waiting.').waitFor(WAIT);
-    assert.ok(ui.frames(page).some((f) => f.event === 'exec.approval.resolved' && f.payload.decision === 'deny'));
+    // playwright reports frames a little after the page has them: wait for the report.
+    await eventually(() => ui.frames(page).some((f) => f.event === 'exec.approval.resolved' && f.payload.decision === 'deny'), 10000, 'the deny came as an event');
     requester.close();
     assert.deepEqual(ui.problems(phone), []);
     assert.deepEqual(ui.problems(page), []);
