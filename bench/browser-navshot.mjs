@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn } from 'node:child_process';
+import { treeRssKiB } from './proc-tree.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.env.CLAWGATE_BIN ??= path.join(root, process.env.BUILD || 'build', 'clawgate');
@@ -37,30 +38,6 @@ const stats = (xs) => {
 };
 const fmt = (ms) => ms.toFixed(1);
 
-/** VmRSS of pid and all its descendants, in KiB (from /proc). */
-function treeRssKiB(pid) {
-  const children = new Map();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(d));
-    } catch { /* gone */ }
-  }
-  let total = 0;
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.pop();
-    try {
-      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) total += Number(m[1]);
-    } catch { /* gone */ }
-    todo.push(...(children.get(p) || []));
-  }
-  return total;
-}
 
 
 /** The rounds against one gateway through `request(method, path, body)`. A failed
@@ -104,7 +81,7 @@ async function measure(request) {
   const status = await call('GET', '/');
   return {
     cold, nav: stats(nav), shot: shot.length ? stats(shot) : null, total: total.length ? stats(total) : null,
-    size, shotFailures, shotError, browserRss: treeRssKiB(status.pid),
+    size, shotFailures, shotError, browserRss: treeRssKiB(status.pid).kib,
   };
 }
 
@@ -164,7 +141,7 @@ async function peerRun() {
       await sleep(500);
     }
     const r = await measure((method, pth, body) => c.request('browser.request', { method, path: pth, body }, { timeoutMs: 90000 }));
-    r.gatewayRss = treeRssKiB(p.pid) - r.browserRss;
+    r.gatewayRss = treeRssKiB(p.pid).kib - r.browserRss;
     return r;
   } finally {
     c?.terminate();

@@ -53,6 +53,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn } from 'node:child_process';
+import { treeRssKiB } from './proc-tree.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.env.CLAWGATE_BIN ??= path.join(root, process.env.BUILD || 'build', 'clawgate');
@@ -126,32 +127,6 @@ const summary = (xs) => {
   return s.length ? { median: median(s), min: Math.min(...s), max: Math.max(...s), n: s.length } : null;
 };
 
-/** VmRSS of pid and all its descendants, KiB. */
-function treeRssKiB(pid) {
-  const children = new Map();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(d));
-    } catch { /* gone */ }
-  }
-  let total = 0;
-  const todo = [pid];
-  const pids = [];
-  while (todo.length) {
-    const p = todo.pop();
-    pids.push(p);
-    try {
-      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) total += Number(m[1]);
-    } catch { /* gone */ }
-    todo.push(...(children.get(p) || []));
-  }
-  return { kib: total, pids };
-}
 
 /** One load of url in a fresh context; the figures of the top of the file. */
 async function measureLoad(browser, url, composer, gatewayPid) {
