@@ -55,7 +55,8 @@ typedef struct logs_live {
     pthread_mutex_t mutex;     /* guards the FIFO below */
     live_line *head, *tail;
     size_t queued_bytes;
-    uint64_t dropped; /* lines not queued since the last take */
+    uint64_t dropped;   /* lines not queued since the last take */
+    bool reset_pending; /* a new file began with a line that was dropped */
 } logs_live;
 
 /* A subscribed connection: the lines it has missed since its last event. */
@@ -99,11 +100,15 @@ static void observe_line(const char *text, size_t len, int64_t cursor, bool new_
     pthread_mutex_lock(&l->mutex);
     if (len > EVENT_MAX_BYTES || l->queued_bytes + len > LIVE_QUEUE_MAX_BYTES) {
         l->dropped++;
+        /* The next queued line carries the new file's reset, or a client comparing
+         * cursors would take the smaller cursor for an old line. */
+        if (new_file) l->reset_pending = true;
     } else {
         live_line *line = cg_xmalloc(sizeof *line + len);
         line->next = NULL;
         line->cursor = cursor;
-        line->new_file = new_file;
+        line->new_file = new_file || l->reset_pending;
+        l->reset_pending = false;
         line->len = len;
         memcpy(line->text, text, len);
         if (l->tail)

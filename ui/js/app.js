@@ -119,7 +119,13 @@ async function mountView() {
     params,
     signal: mine.abort.signal,
     request: (method, p, opts) => gw.request(method, p, opts),
-    on: (event, fn) => { const off = gw.on(event, fn); mine.offs.push(off); return off; },
+    // A view still loading after it was left gets no listener (nothing would remove it).
+    on: (event, fn) => {
+      if (current !== mine) return () => {};
+      const off = gw.on(event, fn);
+      mine.offs.push(off);
+      return off;
+    },
     toast,
     navigate,
     setBadge,

@@ -125,7 +125,14 @@ export default {
       ctx.on('logs.appended', onAppended);
       await ctx.request('logs.subscribe', {});
     }
-    const tail = await ctx.request('logs.tail', { limit: TAIL_LINES });
+    let tail;
+    try {
+      tail = await ctx.request('logs.tail', { limit: TAIL_LINES });
+    } catch (err) {
+      // No unmount is registered when mount fails: end the subscription here.
+      if (live) ctx.request('logs.unsubscribe', {}).catch(() => {});
+      throw err;
+    }
     lines = tail.lines.map(parse);
     tailCursor = tail.cursor;
     renderAll();

@@ -40,7 +40,7 @@ export default {
     };
     const loadReadiness = async () => {
       try {
-        const r = await (await fetch('/readyz', { signal: ctx.signal, cache: 'no-store' })).json();
+        const r = await (await fetch('/readyz', { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(10000)]), cache: 'no-store' })).json();
         fill(ready, r.ready ? h('span.ok', 'Ready') : h('span.error', 'Not ready'),
           r.failing?.length ? h('ul', r.failing.map((f) => h('li', typeof f === 'string' ? f : JSON.stringify(f)))) : h('p.muted', 'No failing checks.'));
       } catch (err) {
