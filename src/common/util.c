@@ -104,6 +104,28 @@ char *cg_strdup(const char *s)
     return d;
 }
 
+char *cg_strdup_vprintf(size_t max, const char *fmt, va_list ap)
+{
+    char *out = cg_xmalloc(max);
+    int n = vsnprintf(out, max, fmt, ap);
+    if (n < 0) {
+        out[0] = '\0';
+    } else if ((size_t)n >= max) {
+        /* The last character kept starts at its lead byte (back over 10xxxxxx bytes);
+         * when its lead byte asks for more bytes than were kept, drop it. */
+        size_t len = max - 1, lead = len;
+        while (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        if (lead > 0) {
+            unsigned char c = (unsigned char)out[lead - 1];
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            if (lead - 1 + need > len) len = lead - 1;
+        }
+        out[len] = '\0';
+    }
+    return out;
+}
+
 void cg_buf_reserve(cg_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap) return;

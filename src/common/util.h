@@ -2,6 +2,7 @@
 #ifndef CG_COMMON_UTIL_H
 #define CG_COMMON_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +22,11 @@ void cg_random_hex(char *buf, size_t n);
  * client feels. */
 void cg_thread_background(void);
 char *cg_strdup(const char *s); /* NULL-safe; aborts on OOM */
-void *cg_xmalloc(size_t n);     /* aborts on OOM */
+/* fmt formatted into a new string of at most max - 1 bytes; a longer text is cut at the
+ * last UTF-8 character boundary that fits, so a cut never leaves half a character. */
+char *cg_strdup_vprintf(size_t max, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+void *cg_xmalloc(size_t n); /* aborts on OOM */
 void *cg_xcalloc(size_t n, size_t m);
 void *cg_xrealloc(void *p, size_t n);
 

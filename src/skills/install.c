@@ -556,13 +556,11 @@ static void set_step_error(cg_skill_install *in, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_step_error(cg_skill_install *in, const char *fmt, ...)
 {
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     free(in->step_error);
-    in->step_error = cg_strdup(buf);
+    in->step_error = cg_strdup_vprintf(1024, fmt, ap);
+    va_end(ap);
 }
 
 static void fetch_work(uv_work_t *w)

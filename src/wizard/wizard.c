@@ -124,12 +124,11 @@ static void set_answer_error(cg_wizard *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_answer_error(cg_wizard *w, const char *fmt, ...)
 {
-    char text[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    free(w->answer_error);
+    w->answer_error = cg_strdup_vprintf(512, fmt, ap);
     va_end(ap);
-    set_string(&w->answer_error, text);
 }
 
 static const json_t *doc_at(const cg_wizard *w, const char *a, const char *b, const char *c)
