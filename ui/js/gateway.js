@@ -159,10 +159,7 @@ export class Gateway {
     else if (this.password) params.auth = { password: this.password };
     else if (deviceToken) params.auth = { deviceToken };
     if (this.identity && nonce) params.device = await signConnect(this.identity, params, nonce);
-    this.ws.send(JSON.stringify({ type: 'req', id: 'connect', method: 'connect', params }));
-    const hello = await new Promise((resolve, reject) => {
-      this.pending.set('connect', { resolve, reject, timer: setTimeout(() => reject(new GatewayError({ code: 'TIMEOUT', message: 'connect did not answer' })), CHALLENGE_TIMEOUT_MS) });
-    });
+    const hello = await this.send('connect', params, CHALLENGE_TIMEOUT_MS);
     this.hello = hello;
     this.methods = new Set(hello.features?.methods ?? []);
     if (hello.auth?.deviceToken) saveDeviceToken(this.url, hello.auth.deviceToken);
